@@ -1,0 +1,227 @@
+"""The link budget: tilt-independent terms computed once, `evaluate(tilts)` every step.
+
+Per (cell, point) the received power is split as
+    rx = max(A · v(x − shift(tilt)), B)
+with A, B holding transmit power, horizontal pattern, path loss, shadowing and O2I loss (fixed),
+x the link's vertical coordinate in the antenna frame, and v the tilt-dependent vertical pattern
+as a look-up table (see `cellsim.radio.antenna`). A step only re-reads the tables for cells whose
+tilt changed and reduces over cells in one fused numba pass (`cellsim.kernels`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from cellsim.errors import ParameterError
+from cellsim.kernels import evaluate_links
+from cellsim.network.layout import Layout
+from cellsim.network.receivers import Receivers
+from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
+from cellsim.radio.antenna import AntennaPattern
+from cellsim.radio.pathloss import PathLossModel, draw_uma_effective_height_m
+from cellsim.radio.shadowing import correlated_site_fields
+
+TILT_LIMIT_DEG = 90.0
+_INT16_SPAN = 32000  # |x index| stays inside int16 with a margin
+
+
+@dataclass(frozen=True)
+class RadioSetup:
+    """The radio models a network uses, independent of where its cells and points are."""
+
+    pathloss: PathLossModel
+    antenna: AntennaPattern
+    fc_ghz: float
+    tx_power_per_re_dbm: np.ndarray  # (n_cells,)
+    noise_per_re_dbm: float
+    shadowing: bool = True
+    inter_site_correlation: float = 0.0
+    indoor_shadow_std_db: float | None = None  # replaces the LOS/NLOS σ for indoor points
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """Random but tilt-independent state of each (site, point) link, drawn once per episode."""
+
+    los: np.ndarray  # (n_sites, n_points) bool
+    shadow_db: np.ndarray  # (n_sites, n_points)
+    h_e_m: np.ndarray | None  # (n_sites, n_points), UMa-type models only
+
+
+def site_distances_m(layout: Layout, receivers: Receivers) -> np.ndarray:
+    """2D distance from each site's nearest wrap-around image to each point, (n_sites, n)."""
+    off = layout.nearest_image_offsets(receivers.xy_m)
+    return np.hypot(off[..., 0], off[..., 1])
+
+
+def draw_link_state(
+    rng: np.random.Generator, layout: Layout, receivers: Receivers, setup: RadioSetup
+) -> LinkState:
+    """LOS state, shadow fading and (UMa) effective height per link, spatially consistent.
+
+    LOS: a point's uniform draw comes from a correlated Gaussian field (TR 38.901 §7.6.3.3), so
+    neighbouring points share their LOS state; it is LOS where u < P_LOS(d_2D-out). Shadowing:
+    one field per site (its sectors share it, with optional inter-site correlation), read with the
+    LOS or NLOS decorrelation distance.
+    """
+    model = setup.pathloss
+    xy = receivers.xy_m
+    d2d = site_distances_m(layout, receivers)
+    d2d_out = np.maximum(d2d - receivers.d2d_in_m[None, :], 0.0)
+    n_sites = layout.n_sites
+    if model.has_los:
+        u = ndtr(correlated_site_fields(rng, xy, n_sites, model.los_decorrelation_m))
+        los = u < model.los_probability(d2d_out, receivers.height_m[None, :])
+    else:
+        los = np.zeros(d2d.shape, bool)
+    if setup.shadowing:
+        rho = setup.inter_site_correlation
+        decorr_los = float(model.shadow_decorrelation_m(True))
+        decorr_nlos = float(model.shadow_decorrelation_m(False))
+        z = correlated_site_fields(rng, xy, n_sites, decorr_nlos, rho)
+        if model.has_los and decorr_los != decorr_nlos:
+            z = np.where(los, correlated_site_fields(rng, xy, n_sites, decorr_los, rho), z)
+        sigma = model.shadow_std_db(los, d2d, None, receivers.height_m[None, :], setup.fc_ghz)
+        if setup.indoor_shadow_std_db is not None:
+            sigma = np.where(receivers.indoor[None, :], setup.indoor_shadow_std_db, sigma)
+        shadow = sigma * z
+    else:
+        shadow = np.zeros(d2d.shape)
+    h_e = None
+    if model.uses_h_e:
+        h_e = draw_uma_effective_height_m(rng, d2d, receivers.height_m[None, :])
+    return LinkState(los=los, shadow_db=shadow, h_e_m=h_e)
+
+
+@dataclass(frozen=True)
+class RadioState:
+    """What the network looks like at one set of tilts, per point (float32)."""
+
+    serving_cell: np.ndarray  # (n,) int32
+    serving_mw: np.ndarray  # (n,) received power of the serving cell per resource element
+    interference_mw: np.ndarray  # (n,) load-weighted power of all other cells
+    noise_mw: float
+
+    @property
+    def rsrp_dbm(self) -> np.ndarray:
+        return 10.0 * np.log10(self.serving_mw)
+
+    @property
+    def sinr_db(self) -> np.ndarray:
+        return 10.0 * np.log10(self.serving_mw / (self.interference_mw + self.noise_mw))
+
+    @property
+    def geometry_db(self) -> np.ndarray:
+        """S / ΣI without noise (the 3GPP 'geometry')."""
+        return 10.0 * np.log10(self.serving_mw / self.interference_mw)
+
+
+class LinkBudget:
+    """Static per-link terms of a network over a set of points, and fast re-evaluation."""
+
+    def __init__(self, layout: Layout, receivers: Receivers, setup: RadioSetup, links: LinkState):
+        cells = layout.cells
+        self.n_cells, self.n_points = len(cells), len(receivers)
+        self.noise_mw = float(10.0 ** (setup.noise_per_re_dbm / 10.0))
+        self._antenna = setup.antenna
+        off = layout.nearest_image_offsets(receivers.xy_m)  # (S, n, 2)
+        a_mw = np.empty((self.n_cells, self.n_points), np.float32)
+        b_mw = np.empty_like(a_mw)
+        x = np.empty((self.n_cells, self.n_points))
+        power = np.broadcast_to(np.asarray(setup.tx_power_per_re_dbm, float), (self.n_cells,))
+        for c in range(self.n_cells):
+            s = cells.site[c]
+            dx, dy = off[s, :, 0], off[s, :, 1]
+            d2d = np.hypot(dx, dy)
+            dz = receivers.height_m - cells.height_m[c]
+            az, down = link_angles(dx, dy, dz)
+            az_local, down_local = to_antenna_frame(
+                relative_azimuth_deg(az, cells.azimuth_deg[c]), down, cells.mech_tilt_deg[c]
+            )
+            x[c], a_db, b_db = setup.antenna.static_terms(az_local, down_local)
+            h_e = None if links.h_e_m is None else links.h_e_m[s]
+            pl = setup.pathloss.pathloss_db(
+                d2d,
+                cells.height_m[c],
+                receivers.height_m,
+                setup.fc_ghz,
+                links.los[s],
+                h_e_m=h_e,
+                strict=False,
+            )
+            fixed = power[c] - pl - links.shadow_db[s] - receivers.o2i_loss_db
+            a_mw[c] = 10.0 ** ((a_db + fixed) / 10.0)
+            b_mw[c] = 10.0 ** ((b_db + fixed) / 10.0)
+        self._a_mw, self._b_mw = a_mw, b_mw
+        self._build_table(x)
+        self._rx_mw = np.zeros_like(a_mw)
+        self._tilt_deg = np.full(self.n_cells, np.nan)
+        self._best = np.empty(self.n_points, np.float32)
+        self._best_cell = np.empty(self.n_points, np.int32)
+        self._interference = np.empty(self.n_points, np.float32)
+
+    def _build_table(self, x: np.ndarray) -> None:
+        """Resample the antenna's vertical table on a grid that lets x be stored as int16."""
+        source = self._antenna.vertical_table()
+        x_lo, x_hi = float(x.min()), float(x.max())
+        step = max(source.x_step, (x_hi - x_lo) / (2 * _INT16_SPAN))
+        self._x_ref = 0.5 * (x_lo + x_hi)
+        self._x_index = np.rint((x - self._x_ref) / step).astype(np.int16)
+        shifts = np.asarray(self._antenna.tilt_shift(np.array([-TILT_LIMIT_DEG, TILT_LIMIT_DEG])))
+        y_lo = x_lo - shifts.max() - 2 * step
+        y_hi = x_hi - shifts.min() + 2 * step
+        self._y_lo, self._step = y_lo, step
+        n = int(np.ceil((y_hi - y_lo) / step)) + 1
+        self._table = source.lookup(y_lo + step * np.arange(n)).astype(np.float32)
+
+    def _index_offset(self, tilt_deg: np.ndarray) -> np.ndarray:
+        shift = np.asarray(self._antenna.tilt_shift(tilt_deg), float)
+        return np.rint((self._x_ref - shift - self._y_lo) / self._step).astype(np.intp)
+
+    @property
+    def received_mw(self) -> np.ndarray:
+        """Per-cell received power at the last evaluated tilts, (n_cells, n_points), read-only."""
+        view = self._rx_mw.view()
+        view.flags.writeable = False
+        return view
+
+    def evaluate(
+        self, tilt_deg: np.ndarray, interference_weight: np.ndarray | None = None
+    ) -> RadioState:
+        """Radio state at electrical tilts `tilt_deg` (per cell, degrees down).
+
+        `interference_weight` scales each cell's interference (its load, 0…1); 1 for all cells
+        gives the full-buffer SINR and geometry of 3GPP calibration. Only cells whose tilt
+        changed since the last call have their received power recomputed.
+        """
+        tilt = np.asarray(tilt_deg, float)
+        if tilt.shape != (self.n_cells,):
+            raise ParameterError("tilt_deg", f"shape {tilt.shape}", f"shape ({self.n_cells},)")
+        if not np.all(np.abs(tilt) <= TILT_LIMIT_DEG):
+            bad = tilt[~(np.abs(tilt) <= TILT_LIMIT_DEG)][0]
+            raise ParameterError("tilt_deg", float(bad), "−90…90° below the horizon")
+        if interference_weight is None:
+            weight = np.ones(self.n_cells, np.float32)
+        else:
+            weight = np.ascontiguousarray(interference_weight, np.float32)
+        changed = tilt != self._tilt_deg
+        evaluate_links(
+            self._a_mw,
+            self._b_mw,
+            self._x_index,
+            self._index_offset(tilt),
+            self._table,
+            changed,
+            weight,
+            self._rx_mw,
+            self._best,
+            self._best_cell,
+            self._interference,
+        )
+        self._tilt_deg = tilt.copy()
+        return RadioState(
+            self._best_cell.copy(), self._best.copy(), self._interference.copy(), self.noise_mw
+        )

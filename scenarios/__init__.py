@@ -1,0 +1,1 @@
+"""Built-in scenario files (TOML); shipped inside the wheel as cellsim.scenarios."""
