@@ -25,11 +25,12 @@ class DropSpec:
     floors_max: int = 8
     indoor_distance_max_m: float = 25.0
     indoor_distance: str = "min-of-two-uniform"  # TR 38.901; "uniform" for TR 36.873
-    o2i_model: str = "tr38901"  # or "tr36873" (20 dB + 0.5 d_in)
+    o2i_model: str = "tr38901"  # or "tr36873" (20 dB + 0.5 d_in), or "fixed"
+    fixed_loss_db: float = 20.0  # o2i_model "fixed": TR 36.814 case 1's 20 dB penetration loss
     high_loss_fraction: float = 0.5  # TR 38.901 only
 
 
-def _uniform_in_hexagons(
+def uniform_in_hexagons(
     rng: np.random.Generator, layout: Layout, n: int, min_distance_m: float
 ) -> np.ndarray:
     """Uniform over the union of the sites' hexagons, at least `min_distance_m` from any site
@@ -63,7 +64,7 @@ def drop_ues(
         raise ParameterError(
             "drop.floors_min", spec.floors_min, f"1…floors_max ({spec.floors_max})"
         )
-    xy = _uniform_in_hexagons(rng, layout, n, spec.min_distance_m)
+    xy = uniform_in_hexagons(rng, layout, n, spec.min_distance_m)
     indoor = rng.random(n) < spec.indoor_fraction
     n_floors = rng.integers(spec.floors_min, spec.floors_max + 1, size=n)
     floor = rng.integers(0, n_floors) + 1  # 1..N_fl
@@ -78,6 +79,9 @@ def drop_ues(
         )
     d_in = np.where(indoor, d_in, 0.0)
     high_loss = rng.random(n) < spec.high_loss_fraction
-    o2i = draw_o2i_loss_db(rng, fc_ghz, d_in, high_loss, spec.o2i_model)
+    if spec.o2i_model == "fixed":
+        o2i = np.full(n, spec.fixed_loss_db)
+    else:
+        o2i = draw_o2i_loss_db(rng, fc_ghz, d_in, high_loss, spec.o2i_model)
     o2i = np.where(indoor, o2i, 0.0)
     return Receivers(xy, height, indoor, d_in, o2i, np.ones(n))

@@ -1,8 +1,10 @@
 """Spatially correlated Gaussian fields: log-normal shadow fading and spatially consistent LOS.
 
 A field is drawn on a regular grid by circulant embedding (FFT) of the exponential correlation
-exp(−d / d_corr) of TR 38.901 §7.5 / TR 36.814, then read at arbitrary points by bilinear
-interpolation, renormalised so that every point keeps unit variance exactly. Sites get
+exp(−d / d_corr) of TR 38.901 §7.5 / TR 36.814, then read at arbitrary points from the nearest
+grid node: every point keeps unit variance exactly and the correlation at lag d is that of the
+nearest grid lag (interpolating would smooth the field and, once renormalised to unit variance,
+inflate its correlation). Sites get
 independent fields, mixed with one common field for an inter-site correlation ρ
 (z_site = √ρ·z_common + √(1 − ρ)·z_own); the sectors of a site share their site's field.
 """
@@ -13,8 +15,8 @@ import numpy as np
 
 from cellsim.errors import ParameterError
 
-#: Grid step as a fraction of the decorrelation distance: fine enough that interpolation
-#: smooths nothing that matters, coarse enough that a city-sized area stays a small FFT.
+#: Grid step as a fraction of the decorrelation distance: fine enough that reading the nearest
+#: node blurs nothing that matters, coarse enough that a city-sized area stays a small FFT.
 GRID_STEP_FRACTION = 0.25
 #: Padding around the points, in decorrelation distances, so the FFT's periodic wrap does not
 #: correlate opposite edges.
@@ -41,7 +43,7 @@ class FieldGrid:
         self.shape = tuple(int(_next_fast_len(n)) for n in shape)
         self.origin_m = lo
         self._sqrt_spectrum = self._spectrum_sqrt()
-        self._weights, self._corner_index = self._interpolation(points_xy_m)
+        self._node = self._nearest_node(points_xy_m)
 
     def _spectrum_sqrt(self) -> np.ndarray:
         ny, nx = self.shape[1], self.shape[0]
@@ -49,41 +51,17 @@ class FieldGrid:
         iy = np.minimum(np.arange(ny), ny - np.arange(ny)) * self.step_m
         dist = np.hypot(ix[:, None], iy[None, :])
         spectrum = np.fft.rfft2(_correlation(dist, self.decorrelation_m)).real
-        return np.sqrt(np.clip(spectrum, 0.0, None))
+        return np.sqrt(np.clip(spectrum, 0.0, None)).astype(np.float32)
 
-    def _interpolation(self, points_xy_m: np.ndarray):
-        g = (points_xy_m - self.origin_m) / self.step_m
-        i0 = np.floor(g).astype(np.intp)
-        f = g - i0
-        fx, fy = f[:, 0], f[:, 1]
-        w = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])  # (4, n)
-        # variance of a weighted sum of the 4 correlated corners; divide it out
-        r1 = _correlation(np.array(self.step_m), self.decorrelation_m)
-        r2 = _correlation(np.array(self.step_m * np.sqrt(2.0)), self.decorrelation_m)
-        corner_xy = np.array([[0, 0], [1, 0], [0, 1], [1, 1]])
-        var = np.zeros(len(points_xy_m))
-        for a in range(4):
-            for b in range(4):
-                d = np.abs(corner_xy[a] - corner_xy[b]).sum()
-                rho = 1.0 if d == 0 else (r1 if d == 1 else r2)
-                var += w[a] * w[b] * rho
-        w = w / np.sqrt(var)
-        idx = np.stack(
-            [
-                i0[:, 0] * self.shape[1] + i0[:, 1],
-                (i0[:, 0] + 1) * self.shape[1] + i0[:, 1],
-                i0[:, 0] * self.shape[1] + i0[:, 1] + 1,
-                (i0[:, 0] + 1) * self.shape[1] + i0[:, 1] + 1,
-            ]
-        )
-        return w, idx
+    def _nearest_node(self, points_xy_m: np.ndarray) -> np.ndarray:
+        ij = np.rint((points_xy_m - self.origin_m) / self.step_m).astype(np.intp)
+        return ij[:, 0] * self.shape[1] + ij[:, 1]
 
     def draw(self, rng: np.random.Generator, n_fields: int) -> np.ndarray:
         """`n_fields` independent unit-variance fields read at the points: (n_fields, n_points)."""
-        white = rng.standard_normal((n_fields, *self.shape))
+        white = rng.standard_normal((n_fields, *self.shape), dtype=np.float32)
         fields = np.fft.irfft2(np.fft.rfft2(white) * self._sqrt_spectrum, s=self.shape)
-        flat = fields.reshape(n_fields, -1)
-        return np.einsum("kn,fkn->fn", self._weights, flat[:, self._corner_index])
+        return fields.reshape(n_fields, -1)[:, self._node].astype(np.float64)
 
 
 def _next_fast_len(n: int) -> int:

@@ -1,0 +1,34 @@
+# The two commands a new user needs: `make demo` and `make test`. Both create .venv and install.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# A CPU build of torch, installed before anything that depends on torch can pull a CUDA build.
+TORCH  ?= torch==2.13.0
+OUT    ?= results
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cellsim calibrate tr38901-uma-6ghz --plot $(OUT)/calibration-tr38901-uma-6ghz.png
+	@echo "demo results in $(OUT)/"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/cellsim bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,50 @@
+"""Timing of the hot paths, for `cellsim bench` and BENCHMARKS.md (tests check behaviour, not time)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from cellsim.engine import LinkBudget, draw_link_state
+from cellsim.network.build import build_layout, build_radio_setup
+from cellsim.network.drop import uniform_in_hexagons
+from cellsim.network.receivers import Receivers
+from cellsim.scenario import load_scenario
+
+BENCH_SCENARIO = "tr36814-case1"
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def bench_link_budget(n_points: int, repeats: int = 20, seed: int = 0) -> dict[str, float]:
+    """Re-evaluate case 1's link budget with all 57 tilts changed at every call."""
+    scenario = load_scenario(BENCH_SCENARIO)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    layout = build_layout(scenario)
+    setup = build_radio_setup(scenario, layout)
+    receivers = Receivers.outdoor(uniform_in_hexagons(rng, layout, n_points, 35.0))
+    budget = LinkBudget(layout, receivers, setup, draw_link_state(rng, layout, receivers, setup))
+    precompute_s = time.perf_counter() - t0
+    n_cells = len(layout.cells)
+    tilts = [np.full(n_cells, 10.0), np.full(n_cells, 11.0)]
+    budget.evaluate(tilts[1])  # compile / warm caches
+    calls = iter(range(10**9))
+    seconds = _median_seconds(lambda: budget.evaluate(tilts[next(calls) % 2]), repeats)
+    return {
+        "scenario": BENCH_SCENARIO,
+        "n_cells": n_cells,
+        "n_points": n_points,
+        "precompute_s": round(precompute_s, 3),
+        "evaluate_ms": round(seconds * 1e3, 3),
+        "pairs_per_s": round(n_cells * n_points / seconds),
+    }

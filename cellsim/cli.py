@@ -1,0 +1,301 @@
+"""The `cellsim` command. Thin: parses arguments, calls the modules, prints.
+
+Every user error (bad argument, bad scenario file, out-of-range parameter) ends as one line on
+stderr and exit code 2; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from cellsim import __version__
+from cellsim.errors import CellsimError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be > 0")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be finite")
+    return value
+
+
+# -- pathloss ---------------------------------------------------------------------------------
+
+PATHLOSS_CLI_MODELS = ("uma", "umi", "rma", "macro", "cost231", "fspl")
+
+
+def _add_pathloss(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pathloss",
+        help="path loss of a 3GPP / empirical model at given distances",
+        description="Median path loss (no shadowing) in dB at each 2D distance.",
+    )
+    p.add_argument("--model", required=True, choices=PATHLOSS_CLI_MODELS, help="path-loss model")
+    los = p.add_mutually_exclusive_group(required=True)
+    los.add_argument("--los", dest="los", action="store_true", help="line of sight")
+    los.add_argument("--nlos", dest="los", action="store_false", help="non line of sight")
+    p.add_argument("--fc-ghz", type=_finite_float, required=True, help="carrier frequency, GHz")
+    p.add_argument("--h-bs", type=_finite_float, required=True, help="base-station height, m")
+    p.add_argument("--h-ut", type=_finite_float, required=True, help="UE height, m")
+    p.add_argument(
+        "--d2d", type=_finite_float, nargs="+", required=True, metavar="D", help="2D distances, m"
+    )
+    p.add_argument(
+        "--building-height",
+        type=_finite_float,
+        default=5.0,
+        help="RMa average building height, m (default 5)",
+    )
+    p.add_argument(
+        "--street-width",
+        type=_finite_float,
+        default=20.0,
+        help="RMa average street width, m (default 20)",
+    )
+    p.add_argument(
+        "--bs-above-rooftop",
+        type=_finite_float,
+        default=15.0,
+        help="macro: BS antenna height above rooftop, m (default 15)",
+    )
+    p.add_argument(
+        "--metropolitan",
+        action="store_true",
+        help="COST-231: metropolitan centre correction (+3 dB)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_run_pathloss)
+
+
+def _run_pathloss(args: argparse.Namespace) -> None:
+    from cellsim.radio.pathloss import make_pathloss
+
+    params = {
+        "rma": {"avg_building_height_m": args.building_height, "street_width_m": args.street_width},
+        "macro": {"bs_above_rooftop_m": args.bs_above_rooftop},
+        "cost231": {"metropolitan": args.metropolitan},
+    }.get(args.model, {})
+    model = make_pathloss(args.model, **params)
+    pl = model.pathloss_db(args.d2d, args.h_bs, args.h_ut, args.fc_ghz, args.los, strict=True)
+    values = [round(float(v), 4) for v in pl]
+    if args.json:
+        print(
+            json.dumps({"model": args.model, "los": args.los, "d2d_m": args.d2d, "pl_db": values})
+        )
+        return
+    print(
+        f"{args.model} {'LOS' if args.los else 'NLOS'}, fc {args.fc_ghz:g} GHz, "
+        f"h_BS {args.h_bs:g} m, h_UT {args.h_ut:g} m"
+    )
+    print(f"{'d2d_m':>10}  {'pl_db':>9}")
+    for d, v in zip(args.d2d, values, strict=True):
+        print(f"{d:>10g}  {v:>9.4f}")
+
+
+# -- calibrate --------------------------------------------------------------------------------
+
+
+def _add_calibrate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "calibrate",
+        help="3GPP large-scale calibration: coupling-loss and geometry percentiles",
+        description="Drop UEs as in the scenario's [calibration] section and print the "
+        "percentiles p5…p95 of coupling loss and geometry, against the 3GPP reference if any.",
+    )
+    p.add_argument("scenario", help="built-in calibration scenario name or a scenario file")
+    p.add_argument("--ues", type=_positive_int, help="number of UEs (default: the scenario's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="write both CDFs to this image")
+    p.set_defaults(run=_run_calibrate)
+
+
+def _run_calibrate(args: argparse.Namespace) -> None:
+    from cellsim.calibration import run_calibration
+    from cellsim.scenario import load_scenario
+
+    if args.plot and not args.plot.lower().endswith((".png", ".svg", ".pdf")):
+        raise CellsimError(f"--plot {args.plot!r}: allowed file types .png, .svg, .pdf")
+    scenario = load_scenario(args.scenario)
+    result = run_calibration(scenario, ues=args.ues, seed=args.seed)
+    table = result.percentiles()
+    reference = scenario.calibration.reference if scenario.calibration else None
+    if args.plot:
+        from cellsim.viz.calibration import plot_calibration
+
+        plot_calibration(result, reference, args.plot)
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, **table}))
+        return
+    print(f"{scenario.name}: {len(result.geometry_db):,} UEs, seed {args.seed}")
+    if reference:
+        print(f"reference: {reference.source}")
+    head = f"{'':>4} {'coupling loss dB':>17}"
+    head += f" {'ref':>7} {'diff':>5}" if reference else ""
+    head += f" {'geometry dB':>12}" + (f" {'ref':>6} {'diff':>5}" if reference else "")
+    print(head)
+    for i, key in enumerate(table["coupling_loss_db"]):
+        cl, ge = table["coupling_loss_db"][key], table["geometry_db"][key]
+        line = f"{key:>4} {cl:>17.1f}"
+        if reference:
+            rcl = reference.coupling_loss_db[i]
+            line += f" {rcl:>7.1f} {cl - rcl:>+5.1f}"
+        line += f" {ge:>12.1f}"
+        if reference:
+            rge = reference.geometry_db[i]
+            line += f" {rge:>6.1f} {ge - rge:>+5.1f}"
+        print(line)
+    if args.plot:
+        print(f"plot written to {args.plot}")
+
+
+# -- bench ------------------------------------------------------------------------------------
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time the hot paths (link-budget re-evaluation)",
+        description="Times re-evaluating the link budget of tr36814-case1 (57 cells) after all "
+        "tilts changed, at 10 000 and 100 000 receiver points, on one core.",
+    )
+    p.add_argument("--repeats", type=_positive_int, default=20, help="timed calls (default 20)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> None:
+    from cellsim.bench import bench_link_budget
+
+    rows = [bench_link_budget(n, repeats=args.repeats) for n in (10_000, 100_000)]
+    if args.json:
+        print(json.dumps({"link_budget": rows}))
+        return
+    print("link budget re-evaluation, all tilts changed (one core)")
+    print(
+        f"{'scenario':<15} {'cells':>5} {'points':>8} {'evaluate ms':>12} "
+        f"{'pairs/s':>14} {'precompute s':>13}"
+    )
+    for r in rows:
+        print(
+            f"{r['scenario']:<15} {r['n_cells']:>5} {r['n_points']:>8} "
+            f"{r['evaluate_ms']:>12.2f} {r['pairs_per_s']:>14,} {r['precompute_s']:>13.2f}"
+        )
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+
+def _add_scenarios(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scenarios", help="list, show, validate scenario files; print the schema")
+    verbs = p.add_subparsers(
+        dest="verb", required=True, metavar="{list,show,validate,schema}", parser_class=_Parser
+    )
+    verbs.add_parser("list", help="built-in scenarios").set_defaults(run=_run_scenarios_list)
+    show = verbs.add_parser("show", help="a scenario with every default filled in")
+    show.add_argument("name", help="built-in name or file")
+    show.set_defaults(run=_run_scenarios_show)
+    val = verbs.add_parser("validate", help="check scenario files; one line per file")
+    val.add_argument("files", nargs="+", metavar="FILE")
+    val.set_defaults(run=_run_scenarios_validate)
+    verbs.add_parser("schema", help="JSON Schema for editors").set_defaults(
+        run=_run_scenarios_schema
+    )
+
+
+def _run_scenarios_list(args: argparse.Namespace) -> None:
+    from cellsim.scenario import builtin_scenarios, load_scenario_file
+
+    for name, path in builtin_scenarios().items():
+        print(f"{name:<20} {load_scenario_file(path).description}")
+
+
+def _run_scenarios_show(args: argparse.Namespace) -> None:
+    from cellsim.scenario import load_scenario
+
+    print(json.dumps(load_scenario(args.name).model_dump(mode="json"), indent=2))
+
+
+def _run_scenarios_validate(args: argparse.Namespace) -> None:
+    from cellsim.network.build import build_layout, build_radio_setup
+    from cellsim.scenario import load_scenario_file
+
+    failed = 0
+    for f in args.files:
+        try:
+            scenario = load_scenario_file(f)
+            build_radio_setup(scenario, build_layout(scenario))
+            print(f"{f}: ok ({scenario.name})")
+        except CellsimError as exc:
+            print(str(exc), file=sys.stderr)
+            failed += 1
+    if failed:
+        sys.exit(EXIT_USAGE)
+
+
+def _run_scenarios_schema(args: argparse.Namespace) -> None:
+    from cellsim.scenario import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="cellsim",
+        description="cellsim: a fast, 3GPP-calibrated simulator of antenna tilt in mobile "
+        "networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"cellsim {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    _add_pathloss(sub)
+    _add_calibrate(sub)
+    _add_bench(sub)
+    _add_scenarios(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CellsimError as exc:
+        print(f"cellsim {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `cellsim scenarios schema | head`
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""From a validated scenario to the objects the engine works on: layout and radio set-up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellsim.engine import RadioSetup
+from cellsim.errors import ParameterError, ScenarioError
+from cellsim.network.layout import Layout, csv_layout, hex_layout
+from cellsim.radio.antenna import make_antenna
+from cellsim.radio.noise import noise_per_re_dbm, power_per_re_dbm
+from cellsim.radio.pathloss import make_pathloss
+from cellsim.scenario import Scenario, resolve_path
+
+#: Where each path-loss parameter lives in a scenario file, for error messages.
+_PARAM_FIELD = {
+    "fc_ghz": "radio.fc_ghz",
+    "h_bs_m": "layout.height_m",
+    "h_ut_m": "receiver height",
+    "model": "pathloss.model",
+}
+
+
+def _source(scenario: Scenario) -> str:
+    return scenario.name if scenario.source_dir is None else f"scenario {scenario.name!r}"
+
+
+def build_layout(scenario: Scenario) -> Layout:
+    cfg = scenario.layout
+    if cfg.type == "csv":
+        return csv_layout(resolve_path(scenario, cfg.file))
+    return hex_layout(
+        cfg.n_sites, cfg.isd_m, cfg.height_m, cfg.tilt_deg, cfg.mech_tilt_deg, cfg.wraparound
+    )
+
+
+def build_radio_setup(
+    scenario: Scenario, layout: Layout, tx_power_dbm: float | None = None
+) -> RadioSetup:
+    """Path-loss model, antenna and powers; checks the models' validity against the layout.
+
+    `tx_power_dbm` overrides the scenario's (calibration uses 0 dBm per resource element, so
+    received power is the coupling gain).
+    """
+    where = _source(scenario)
+    try:
+        pathloss = make_pathloss(scenario.pathloss.model, **scenario.pathloss.params())
+    except ParameterError as exc:
+        raise ScenarioError(f"{where}: pathloss.{exc}") from None
+    try:
+        antenna = make_antenna(scenario.antenna.kind, **scenario.antenna.params())
+    except ParameterError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    radio = scenario.radio
+    heights = np.unique(layout.cells.height_m)
+    try:
+        pathloss.validate(1.0, heights, 1.5, radio.fc_ghz, strict=False)
+    except ParameterError as exc:
+        field = _PARAM_FIELD.get(exc.name, exc.name)
+        raise ScenarioError(
+            f"{where}: {field}={exc.value!r} with pathloss.model="
+            f"{pathloss.name!r} is out of range: allowed {exc.allowed}"
+        ) from None
+    n = len(layout.cells)
+    if tx_power_dbm is None:
+        power = np.full(n, power_per_re_dbm(radio.tx_power_dbm, radio.n_prb))
+    else:
+        power = np.full(n, float(tx_power_dbm))
+    return RadioSetup(
+        pathloss=pathloss,
+        antenna=antenna,
+        fc_ghz=radio.fc_ghz,
+        tx_power_per_re_dbm=power,
+        noise_per_re_dbm=noise_per_re_dbm(radio.noise_figure_db),
+        shadowing=scenario.shadowing.enabled,
+        inter_site_correlation=scenario.shadowing.inter_site_correlation,
+        indoor_shadow_std_db=scenario.shadowing.indoor_std_db,
+    )

@@ -1,0 +1,280 @@
+"""Scenario files: schema, loading, validation, and the registry of built-in scenarios.
+
+A scenario is one TOML file. Built-ins live in the top-level `scenarios/` folder (shipped in the
+wheel as `cellsim.scenarios`); users pass a file path instead of a name. Validation rejects unknown
+keys (with a "did you mean"), wrong types and out-of-range values, and names the file, the field
+path, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cellsim.errors import CellsimError, ScenarioError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PERCENTILES = tuple(range(5, 100, 5))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HexLayoutConfig(_Strict):
+    """A 3GPP hexagonal network of three-sector sites."""
+
+    type: Literal["hex"] = "hex"
+    n_sites: Literal[1, 7, 19] = 7
+    isd_m: Annotated[float, Field(gt=0, le=100_000)] = 500.0
+    height_m: Annotated[float, Field(gt=0, le=300)] = 25.0
+    tilt_deg: Annotated[float, Field(ge=-90, le=90)] = 12.0
+    mech_tilt_deg: Annotated[float, Field(ge=-90, le=90)] = 0.0
+    wraparound: bool = False
+
+    @model_validator(mode="after")
+    def _wrap_needs_cluster(self) -> HexLayoutConfig:
+        if self.wraparound and self.n_sites == 1:
+            raise ValueError("wraparound needs n_sites 7 or 19")
+        return self
+
+
+class CsvLayoutConfig(_Strict):
+    """Sites from a CSV file (one row per cell), relative to the scenario file."""
+
+    type: Literal["csv"]
+    file: str
+
+
+class RadioConfig(_Strict):
+    fc_ghz: Annotated[float, Field(gt=0, le=100)] = 2.0
+    n_prb: Annotated[int, Field(ge=6, le=275)] = 50
+    tx_power_dbm: Annotated[float, Field(ge=-30, le=80)] = 46.0
+    noise_figure_db: Annotated[float, Field(ge=0, le=30)] = 9.0
+
+
+class PathlossConfig(_Strict):
+    model: Literal["uma", "umi", "rma", "uma-36873", "umi-36873", "macro", "cost231", "fspl"]
+    avg_building_height_m: float | None = None  # rma
+    street_width_m: float | None = None  # rma
+    bs_above_rooftop_m: float | None = None  # macro
+    metropolitan: bool | None = None  # cost231
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(exclude={"model"}).items() if v is not None}
+
+
+class AntennaConfig(_Strict):
+    kind: Literal["tr36814", "tr38901"] = "tr36814"
+    # tr36814
+    phi_3db_deg: float | None = None
+    theta_3db_deg: float | None = None
+    a_m_db: float | None = None
+    sla_v_db: float | None = None
+    max_gain_dbi: float | None = None
+    # tr38901
+    a_max_db: float | None = None
+    element_gain_dbi: float | None = None
+    n_elements: int | None = None
+    spacing_wavelengths: float | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(exclude={"kind"}).items() if v is not None}
+
+
+class ShadowingConfig(_Strict):
+    enabled: bool = True
+    inter_site_correlation: Annotated[float, Field(ge=0, le=1)] = 0.0
+    indoor_std_db: Annotated[float, Field(ge=0, le=30)] | None = None
+
+
+class ReferenceConfig(_Strict):
+    """Published percentiles p5…p95 to compare a calibration with."""
+
+    source: str
+    coupling_loss_db: Annotated[list[float], Field(min_length=19, max_length=19)]
+    geometry_db: Annotated[list[float], Field(min_length=19, max_length=19)]
+
+
+class CalibrationConfig(_Strict):
+    """The UE drop of a 3GPP large-scale calibration."""
+
+    ues: Annotated[int, Field(ge=1, le=10_000_000)] = 20_000
+    drops: Annotated[int, Field(ge=1, le=10_000)] = 20  # independent drops the UEs are split over
+    min_distance_m: Annotated[float, Field(ge=0)] = 35.0
+    indoor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.8
+    floors: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] = (4, 8)
+    indoor_distance: Literal["min-of-two-uniform", "uniform"] = "min-of-two-uniform"
+    indoor_distance_max_m: Annotated[float, Field(gt=0, le=1000)] = 25.0
+    o2i_model: Literal["tr38901", "tr36873", "fixed"] = "tr38901"
+    fixed_loss_db: Annotated[float, Field(ge=0, le=100)] = 20.0  # o2i_model = "fixed"
+    high_loss_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
+    reference: ReferenceConfig | None = None
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    layout: Annotated[HexLayoutConfig | CsvLayoutConfig, Field(discriminator="type")] = (
+        HexLayoutConfig()
+    )
+    radio: RadioConfig = RadioConfig()
+    pathloss: PathlossConfig
+    antenna: AntennaConfig = AntennaConfig()
+    shadowing: ShadowingConfig = ShadowingConfig()
+    calibration: CalibrationConfig | None = None
+    #: folder of the file it came from, for relative paths inside it (not part of the schema)
+    source_dir: Annotated[str | None, Field(exclude=True)] = None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of scenario files, for editors."""
+    schema = Scenario.model_json_schema()
+    schema["properties"].pop("source_dir", None)
+    return schema
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        elif p in ("hex", "csv") and parts and parts[-1] == "layout":
+            continue  # discriminated-union tag, not a user-visible key
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Keys allowed at `loc` (the parent of an unknown key), for 'did you mean'."""
+    current: Any = model
+    for p in loc:
+        if isinstance(p, int) or current is None:
+            continue
+        fields = getattr(current, "model_fields", {})
+        if p in fields:
+            ann = fields[p].annotation
+            current = _first_model(ann)
+        elif p == "hex":
+            current = HexLayoutConfig
+        elif p == "csv":
+            current = CsvLayoutConfig
+    return [k for k in getattr(current, "model_fields", {}) if k != "source_dir"]
+
+
+def _first_model(ann: Any) -> Any:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def format_validation_error(source: str, exc: ValidationError, model: type[BaseModel]) -> str:
+    """One line per problem: `file: field.path = value: what is allowed`."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = _field_path(loc)
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            msg = f"unknown key {path!r}"
+            msg += f" (did you mean {hint[0]!r}?)" if hint else ""
+            msg += f"; allowed here: {', '.join(allowed)}"
+        else:
+            value = err.get("input")
+            shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+            msg = f"{path} = {shown}: {err['msg']}"
+        lines.append(f"{source}: {msg}")
+    return lines[0] if len(lines) == 1 else lines[0] + f" (and {len(lines) - 1} more problem(s))"
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+
+def _builtin_root() -> Path:
+    return Path(str(importlib.resources.files("cellsim.scenarios")))
+
+
+def builtin_scenarios() -> dict[str, Path]:
+    """Name → file of every built-in scenario (calibration set-ups included)."""
+    root = _builtin_root()
+    found = {}
+    for path in sorted(root.rglob("*.toml")):
+        found[path.stem] = path
+    return found
+
+
+def parse_scenario(data: dict[str, Any], source: str, source_dir: str | None = None) -> Scenario:
+    try:
+        return Scenario.model_validate({**data, "source_dir": source_dir})
+    except ValidationError as exc:
+        raise ScenarioError(format_validation_error(source, exc, Scenario)) from None
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+    return parse_scenario(data, str(path), str(path.parent))
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A built-in scenario by name, or a scenario file by path."""
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or Path(text).is_file():
+        return load_scenario_file(text)
+    builtins = builtin_scenarios()
+    if text in builtins:
+        return load_scenario_file(builtins[text])
+    hint = difflib.get_close_matches(text, list(builtins), n=1)
+    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise ScenarioError(
+        f"scenario {text!r} not found{more}: give a file path or one of: {', '.join(builtins)}"
+    )
+
+
+def resolve_path(scenario: Scenario, relative: str) -> Path:
+    """A path written inside a scenario file, relative to that file."""
+    base = Path(scenario.source_dir) if scenario.source_dir else Path.cwd()
+    return (base / relative).resolve()
+
+
+__all__ = [
+    "PERCENTILES",
+    "CellsimError",
+    "Scenario",
+    "builtin_scenarios",
+    "json_schema",
+    "load_scenario",
+    "load_scenario_file",
+    "parse_scenario",
+    "resolve_path",
+]
