@@ -1,4 +1,4 @@
-"""Timing of the hot paths, for `cellsim bench` and BENCHMARKS.md (tests check behaviour, not time)."""
+"""Timing of the hot paths, for `cellsim bench` and BENCHMARKS.md."""
 
 from __future__ import annotations
 
