@@ -122,6 +122,125 @@ class CalibrationConfig(_Strict):
     reference: ReferenceConfig | None = None
 
 
+
+Point2 = tuple[float, float]
+Hours = Annotated[float, Field(ge=0, le=48)]
+
+
+class ExclusionConfig(_Strict):
+    """A part of the study area with no demand and no receiver points (water, parks)."""
+
+    name: str = ""
+    polygon: Annotated[list[Point2], Field(min_length=3)]
+
+
+class AreaConfig(_Strict):
+    """Where demand lives and maps are drawn: a polygon (default: the sites' hexagons for hex
+    layouts, the sites' bounding box plus `margin_m` for CSV layouts), minus exclusions,
+    sampled on a square raster."""
+
+    polygon: Annotated[list[Point2], Field(min_length=3)] | None = None
+    margin_m: Annotated[float, Field(ge=0, le=50_000)] = 300.0
+    exclusions: list[ExclusionConfig] = []
+    resolution_m: Annotated[float, Field(gt=0, le=10_000)] = 25.0
+    receiver_height_m: Annotated[float, Field(ge=1, le=10)] = 1.5
+
+
+#: Built-in daily demand profiles, hourly multipliers at 00:00, 01:00, … 23:00 (interpolated).
+ProfileName = Literal["flat", "business", "residential", "evening"]
+
+
+class HotspotConfig(_Strict):
+    """Extra demand: a Gaussian bump or a uniform polygon, scaled over the day by a profile."""
+
+    name: str = ""
+    kind: Literal["gaussian", "polygon"]
+    center_m: Point2 | None = None  # gaussian
+    sigma_m: Annotated[float, Field(gt=0)] | None = None  # gaussian
+    polygon: Annotated[list[Point2], Field(min_length=3)] | None = None  # polygon
+    density: Annotated[float, Field(ge=0, le=1e6)] = 1.0  # relative to the base density
+    profile: ProfileName | Annotated[list[float], Field(min_length=24, max_length=24)] = "flat"
+    active_hours: tuple[Hours, Hours] | None = None  # e.g. an event from 19:00 to 22:00
+
+    @model_validator(mode="after")
+    def _shape_fields(self) -> HotspotConfig:
+        if self.kind == "gaussian" and (self.center_m is None or self.sigma_m is None):
+            raise ValueError("a gaussian hotspot needs center_m and sigma_m")
+        if self.kind == "polygon" and self.polygon is None:
+            raise ValueError("a polygon hotspot needs polygon")
+        return self
+
+
+class DemandConfig(_Strict):
+    """Traffic demand over the study area and the day."""
+
+    base_density: Annotated[float, Field(ge=0, le=1e6)] = 1.0  # relative demand everywhere
+    base_profile: ProfileName | Annotated[list[float], Field(min_length=24, max_length=24)] = (
+        "flat"
+    )
+    hotspots: list[HotspotConfig] = []
+    peak_users: Annotated[float, Field(gt=0, le=1e7)] = 200.0  # active users at the busiest step
+    user_rate_mbps: Annotated[float, Field(gt=0, le=1e4)] = 1.0  # offered traffic per user
+    indoor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
+    indoor_loss_db: Annotated[float, Field(ge=0, le=60)] = 15.0  # mean O2I loss of indoor demand
+
+
+class EventConfig(_Strict):
+    """A site outage: its cells are off from `start_hour` to `end_hour`."""
+
+    kind: Literal["outage"] = "outage"
+    site: Annotated[int, Field(ge=0)]
+    start_hour: Hours
+    end_hour: Hours
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EventConfig:
+        if self.end_hour <= self.start_hour:
+            raise ValueError("end_hour must be after start_hour")
+        return self
+
+
+class RewardWeights(_Strict):
+    """Weights of the named reward terms (see cellsim.env.reward); 0 switches a term off."""
+
+    coverage: float = 1.0  # share of demand covered (RSRP and SINR above thresholds)
+    utility: float = 1.0  # proportional-fair utility: mean log user throughput, normalised
+    edge: float = 0.5  # 5th-percentile user throughput, normalised
+    tilt_change: float = 0.05  # cost per cell whose tilt changed (fraction of cells)
+
+
+class KpiConfig(_Strict):
+    """Thresholds and the load model behind the KPIs (operator choices, domain.md)."""
+
+    rsrp_min_dbm: Annotated[float, Field(ge=-160, le=-40)] = -110.0
+    sinr_min_db: Annotated[float, Field(ge=-30, le=30)] = -6.0
+    overshoot_ratio: Annotated[float, Field(gt=0, le=10)] = 0.7  # of the distance to the next site
+    max_load: Annotated[float, Field(gt=0, lt=1)] = 0.95  # PS queue: throughput ∝ 1 − load
+    idle_load: Annotated[float, Field(ge=0, le=1)] = 0.05  # interference of a cell with no users
+    reference_rate_mbps: Annotated[float, Field(gt=0)] = 10.0  # throughput normaliser
+
+
+class EnvConfig(_Strict):
+    """Environment defaults of a scenario; `gymnasium.make(..., config=...)` and
+    `reset(options={"config": ...})` deep-merge overrides onto them."""
+
+    step_minutes: Annotated[int, Field(ge=1, le=1440)] = 15
+    start_hour: Annotated[float, Field(ge=0, lt=24)] = 0.0
+    episode_hours: Annotated[float, Field(gt=0, le=168)] = 24.0
+    action: Literal["discrete", "continuous"] = "discrete"
+    tilt_min_deg: Annotated[float, Field(ge=-20, le=45)] = 0.0
+    tilt_max_deg: Annotated[float, Field(ge=-20, le=45)] = 15.0
+    tilt_step_deg: Annotated[float, Field(gt=0, le=10)] = 1.0
+    load_iterations: Annotated[int, Field(ge=1, le=20)] = 1  # load ↔ SINR fixed point, per step
+    reward: RewardWeights = RewardWeights()
+    kpi: KpiConfig = KpiConfig()
+
+    @model_validator(mode="after")
+    def _tilt_range(self) -> EnvConfig:
+        if self.tilt_max_deg <= self.tilt_min_deg:
+            raise ValueError("tilt_max_deg must be above tilt_min_deg")
+        return self
+
 class Scenario(_Strict):
     """A whole scenario file."""
 
@@ -135,6 +254,10 @@ class Scenario(_Strict):
     antenna: AntennaConfig = AntennaConfig()
     shadowing: ShadowingConfig = ShadowingConfig()
     calibration: CalibrationConfig | None = None
+    area: AreaConfig = AreaConfig()
+    demand: DemandConfig = DemandConfig()
+    events: list[EventConfig] = []
+    env: EnvConfig = EnvConfig()
     #: folder of the file it came from, for relative paths inside it (not part of the schema)
     source_dir: Annotated[str | None, Field(exclude=True)] = None
 
