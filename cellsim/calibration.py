@@ -56,7 +56,7 @@ def run_calibration(scenario: Scenario, ues: int | None = None, seed: int = 0) -
     cfg = scenario.calibration
     if cfg is None:
         raise ScenarioError(
-            f"scenario {scenario.name!r} has no [calibration] section: it defines no UE drop"
+            f"{scenario.origin}: no [calibration] section: the scenario defines no UE drop"
         )
     layout = build_layout(scenario)
     setup = build_radio_setup(scenario, layout, tx_power_dbm=0.0)

@@ -35,6 +35,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be ≥ 0")
+    return value
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -48,6 +58,20 @@ def _finite_float(text: str) -> float:
 # -- pathloss ---------------------------------------------------------------------------------
 
 PATHLOSS_CLI_MODELS = ("uma", "umi", "rma", "macro", "cost231", "fspl")
+
+
+def check_writable(path: str, suffixes: tuple[str, ...], option: str) -> None:
+    """Fail before long work if an output file could not be written."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise CellsimError(f"{option} {path!r}: allowed file types {', '.join(suffixes)}")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or (target.exists() and target.is_dir()):
+        raise CellsimError(f"{option} {path!r}: {parent} is not a folder that can hold it")
 
 
 def _add_pathloss(sub: argparse._SubParsersAction) -> None:
@@ -130,7 +154,7 @@ def _add_calibrate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("scenario", help="built-in calibration scenario name or a scenario file")
     p.add_argument("--ues", type=_positive_int, help="number of UEs (default: the scenario's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed ≥ 0 (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--plot", metavar="FILE.png", help="write both CDFs to this image")
     p.set_defaults(run=_run_calibrate)
@@ -140,8 +164,8 @@ def _run_calibrate(args: argparse.Namespace) -> None:
     from cellsim.calibration import run_calibration
     from cellsim.scenario import load_scenario
 
-    if args.plot and not args.plot.lower().endswith((".png", ".svg", ".pdf")):
-        raise CellsimError(f"--plot {args.plot!r}: allowed file types .png, .svg, .pdf")
+    if args.plot:
+        check_writable(args.plot, (".png", ".svg", ".pdf"), "--plot")
     scenario = load_scenario(args.scenario)
     result = run_calibration(scenario, ues=args.ues, seed=args.seed)
     table = result.percentiles()

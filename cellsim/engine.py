@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from cellsim.errors import ParameterError
-from cellsim.kernels import evaluate_links
+from cellsim.kernels import evaluate_links, fold_rows
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
@@ -25,7 +25,9 @@ from cellsim.radio.pathloss import PathLossModel, draw_uma_effective_height_m
 from cellsim.radio.shadowing import correlated_site_fields
 
 TILT_LIMIT_DEG = 90.0
-_INT16_SPAN = 32000  # |x index| stays inside int16 with a margin
+#: Largest precomputed per-tilt table (`LinkBudget.precompute_tilts`), bytes.
+TILT_TABLE_MAX_BYTES = 1 << 30
+_INT16_SPAN = 32000  # |x index| that fits int16 with a margin; beyond it, int32 indices
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,11 @@ def draw_link_state(
     h_e = None
     if model.uses_h_e:
         h_e = draw_uma_effective_height_m(rng, d2d, receivers.height_m[None, :])
+        # TR 38.901 draws h_E from the UE height alone, for 25 m masts; under a lower mast an
+        # environment height at or above the antenna is meaningless: use the default 1 m.
+        lowest_mast_m = np.full(n_sites, np.inf)
+        np.minimum.at(lowest_mast_m, layout.cells.site, layout.cells.height_m)
+        h_e = np.where(h_e < lowest_mast_m[:, None], h_e, 1.0)
     return LinkState(los=los, shadow_db=shadow, h_e_m=h_e)
 
 
@@ -159,23 +166,29 @@ class LinkBudget:
         self._build_table(x)
         self._rx_mw = np.zeros_like(a_mw)
         self._tilt_deg = np.full(self.n_cells, np.nan)
+        self._all_on = np.ones(self.n_cells, bool)
+        self._grid_deg: np.ndarray | None = None
+        self._grid_rows: np.ndarray | None = None
+        self._grid_index: np.ndarray | None = None  # rows used by the last evaluation
         self._best = np.empty(self.n_points, np.float32)
         self._best_cell = np.empty(self.n_points, np.int32)
         self._interference = np.empty(self.n_points, np.float32)
 
     def _build_table(self, x: np.ndarray) -> None:
-        """Resample the antenna's vertical table on a grid that lets x be stored as int16."""
+        """Re-base the antenna's vertical table so that a link's coordinate is a table index.
+
+        Indices are stored as int16 (2 bytes a link) when the links' span of x fits, else int32;
+        the antenna's own step is kept, so look-ups are exactly the antenna table's.
+        """
         source = self._antenna.vertical_table()
+        step = source.x_step
         x_lo, x_hi = float(x.min()), float(x.max())
-        step = max(source.x_step, (x_hi - x_lo) / (2 * _INT16_SPAN))
-        self._x_ref = 0.5 * (x_lo + x_hi)
-        self._x_index = np.rint((x - self._x_ref) / step).astype(np.int16)
-        shifts = np.asarray(self._antenna.tilt_shift(np.array([-TILT_LIMIT_DEG, TILT_LIMIT_DEG])))
-        y_lo = x_lo - shifts.max() - 2 * step
-        y_hi = x_hi - shifts.min() + 2 * step
-        self._y_lo, self._step = y_lo, step
-        n = int(np.ceil((y_hi - y_lo) / step)) + 1
-        self._table = source.lookup(y_lo + step * np.arange(n)).astype(np.float32)
+        self._x_ref = source.x_lo + step * np.rint((0.5 * (x_lo + x_hi) - source.x_lo) / step)
+        span = max(x_hi - self._x_ref, self._x_ref - x_lo) / step
+        index_type = np.int16 if span < _INT16_SPAN else np.int32
+        self._x_index = np.rint((x - self._x_ref) / step).astype(index_type)
+        self._table = np.ascontiguousarray(source.values_lin, np.float32)
+        self._y_lo, self._step = source.x_lo, step
 
     def _index_offset(self, tilt_deg: np.ndarray) -> np.ndarray:
         shift = np.asarray(self._antenna.tilt_shift(tilt_deg), float)
@@ -184,18 +197,51 @@ class LinkBudget:
     @property
     def received_mw(self) -> np.ndarray:
         """Per-cell received power at the last evaluated tilts, (n_cells, n_points), read-only."""
-        view = self._rx_mw.view()
-        view.flags.writeable = False
-        return view
+        if self._grid_index is not None:
+            rx = self._grid_rows[np.arange(self.n_cells), self._grid_index]
+        else:
+            rx = self._rx_mw.view()
+        rx.flags.writeable = False
+        return rx
+
+    def precompute_tilts(self, tilt_grid_deg: np.ndarray) -> bool:
+        """Tabulate every cell's received power at each tilt of a grid (e.g. 0…15° in 1° steps).
+
+        Afterwards, evaluating tilts that all lie on the grid only folds precomputed rows — the
+        cheapest step there is, for discrete tilt actions. Skipped (returns False) when the table
+        would exceed TILT_TABLE_MAX_BYTES; other tilts still take the general path.
+        """
+        grid = np.unique(np.asarray(tilt_grid_deg, float))
+        if grid.size * self.n_cells * self.n_points * 4 > TILT_TABLE_MAX_BYTES:
+            return False
+        rows = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
+        for k, t in enumerate(grid):
+            self.evaluate(np.full(self.n_cells, t))
+            rows[:, k, :] = self._rx_mw
+        self._grid_deg, self._grid_rows = grid, rows
+        return True
+
+    def _grid_rows_of(self, tilt: np.ndarray) -> np.ndarray | None:
+        if self._grid_deg is None:
+            return None
+        k = np.searchsorted(self._grid_deg, tilt)
+        k = np.minimum(k, self._grid_deg.size - 1)
+        if not np.all(np.abs(self._grid_deg[k] - tilt) < 1e-9):
+            return None
+        return k.astype(np.intp)
 
     def evaluate(
-        self, tilt_deg: np.ndarray, interference_weight: np.ndarray | None = None
+        self,
+        tilt_deg: np.ndarray,
+        interference_weight: np.ndarray | None = None,
+        active: np.ndarray | None = None,
     ) -> RadioState:
         """Radio state at electrical tilts `tilt_deg` (per cell, degrees down).
 
         `interference_weight` scales each cell's interference (its load, 0…1); 1 for all cells
         gives the full-buffer SINR and geometry of 3GPP calibration. Only cells whose tilt
-        changed since the last call have their received power recomputed.
+        changed since the last call have their received power recomputed. `active` (per cell,
+        default all) switches cells off: they neither serve nor interfere.
         """
         tilt = np.asarray(tilt_deg, float)
         if tilt.shape != (self.n_cells,):
@@ -207,21 +253,35 @@ class LinkBudget:
             weight = np.ones(self.n_cells, np.float32)
         else:
             weight = np.ascontiguousarray(interference_weight, np.float32)
-        changed = tilt != self._tilt_deg
+            if weight.shape != (self.n_cells,) or not np.all(np.isfinite(weight)):
+                raise ParameterError(
+                    "interference_weight", f"shape {weight.shape}",
+                    f"({self.n_cells},) finite values, one per cell",
+                )  # fmt: skip
+        if active is not None and np.shape(active) != (self.n_cells,):
+            raise ParameterError("active", f"shape {np.shape(active)}", f"({self.n_cells},) bools")
+        on = self._all_on if active is None else np.ascontiguousarray(active, bool)
+        rows = self._grid_rows_of(tilt)
+        if rows is not None:
+            fold_rows(
+                self._grid_rows, rows, weight, on, self._best, self._best_cell,
+                self._interference,
+            )  # fmt: skip
+            self._grid_index = rows
+            return self._state()
+        if self._grid_index is not None:  # leaving the grid: the cache holds stale rows
+            self._tilt_deg[:] = np.nan
+            self._grid_index = None
+        # a cell that is off keeps its stale row and is recomputed when it comes back on
+        changed = (tilt != self._tilt_deg) & on
         evaluate_links(
-            self._a_mw,
-            self._b_mw,
-            self._x_index,
-            self._index_offset(tilt),
-            self._table,
-            changed,
-            weight,
-            self._rx_mw,
-            self._best,
-            self._best_cell,
-            self._interference,
-        )
-        self._tilt_deg = tilt.copy()
+            self._a_mw, self._b_mw, self._x_index, self._index_offset(tilt), self._table,
+            changed, weight, on, self._rx_mw, self._best, self._best_cell, self._interference,
+        )  # fmt: skip
+        self._tilt_deg = np.where(on, tilt, self._tilt_deg)
+        return self._state()
+
+    def _state(self) -> RadioState:
         return RadioState(
             self._best_cell.copy(), self._best.copy(), self._interference.copy(), self.noise_mw
         )

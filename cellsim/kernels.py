@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_JIT = {
+JIT_OPTIONS = {
     "fastmath": True,
     "error_model": "numpy",
     "boundscheck": False,
@@ -21,14 +21,14 @@ _JIT = {
 POINT_BLOCK = 4096
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT_OPTIONS)
 def _gather(x_index, index_offset, table, out):
     """out[p] = table[x_index[p] + offset]: the cell's vertical pattern at its current tilt."""
     for p in range(x_index.shape[0]):
         out[p] = table[x_index[p] + index_offset]
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT_OPTIONS)
 def _receive_and_fold(
     recompute, a_mw, b_mw, vertical, rx, cell, weight, best, best_weight, best_cell, interference
 ):
@@ -53,7 +53,7 @@ def _receive_and_fold(
         best[p] = v if gt else best[p]
 
 
-@nb.njit(**_JIT)
+@nb.njit(**JIT_OPTIONS)
 def evaluate_links(
     a_mw,
     b_mw,
@@ -62,6 +62,7 @@ def evaluate_links(
     table,
     changed,
     weight,
+    active,
     rx_cache,
     best,
     best_cell,
@@ -71,7 +72,8 @@ def evaluate_links(
 
     a_mw, b_mw, rx_cache: (n_cells, n_points) float32; x_index: (n_cells, n_points) int16.
     index_offset: (n_cells,) intp, the table offset of each cell's current tilt. changed:
-    (n_cells,) bool. weight: (n_cells,) float32 interference weight (e.g. cell load).
+    (n_cells,) bool. weight: (n_cells,) float32 interference weight (e.g. cell load). active:
+    (n_cells,) bool; a cell that is off (an outage) neither serves nor interferes.
     Outputs per point: best (mW), best_cell, interference (mW, weighted, serving cell excluded).
     """
     n_cells, n_points = a_mw.shape
@@ -85,6 +87,8 @@ def evaluate_links(
         interference[p0:p1] = 0.0
         best_weight[:n] = 0.0
         for c in range(n_cells):
+            if not active[c]:
+                continue
             if changed[c]:
                 _gather(x_index[c, p0:p1], index_offset[c], table, vertical[:n])
             _receive_and_fold(
@@ -100,3 +104,29 @@ def evaluate_links(
                 best_cell[p0:p1],
                 interference[p0:p1],
             )
+
+
+@nb.njit(**JIT_OPTIONS)
+def fold_rows(rows, row_index, weight, active, best, best_cell, interference):
+    """Reduce over cells whose received power is precomputed per tilt (`rows`).
+
+    rows: (n_cells, n_tilts, n_points) float32; row_index: (n_cells,) the tilt row of each cell.
+    Same outputs as `evaluate_links`, with no table look-up at all.
+    """
+    n_cells, _, n_points = rows.shape
+    unused = np.empty(0, np.float32)
+    best_weight = np.empty(POINT_BLOCK, np.float32)
+    for p0 in range(0, n_points, POINT_BLOCK):
+        p1 = min(n_points, p0 + POINT_BLOCK)
+        n = p1 - p0
+        best[p0:p1] = 0.0
+        best_cell[p0:p1] = 0
+        interference[p0:p1] = 0.0
+        best_weight[:n] = 0.0
+        for c in range(n_cells):
+            if not active[c]:
+                continue
+            _receive_and_fold(
+                False, unused, unused, unused, rows[c, row_index[c], p0:p1], c, weight[c],
+                best[p0:p1], best_weight[:n], best_cell[p0:p1], interference[p0:p1],
+            )  # fmt: skip

@@ -15,7 +15,15 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from cellsim.errors import CellsimError, ScenarioError
 
@@ -54,6 +62,12 @@ class CsvLayoutConfig(_Strict):
 
     type: Literal["csv"]
     file: str
+
+
+def _layout_type(value: Any) -> str:
+    """`type` picks the layout model; a table without one is a hexagonal layout."""
+    kind = value.get("type", "hex") if isinstance(value, dict) else getattr(value, "type", "hex")
+    return kind if isinstance(kind, str) else "hex"
 
 
 class RadioConfig(_Strict):
@@ -111,7 +125,7 @@ class CalibrationConfig(_Strict):
 
     ues: Annotated[int, Field(ge=1, le=10_000_000)] = 20_000
     drops: Annotated[int, Field(ge=1, le=10_000)] = 20  # independent drops the UEs are split over
-    min_distance_m: Annotated[float, Field(ge=0)] = 35.0
+    min_distance_m: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] = 35.0
     indoor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.8
     floors: tuple[Annotated[int, Field(ge=1, le=100)], Annotated[int, Field(ge=1, le=100)]] = (4, 8)
     indoor_distance: Literal["min-of-two-uniform", "uniform"] = "min-of-two-uniform"
@@ -120,6 +134,12 @@ class CalibrationConfig(_Strict):
     fixed_loss_db: Annotated[float, Field(ge=0, le=100)] = 20.0  # o2i_model = "fixed"
     high_loss_fraction: Annotated[float, Field(ge=0, le=1)] = 0.5
     reference: ReferenceConfig | None = None
+
+    @model_validator(mode="after")
+    def _floors_ordered(self) -> CalibrationConfig:
+        if self.floors[0] > self.floors[1]:
+            raise ValueError("floors must be [fewest, most], e.g. [4, 8]")
+        return self
 
 
 
@@ -232,6 +252,10 @@ class EnvConfig(_Strict):
     tilt_max_deg: Annotated[float, Field(ge=-20, le=45)] = 15.0
     tilt_step_deg: Annotated[float, Field(gt=0, le=10)] = 1.0
     load_iterations: Annotated[int, Field(ge=1, le=20)] = 1  # load ↔ SINR fixed point, per step
+    reset_load_iterations: Annotated[int, Field(ge=1, le=50)] = 5  # converge it at reset
+    initial_tilt: Literal["scenario", "random"] = "scenario"  # random: uniform over the range
+    demand_noise: Annotated[float, Field(ge=0, le=2)] = 0.1  # per-step log-normal σ per component
+    network_seed: Annotated[int, Field(ge=0)] = 0  # shadowing / LOS realisation of the network
     reward: RewardWeights = RewardWeights()
     kpi: KpiConfig = KpiConfig()
 
@@ -246,9 +270,10 @@ class Scenario(_Strict):
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
-    layout: Annotated[HexLayoutConfig | CsvLayoutConfig, Field(discriminator="type")] = (
-        HexLayoutConfig()
-    )
+    layout: Annotated[
+        Annotated[HexLayoutConfig, Tag("hex")] | Annotated[CsvLayoutConfig, Tag("csv")],
+        Discriminator(_layout_type),
+    ] = HexLayoutConfig()
     radio: RadioConfig = RadioConfig()
     pathloss: PathlossConfig
     antenna: AntennaConfig = AntennaConfig()
@@ -258,14 +283,23 @@ class Scenario(_Strict):
     demand: DemandConfig = DemandConfig()
     events: list[EventConfig] = []
     env: EnvConfig = EnvConfig()
-    #: folder of the file it came from, for relative paths inside it (not part of the schema)
-    source_dir: Annotated[str | None, Field(exclude=True)] = None
+    #: the file it came from, for messages and relative paths inside it (not part of the schema)
+    source_file: Annotated[str | None, Field(exclude=True)] = None
+
+    @property
+    def source_dir(self) -> str | None:
+        return None if self.source_file is None else str(Path(self.source_file).parent)
+
+    @property
+    def origin(self) -> str:
+        """How error messages name this scenario: its file, else its name."""
+        return self.source_file or f"scenario {self.name!r}"
 
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of scenario files, for editors."""
     schema = Scenario.model_json_schema()
-    schema["properties"].pop("source_dir", None)
+    schema["properties"].pop("source_file", None)
     return schema
 
 
@@ -298,7 +332,7 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             current = HexLayoutConfig
         elif p == "csv":
             current = CsvLayoutConfig
-    return [k for k in getattr(current, "model_fields", {}) if k != "source_dir"]
+    return [k for k in getattr(current, "model_fields", {}) if k != "source_file"]
 
 
 def _first_model(ann: Any) -> Any:
@@ -323,6 +357,11 @@ def format_validation_error(source: str, exc: ValidationError, model: type[BaseM
             msg = f"unknown key {path!r}"
             msg += f" (did you mean {hint[0]!r}?)" if hint else ""
             msg += f"; allowed here: {', '.join(allowed)}"
+        elif err["type"] == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            msg = f"{path}.type = {ctx.get('tag')!r}: allowed {ctx.get('expected_tags')}"
+        elif err["type"] == "missing":
+            msg = f"{path} is missing: it is required"
         else:
             value = err.get("input")
             shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
@@ -347,9 +386,9 @@ def builtin_scenarios() -> dict[str, Path]:
     return found
 
 
-def parse_scenario(data: dict[str, Any], source: str, source_dir: str | None = None) -> Scenario:
+def parse_scenario(data: dict[str, Any], source: str, source_file: str | None = None) -> Scenario:
     try:
-        return Scenario.model_validate({**data, "source_dir": source_dir})
+        return Scenario.model_validate({**data, "source_file": source_file})
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(source, exc, Scenario)) from None
 
@@ -366,7 +405,7 @@ def load_scenario_file(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
-    return parse_scenario(data, str(path), str(path.parent))
+    return parse_scenario(data, str(path), str(path))
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:

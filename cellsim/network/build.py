@@ -21,14 +21,15 @@ _PARAM_FIELD = {
 }
 
 
-def _source(scenario: Scenario) -> str:
-    return scenario.name if scenario.source_dir is None else f"scenario {scenario.name!r}"
-
-
 def build_layout(scenario: Scenario) -> Layout:
     cfg = scenario.layout
     if cfg.type == "csv":
-        return csv_layout(resolve_path(scenario, cfg.file))
+        try:
+            return csv_layout(resolve_path(scenario, cfg.file))
+        except ValueError as exc:  # a path the OS cannot represent (e.g. a NUL byte)
+            raise ScenarioError(f"{scenario.origin}: layout.file = {cfg.file!r}: {exc}") from None
+        except ScenarioError as exc:
+            raise ScenarioError(f"{scenario.origin}: layout.file = {cfg.file!r}: {exc}") from None
     return hex_layout(
         cfg.n_sites, cfg.isd_m, cfg.height_m, cfg.tilt_deg, cfg.mech_tilt_deg, cfg.wraparound
     )
@@ -42,7 +43,7 @@ def build_radio_setup(
     `tx_power_dbm` overrides the scenario's (calibration uses 0 dBm per resource element, so
     received power is the coupling gain).
     """
-    where = _source(scenario)
+    where = scenario.origin
     try:
         pathloss = make_pathloss(scenario.pathloss.model, **scenario.pathloss.params())
     except ParameterError as exc:

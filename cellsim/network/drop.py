@@ -38,6 +38,11 @@ def uniform_in_hexagons(
     if layout.isd_m is None:
         raise ParameterError("layout", "csv", "a hexagonal layout (isd_m) for a UE drop")
     radius = layout.isd_m / np.sqrt(3.0)
+    if not 0 <= min_distance_m < 0.8 * layout.isd_m / 2:
+        raise ParameterError(
+            "calibration.min_distance_m", min_distance_m,
+            f"0 … {0.8 * layout.isd_m / 2:g} m (0.4 × ISD) so that UEs fit between the sites",
+        )  # fmt: skip
     out = np.empty((0, 2))
     while len(out) < n:
         m = 2 * (n - len(out)) + 64

@@ -141,12 +141,21 @@ def csv_layout(path: str | Path) -> Layout:
     [, mech_tilt_deg]. Rows with the same `site` are sectors of one site (same position)."""
     path = Path(path)
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read site list: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: site list is not UTF-8 text") from None
+    except ValueError as exc:  # e.g. a NUL byte in the path
+        raise ScenarioError(f"{path!r}: cannot open site list: {exc}") from None
     if not rows:
         raise ScenarioError(f"{path}: site list is empty: need a header and one row per cell")
+    for line, row in enumerate(rows, start=2):
+        if None in row:
+            raise ScenarioError(
+                f"{path}:{line}: more fields than the header's {len(row) - 1} columns"
+            )
     header = set(rows[0])
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -192,9 +201,10 @@ def csv_layout(path: str | Path) -> Layout:
     for k in range(len(names)):
         xs, ys = x[site == k], y[site == k]
         if np.ptp(xs) > 1.0 or np.ptp(ys) > 1.0:
+            lines = [i + 2 for i in np.flatnonzero(site == k)]
             raise ScenarioError(
-                f"{path}: site {names[k]!r} has cells more than 1 m apart: the cells of a site "
-                "must share its position"
+                f"{path}: lines {', '.join(map(str, lines))}: columns x_m, y_m of site "
+                f"{names[k]!r} differ by more than 1 m: the cells of a site share its position"
             )
         sites[k] = xs[0], ys[0]
     counts = {n: 0 for n in names}

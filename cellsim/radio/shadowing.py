@@ -31,8 +31,8 @@ class FieldGrid:
     """The grid that covers a set of points for one decorrelation distance."""
 
     def __init__(self, points_xy_m: np.ndarray, decorrelation_m: float):
-        if not decorrelation_m > 0:
-            raise ParameterError("decorrelation_m", decorrelation_m, "> 0 m")
+        if not (np.isfinite(decorrelation_m) and decorrelation_m > 0):
+            raise ParameterError("decorrelation_m", decorrelation_m, "a finite distance > 0 m")
         self.decorrelation_m = float(decorrelation_m)
         self.step_m = self.decorrelation_m * GRID_STEP_FRACTION
         pad = PADDING_DECORRELATIONS * self.decorrelation_m

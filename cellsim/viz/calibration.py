@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cellsim.calibration import CalibrationResult
+from cellsim.errors import CellsimError
 from cellsim.scenario import PERCENTILES, ReferenceConfig
 
 
@@ -37,7 +38,11 @@ def plot_calibration(
         title += f"  (reference: {reference.source})"
     fig.suptitle(title, fontsize=10)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=120)
+    except OSError as exc:
+        raise CellsimError(f"--plot {str(out)!r}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
     return out

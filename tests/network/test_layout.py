@@ -462,37 +462,18 @@ def test_csv_layout_cells_within_one_metre_are_one_site(tmp_path):
     np.testing.assert_array_equal(lay.cells.site, [0, 0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="csv_layout: the 'cells more than 1 m apart' message names the file and the site but "
-    "not the offending column (x_m / y_m) nor a line number",
-)
 def test_csv_layout_far_apart_message_names_the_column(tmp_path):
     path = _write(tmp_path, HEADER + "\nSiteX,0,0,25,30,8\nSiteX,0,5,25,150,8\n")
     with pytest.raises(ScenarioError, match="y_m"):
         csv_layout(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="csv_layout: a first data row with more fields than the header makes DictReader put "
-    "the extras under the key None; the unknown-column message then does ', '.join([None]) and "
-    "raises TypeError instead of ScenarioError",
-)
 def test_csv_layout_row_with_extra_fields(tmp_path):
     path = _write(tmp_path, HEADER + "\nA,0,0,25,30,8,99\n")
     with pytest.raises(ScenarioError):
         csv_layout(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="csv_layout: a file that is not valid UTF-8 (e.g. Latin-1 site names from a "
-    "spreadsheet) raises UnicodeDecodeError instead of ScenarioError (only OSError is caught)",
-)
 def test_csv_layout_non_utf8_file(tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + "\nSé,0,0,25,30,8\n").encode("latin-1"))

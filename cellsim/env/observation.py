@@ -1,0 +1,60 @@
+"""The observation: per-cell features, then the time of day, as one flat float32 vector.
+
+Per cell, in this order (`CELL_OBSERVATION`), each clipped to the bounds given:
+  tilt             electrical tilt, 0 at tilt_min_deg … 1 at tilt_max_deg
+  load             ρ = share of the cell's resources its users need (≥ 1: overloaded)   [0, 4]
+  served_share     the cell's share of network demand × number of cells (1 = average)   [0, 10]
+  mean_sinr        demand-weighted mean SINR of its users, dB / 20                       [−2, 3]
+  poor_sinr_share  share of its users with SINR < kpi.sinr_min_db (edge quality)         [0, 1]
+  covered_share    share of its users with RSRP and SINR above the thresholds           [0, 1]
+  weak_rsrp_share  share of its users with RSRP < kpi.rsrp_min_dbm (weak coverage)       [0, 1]
+  interference     mean interference-plus-noise over noise at its users, dB / 20        [0, 5]
+  overshoot_share  share of its users beyond kpi.overshoot_ratio × next-site distance   [0, 1]
+  mean_log_rate    mean log10(user throughput / kpi.reference_rate_mbps)                 [−4, 3]
+  active           1 if the cell is on air, 0 during an outage                          [0, 1]
+Then sin and cos of the time of day (2π · hour / 24).  Cells without users report 0 for their
+per-user averages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellsim.kpi import CELL_FEATURES, Kpis
+
+CELL_OBSERVATION = (
+    "tilt", "load", "served_share", "mean_sinr", "poor_sinr_share", "covered_share",
+    "weak_rsrp_share", "interference", "overshoot_share", "mean_log_rate", "active",
+)  # fmt: skip
+_LOW = np.array([0, 0, 0, -2, 0, 0, 0, 0, 0, -4, 0], np.float32)
+_HIGH = np.array([1, 4, 10, 3, 1, 1, 1, 5, 1, 3, 1], np.float32)
+_SCALE = np.ones(len(CELL_FEATURES), np.float32)
+_SCALE[CELL_FEATURES.index("mean_sinr_db")] = 1 / 20
+_SCALE[CELL_FEATURES.index("interference_over_noise_db")] = 1 / 20
+
+
+def observation_bounds(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    low = np.concatenate([np.tile(_LOW, n_cells), [-1.0, -1.0]]).astype(np.float32)
+    high = np.concatenate([np.tile(_HIGH, n_cells), [1.0, 1.0]]).astype(np.float32)
+    return low, high
+
+
+def cell_observation(
+    kpis: Kpis, tilt_deg: np.ndarray, active: np.ndarray, tilt_min: float, tilt_max: float
+) -> np.ndarray:
+    """(n_cells, len(CELL_OBSERVATION)) float32, clipped to the documented bounds."""
+    n = len(tilt_deg)
+    out = np.empty((n, len(CELL_OBSERVATION)), np.float32)
+    out[:, 0] = (tilt_deg - tilt_min) / (tilt_max - tilt_min)
+    out[:, 1:-1] = kpis.cell * _SCALE
+    out[:, -1] = active
+    return np.clip(out, _LOW, _HIGH, out=out)
+
+
+def time_features(hour: float) -> np.ndarray:
+    angle = 2.0 * np.pi * (hour % 24.0) / 24.0
+    return np.array([np.sin(angle), np.cos(angle)], np.float32)
+
+
+def build_observation(cells: np.ndarray, hour: float) -> np.ndarray:
+    return np.concatenate([cells.ravel(), time_features(hour)])

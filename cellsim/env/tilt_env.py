@@ -1,0 +1,256 @@
+"""`cellsim/Tilt-v0`: the Gymnasium front-end of the simulator (one agent re-tilts every cell)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from cellsim.env.config import merge_config
+from cellsim.env.observation import (
+    CELL_OBSERVATION,
+    build_observation,
+    cell_observation,
+    observation_bounds,
+)
+from cellsim.env.reward import reward_terms, total_reward
+from cellsim.errors import ConfigError
+from cellsim.scenario import EnvConfig, Scenario, load_scenario
+from cellsim.simulator import Simulator, StepResult
+
+SINR_RANGE_DB = (-10.0, 30.0)  # colour range of rendered frames
+
+
+class TiltEnv(gym.Env):
+    """Re-tilt the antennas of a mobile network as traffic moves through the day.
+
+    ## Description
+    A network of sectorised cells (a cellsim scenario: layout, 3GPP path loss and antenna
+    patterns, shadowing, a study area with demand that follows daily profiles, events such as
+    site outages) is evaluated on a raster of receiver points. Each step the agent sets the
+    electrical tilt of every cell; the simulator recomputes received power, best server, SINR
+    with load-dependent interference, and user throughput under load, then advances the clock
+    by `step_minutes`.
+
+    ## Action Space
+    `action = "discrete"` (default): `MultiDiscrete([3] * n_cells)`, per cell 0 = downtilt by
+    `tilt_step_deg` (tilt increases), 1 = hold, 2 = uptilt; tilts stay within
+    [`tilt_min_deg`, `tilt_max_deg`]. `action = "continuous"`: `Box(-1, 1, (n_cells,))`, the
+    absolute tilt of each cell mapped linearly onto the tilt range.
+
+    ## Observation Space
+    `Box(low, high, (n_cells * 11 + 2,), float32)`: 11 features per cell (tilt, load, served
+    share, mean SINR, poor-SINR share, covered share, weak-RSRP share, interference over noise,
+    overshoot share, mean log throughput, on-air flag), then sin and cos of the time of day.
+    Each feature and its bounds are documented in `cellsim.env.observation`.
+
+    ## Rewards
+    `sum(weight[k] * term[k])` over the terms coverage, utility (mean log throughput), edge
+    (5th-percentile throughput) and tilt_change (−share of cells re-tilted); weights from the
+    config's `reward` table. The terms are in `info["rewards"]`, the network KPIs in
+    `info["kpis"]`. See `cellsim.env.reward`.
+
+    ## Starting State
+    Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
+    clock at `start_hour`, the load ↔ interference fixed point iterated
+    `reset_load_iterations` times. The network realisation (shadowing, LOS) comes from
+    `network_seed`; the per-step demand noise from the reset seed.
+
+    ## Episode End
+    Never terminated; truncated after `episode_hours` (one day by default, 96 steps of 15
+    minutes).
+
+    ## Arguments
+    `gymnasium.make("cellsim/Tilt-v0", scenario="hex7", config={...}, render_mode=None)`:
+    `scenario` is a built-in name, a file path or a `Scenario`; `config` is deep-merged onto the
+    scenario's `[env]` table (fields in `cellsim.scenario.EnvConfig`); `reset(options={"config":
+    {...}})` merges again for the next episodes (the action type cannot change).
+    `render_mode` "rgb_array" returns an SINR map as uint8 (H, W, 3); "human" shows it.
+
+    ## Version History
+    - v0: initial release.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        scenario: str | Scenario = "hex7",
+        config: dict[str, Any] | None = None,
+        render_mode: str | None = None,
+    ):
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self._base_config = merge_config(self.scenario.env, config, f"{self.scenario.name} config")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ConfigError(
+                f"render_mode={render_mode!r}: allowed {', '.join(self.metadata['render_modes'])}"
+            )
+        self.render_mode = render_mode
+        self._apply_config(self._base_config)
+        n = self.sim.n_cells
+        if self.config.action == "discrete":
+            self.action_space = gym.spaces.MultiDiscrete(np.full(n, 3))
+        else:
+            self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
+        low, high = observation_bounds(n)
+        self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
+        self.cell_names = self.sim.layout.cells.name
+        self._renderer = None
+        self._figure = None
+        self._last: StepResult | None = None
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def _apply_config(self, config: EnvConfig) -> None:
+        old = getattr(self, "config", None)
+        rebuild = old is None or (old.network_seed, old.kpi) != (config.network_seed, config.kpi)
+        self.config = config
+        if rebuild:
+            self.sim = Simulator(self.scenario, config, config.network_seed)
+        else:
+            self.sim.config = config
+        self.n_steps = max(1, round(config.episode_hours * 60 / config.step_minutes))
+        tilts = self.sim.layout.cells.tilt_deg
+        self._scenario_tilt = np.clip(tilts, config.tilt_min_deg, config.tilt_max_deg)
+
+    # -- Gym API ----------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "config" in options:
+            config = merge_config(self._base_config, options["config"], "reset options config")
+            if config.action != self.config.action:
+                raise ConfigError(
+                    f"reset options config: action={config.action!r} cannot change after "
+                    f"creation (the action space is {self.config.action!r}); make a new env"
+                )
+            self._apply_config(config)
+        cfg = self.config
+        if cfg.initial_tilt == "random":
+            drawn = self.np_random.uniform(cfg.tilt_min_deg, cfg.tilt_max_deg, self.sim.n_cells)
+            self.tilt_deg = self._snap(drawn)
+        else:
+            self.tilt_deg = self._scenario_tilt.copy()
+        self.t = 0
+        self.sim.reset_load()
+        self._last = self.sim.step(
+            self.tilt_deg, self.hour, self._users(), iterations=cfg.reset_load_iterations
+        )
+        return self._observation(), self._info(None)
+
+    def step(self, action):
+        if self._last is None:
+            raise ConfigError("step() called before reset()")
+        new_tilt = self._tilts_from_action(action)
+        n_changed = int(np.count_nonzero(new_tilt != self.tilt_deg))
+        self.tilt_deg = new_tilt
+        self.t += 1
+        self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
+        terms = reward_terms(
+            self._last.kpis, n_changed, self.sim.n_cells, self.config.kpi.reference_rate_mbps
+        )
+        reward = total_reward(terms, self.config.reward)
+        truncated = self.t >= self.n_steps
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, False, truncated, self._info(terms)
+
+    @property
+    def hour(self) -> float:
+        return self.config.start_hour + self.t * self.config.step_minutes / 60.0
+
+    # -- pieces -----------------------------------------------------------------------------
+
+    def _snap(self, tilt: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        steps = np.round((tilt - cfg.tilt_min_deg) / cfg.tilt_step_deg)
+        return np.clip(cfg.tilt_min_deg + steps * cfg.tilt_step_deg, cfg.tilt_min_deg,
+                       cfg.tilt_max_deg)  # fmt: skip
+
+    def _tilts_from_action(self, action) -> np.ndarray:
+        cfg = self.config
+        a = np.asarray(action)
+        n = self.sim.n_cells
+        if a.shape != (n,):
+            raise ConfigError(f"action shape {a.shape}: allowed ({n},), one entry per cell")
+        if cfg.action == "discrete":
+            if not np.issubdtype(a.dtype, np.integer) and not np.all(np.mod(a, 1) == 0):
+                raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
+            if a.min() < 0 or a.max() > 2:
+                raise ConfigError(f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)")
+            delta = (1 - a.astype(np.int64)) * cfg.tilt_step_deg  # 0 → +step (down)
+            return np.clip(self.tilt_deg + delta, cfg.tilt_min_deg, cfg.tilt_max_deg)
+        a = a.astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
+        a = np.clip(a, -1.0, 1.0)
+        return cfg.tilt_min_deg + (a + 1.0) / 2.0 * (cfg.tilt_max_deg - cfg.tilt_min_deg)
+
+    def _users(self) -> np.ndarray:
+        sigma = self.config.demand_noise
+        if sigma <= 0:
+            return self.sim.users_at(self.hour)
+        noise = np.exp(sigma * self.np_random.standard_normal(self.sim.demand.n_components)
+                       - 0.5 * sigma**2)  # fmt: skip
+        return self.sim.users_at(self.hour, noise)
+
+    def _observation(self) -> np.ndarray:
+        cells = cell_observation(
+            self._last.kpis, self.tilt_deg, self._last.active, self.config.tilt_min_deg,
+            self.config.tilt_max_deg,
+        )  # fmt: skip
+        return build_observation(cells, self.hour)
+
+    def _info(self, terms: dict | None) -> dict[str, Any]:
+        info = {
+            "kpis": self._last.kpis.network(),
+            "hour": self.hour,
+            "tilt_deg": self.tilt_deg.copy(),
+            "active_cells": int(self._last.active.sum()),
+        }
+        if terms is not None:
+            info["rewards"] = terms
+        return info
+
+    def cell_observation_names(self) -> tuple[str, ...]:
+        return CELL_OBSERVATION
+
+    # -- rendering --------------------------------------------------------------------------
+
+    def render(self):
+        if self.render_mode is None or self._last is None:
+            return None
+        if self._renderer is None:
+            from cellsim.viz.frame import FrameRenderer
+
+            self._renderer = FrameRenderer(self.sim.raster)
+        sinr = self._last.kpis.sinr_db[: self.sim.raster.n_points]  # the outdoor layer
+        frame = self._renderer.rgb(sinr, *SINR_RANGE_DB)
+        if self.render_mode == "rgb_array":
+            return frame
+        self._show(frame)
+        return None
+
+    def _show(self, frame: np.ndarray) -> None:
+        import matplotlib.pyplot as plt
+
+        if self._figure is None:
+            plt.ion()
+            fig, ax = plt.subplots(figsize=(6, 6))
+            self._figure = (fig, ax.imshow(frame), ax)
+            ax.set_axis_off()
+        fig, image, ax = self._figure
+        image.set_data(frame)
+        ax.set_title(f"{self.scenario.name}  {int(self.hour) % 24:02d}:"
+                     f"{round(self.hour % 1 * 60):02d}  SINR")  # fmt: skip
+        fig.canvas.draw_idle()
+        fig.canvas.flush_events()
+
+    def close(self):
+        if self._figure is not None:
+            import matplotlib.pyplot as plt
+
+            plt.close(self._figure[0])
+            self._figure = None

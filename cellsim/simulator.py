@@ -1,0 +1,148 @@
+"""One simulator core behind every front-end (Gymnasium env, PettingZoo env, maps, policies).
+
+A `Simulator` owns a network realisation (layout, receiver points, shadowing, demand) and turns
+tilts and a time of day into a radio state and KPIs. It knows nothing of Gym.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cellsim.engine import LinkBudget, RadioState, draw_link_state, site_distances_m
+from cellsim.kpi import KpiParams, Kpis, compute_kpis
+from cellsim.network.area import Raster, build_raster
+from cellsim.network.build import build_layout, build_radio_setup
+from cellsim.network.demand import DemandModel, build_demand
+from cellsim.network.receivers import Receivers
+from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
+from cellsim.scenario import EnvConfig, Scenario
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: RadioState
+    kpis: Kpis
+    users: np.ndarray  # (n_points,) demand used
+    active: np.ndarray  # (n_cells,) bool
+
+
+def _receivers(scenario: Scenario, raster: Raster) -> tuple[Receivers, np.ndarray]:
+    """Raster points outdoors, plus an indoor copy of each when the scenario has indoor demand.
+
+    Returns the receivers and, per receiver, the share of its raster point's demand it carries.
+    """
+    n = len(raster.xy_m)
+    h = scenario.area.receiver_height_m
+    f = scenario.demand.indoor_fraction
+    outdoor = Receivers.outdoor(raster.xy_m, h)
+    if f <= 0.0:
+        return outdoor, np.ones(n, np.float32)
+    both = Receivers(
+        xy_m=np.vstack([raster.xy_m, raster.xy_m]),
+        height_m=np.full(2 * n, h),
+        indoor=np.repeat([False, True], n),
+        d2d_in_m=np.zeros(2 * n),
+        o2i_loss_db=np.repeat([0.0, scenario.demand.indoor_loss_db], n),
+        weight=np.ones(2 * n),
+    )
+    share = np.repeat(np.array([1.0 - f, f], np.float32), n)
+    return both, share
+
+
+def _overshoot_limits_m(layout, ratio: float) -> np.ndarray:
+    """Per cell: `ratio` × the distance from its site to the nearest other site (wrap-aware)."""
+    sites = layout.sites_xy_m
+    if len(sites) < 2:
+        return np.full(len(layout.cells), np.inf)
+    off = layout.nearest_image_offsets(sites)  # (S, S, 2)
+    d = np.hypot(off[..., 0], off[..., 1])
+    np.fill_diagonal(d, np.inf)
+    if len(layout.wrap_shifts_m) > 1:  # a site's own images are neighbours too
+        own = np.hypot(*layout.wrap_shifts_m[1:].T).min()
+        d = np.minimum(d, own)
+    return (ratio * d.min(axis=0))[layout.cells.site].astype(np.float64)
+
+
+class Simulator:
+    """A network realisation of a scenario; `step(tilts, hour)` gives radio state and KPIs."""
+
+    def __init__(self, scenario: Scenario, config: EnvConfig, network_seed: int = 0):
+        self.scenario = scenario
+        self.config = config
+        self.layout = build_layout(scenario)
+        self.setup = build_radio_setup(scenario, self.layout)
+        self.raster = build_raster(scenario, self.layout)
+        self.demand: DemandModel = build_demand(scenario, self.raster)
+        self.receivers, self._demand_share = _receivers(scenario, self.raster)
+        self.n_cells = len(self.layout.cells)
+        links = draw_link_state(
+            np.random.default_rng(network_seed), self.layout, self.receivers, self.setup
+        )
+        self.budget = LinkBudget(self.layout, self.receivers, self.setup, links)
+        if config.action == "discrete":  # tilts stay on this grid: precompute every row
+            grid = np.arange(config.tilt_min_deg, config.tilt_max_deg + 1e-9, config.tilt_step_deg)
+            self.budget.precompute_tilts(np.union1d(grid, self.layout.cells.tilt_deg))
+        self.site_distance_m = site_distances_m(self.layout, self.receivers).astype(np.float32)
+        self.cell_site = self.layout.cells.site.astype(np.int64)
+        self.overshoot_limit_m = _overshoot_limits_m(self.layout, config.kpi.overshoot_ratio)
+        radio = scenario.radio
+        self.bandwidth_mhz = radio.n_prb * SUBCARRIERS_PER_PRB * SUBCARRIER_SPACING_HZ / 1e6
+        self.kpi_params = KpiParams(
+            rsrp_min_dbm=config.kpi.rsrp_min_dbm,
+            sinr_min_db=config.kpi.sinr_min_db,
+            bandwidth_mhz=self.bandwidth_mhz,
+            user_rate_mbps=scenario.demand.user_rate_mbps,
+            max_load=config.kpi.max_load,
+            idle_load=config.kpi.idle_load,
+            reference_rate_mbps=config.kpi.reference_rate_mbps,
+        )
+        self._outages = [
+            (ev.site, ev.start_hour, ev.end_hour) for ev in scenario.events if ev.kind == "outage"
+        ]
+        self.reset_load()
+
+    def reset_load(self) -> None:
+        """Forget the load state: start the next step from full-load interference."""
+        self._weight = np.ones(self.n_cells, np.float32)
+
+    def active_at(self, hour: float) -> np.ndarray:
+        """Cells on air at `hour` (outage events switch a site's cells off)."""
+        on = np.ones(self.n_cells, bool)
+        h = hour % 24.0
+        for site, start, end in self._outages:
+            if start <= h < end or start <= h + 24.0 < end:
+                on[self.cell_site == site] = False
+        return on
+
+    def users_at(self, hour: float, noise: np.ndarray | None = None) -> np.ndarray:
+        """Expected active users per receiver at `hour`; `noise` multiplies each component."""
+        if noise is None:
+            per_point = self.demand.users_at(hour)
+        else:
+            weights = self.demand.component_weights(hour) * noise
+            per_point = (self.demand.scale * (weights @ self.demand.maps)).astype(np.float32)
+        n = len(per_point)
+        if len(self._demand_share) == n:
+            return per_point
+        return np.tile(per_point, 2) * self._demand_share
+
+    def step(
+        self,
+        tilt_deg: np.ndarray,
+        hour: float,
+        users: np.ndarray | None = None,
+        iterations: int | None = None,
+    ) -> StepResult:
+        """Radio state and KPIs at these tilts and this time; iterates load ↔ interference."""
+        users = self.users_at(hour) if users is None else users
+        active = self.active_at(hour)
+        for _ in range(iterations or self.config.load_iterations):
+            state = self.budget.evaluate(tilt_deg, self._weight, active)
+            kpis = compute_kpis(
+                state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
+                active, self.kpi_params,
+            )  # fmt: skip
+            self._weight = kpis.next_weight
+        return StepResult(state, kpis, users, active)
