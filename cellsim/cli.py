@@ -254,9 +254,9 @@ def _add_scenarios(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_scenarios_list(args: argparse.Namespace) -> None:
-    from cellsim.scenario import builtin_scenarios, load_scenario_file
+    from cellsim.scenario import available_scenarios, load_scenario_file
 
-    for name, path in builtin_scenarios().items():
+    for name, path in available_scenarios().items():
         print(f"{name:<20} {load_scenario_file(path).description}")
 
 

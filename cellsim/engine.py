@@ -71,6 +71,8 @@ def draw_link_state(
     """
     model = setup.pathloss
     xy = receivers.xy_m
+    mast_m = np.full(layout.n_sites, np.inf)  # the lowest antenna of each site
+    np.minimum.at(mast_m, layout.cells.site, layout.cells.height_m)
     d2d = site_distances_m(layout, receivers)
     d2d_out = np.maximum(d2d - receivers.d2d_in_m[None, :], 0.0)
     n_sites = layout.n_sites
@@ -86,7 +88,9 @@ def draw_link_state(
         z = correlated_site_fields(rng, xy, n_sites, decorr_nlos, rho)
         if model.has_los and decorr_los != decorr_nlos:
             z = np.where(los, correlated_site_fields(rng, xy, n_sites, decorr_los, rho), z)
-        sigma = model.shadow_std_db(los, d2d, None, receivers.height_m[None, :], setup.fc_ghz)
+        sigma = model.shadow_std_db(
+            los, d2d, mast_m[:, None], receivers.height_m[None, :], setup.fc_ghz
+        )
         if setup.indoor_shadow_std_db is not None:
             sigma = np.where(receivers.indoor[None, :], setup.indoor_shadow_std_db, sigma)
         shadow = sigma * z
@@ -97,9 +101,7 @@ def draw_link_state(
         h_e = draw_uma_effective_height_m(rng, d2d, receivers.height_m[None, :])
         # TR 38.901 draws h_E from the UE height alone, for 25 m masts; under a lower mast an
         # environment height at or above the antenna is meaningless: use the default 1 m.
-        lowest_mast_m = np.full(n_sites, np.inf)
-        np.minimum.at(lowest_mast_m, layout.cells.site, layout.cells.height_m)
-        h_e = np.where(h_e < lowest_mast_m[:, None], h_e, 1.0)
+        h_e = np.where(h_e < mast_m[:, None], h_e, 1.0)
     return LinkState(los=los, shadow_db=shadow, h_e_m=h_e)
 
 

@@ -61,7 +61,7 @@ class Kpis:
     p5_rate_mbps: float  # demand-weighted 5th percentile ("cell edge")
     mean_log_rate: float  # mean log10(rate / reference): proportional-fair utility
     mean_sinr_db: float
-    load_std: float  # load balance: spread of cell loads
+    load_std: float  # load balance: spread of the on-air cells' loads (capped at 1)
     overshoot_share: float  # share of demand served beyond the overshoot distance
     total_users: float
     cell: np.ndarray  # (n_cells, len(CELL_FEATURES)) float32
@@ -85,8 +85,8 @@ class Kpis:
 @nb.njit(**JIT_OPTIONS)
 def _kpi_pass(
     serving, serving_mw, interference_mw, noise_mw, sinr_db, peak, log_peak, users,
-    site_distance_m, cell_site, overshoot_limit_m, rsrp_min_mw, sinr_min_db, user_rate_mbps,
-    max_load, log_reference, cell_out, rate_out,
+    site_distance_m, cell_site, overshoot_limit_m, active, rsrp_min_mw, sinr_min_db,
+    user_rate_mbps, max_load, idle_load, log_reference, cell_out, rate_out, weight_out,
 ):  # fmt: skip
     """Scatter per-point values into per-cell sums, then user throughput under load.
 
@@ -162,7 +162,15 @@ def _kpi_pass(
                 p5 = 10.0 ** (_HIST_LO + (b + frac) / to_bin)
                 break
             acc += hist[b]
+    load_sum = 0.0
+    load_sq = 0.0
+    n_on = 0
     for c in range(n_cells):
+        weight_out[c] = min(load[c], 1.0) if load[c] > 0 else idle_load
+        if active[c]:
+            n_on += 1
+            load_sum += min(load[c], 1.0)
+            load_sq += min(load[c], 1.0) ** 2
         uc = users_c[c]
         inv = 1.0 / uc if uc > 0 else 0.0
         cell_out[c, 0] = load[c]
@@ -174,11 +182,15 @@ def _kpi_pass(
         cell_out[c, 6] = 10.0 * np.log10(in_sum[c] * inv / noise_mw) if uc > 0 else 0.0
         cell_out[c, 7] = over[c] * inv
         cell_out[c, 8] = logr[c] * inv
+    load_std = 0.0
+    if n_on > 0:
+        mean = load_sum / n_on
+        load_std = np.sqrt(max(load_sq / n_on - mean * mean, 0.0))
     if total <= 0.0:
-        return 0.0, 0.0, p5, 0.0, 0.0, 0.0, 0.0, load
+        return 0.0, 0.0, p5, 0.0, 0.0, 0.0, 0.0, load, load_std
     return (
         covered.sum() / total, rate_sum / total, p5, log_sum / total, sinr_total / total,
-        over.sum() / total, total, load,
+        over.sum() / total, total, load, load_std,
     )  # fmt: skip
 
 
@@ -206,18 +218,18 @@ def compute_kpis(
     n_cells = len(overshoot_limit_m)
     cell = np.zeros((n_cells, len(CELL_FEATURES)), np.float32)
     rate = np.empty(len(users), np.float32)
+    weight = np.empty(n_cells, np.float32)
     sinr_db, peak, log_peak = link_quality(state, params.bandwidth_mhz)
-    cov, mean_rate, p5, mean_log, mean_sinr, over, total, load = _kpi_pass(
+    cov, mean_rate, p5, mean_log, mean_sinr, over, total, load, load_std = _kpi_pass(
         state.serving_cell, state.serving_mw, state.interference_mw, state.noise_mw, sinr_db,
-        peak, log_peak, users, site_distance_m, cell_site, overshoot_limit_m,
+        peak, log_peak, users, site_distance_m, cell_site, overshoot_limit_m, active,
         10.0 ** (params.rsrp_min_dbm / 10.0), params.sinr_min_db, params.user_rate_mbps,
-        params.max_load, np.log10(params.reference_rate_mbps), cell, rate,
+        params.max_load, params.idle_load, np.log10(params.reference_rate_mbps), cell, rate,
+        weight,
     )  # fmt: skip
-    weight = np.where(load > 0, np.minimum(load, 1.0), params.idle_load).astype(np.float32)
-    on_load = np.minimum(load[active] if active.any() else load, 1.0)
     return Kpis(
         coverage=float(cov), mean_rate_mbps=float(mean_rate), p5_rate_mbps=float(p5),
         mean_log_rate=float(mean_log), mean_sinr_db=float(mean_sinr),
-        load_std=float(on_load.std()), overshoot_share=float(over), total_users=float(total),
+        load_std=float(load_std), overshoot_share=float(over), total_users=float(total),
         cell=cell, cell_load=load, next_weight=weight, sinr_db=sinr_db, rate_mbps=rate,
     )  # fmt: skip

@@ -9,6 +9,7 @@ path, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
+import os
 import importlib.resources
 import json
 import sys
@@ -377,13 +378,27 @@ def _builtin_root() -> Path:
     return Path(str(importlib.resources.files("cellsim.scenarios")))
 
 
+SCENARIO_PATH_ENV = "CELLSIM_SCENARIO_PATH"
+
+
 def builtin_scenarios() -> dict[str, Path]:
     """Name → file of every built-in scenario (calibration set-ups included)."""
-    root = _builtin_root()
-    found = {}
-    for path in sorted(root.rglob("*.toml")):
-        found[path.stem] = path
+    return {path.stem: path for path in sorted(_builtin_root().rglob("*.toml"))}
+
+
+def user_scenarios() -> dict[str, Path]:
+    """Name → file of the scenarios in the folders of $CELLSIM_SCENARIO_PATH (first wins)."""
+    found: dict[str, Path] = {}
+    for folder in os.environ.get(SCENARIO_PATH_ENV, "").split(os.pathsep):
+        if folder and Path(folder).is_dir():
+            for path in sorted(Path(folder).glob("*.toml")):
+                found.setdefault(path.stem, path)
     return found
+
+
+def available_scenarios() -> dict[str, Path]:
+    """Every scenario a name can refer to: the user's folders shadow the built-ins."""
+    return {**builtin_scenarios(), **user_scenarios()}
 
 
 def parse_scenario(data: dict[str, Any], source: str, source_file: str | None = None) -> Scenario:
@@ -408,18 +423,44 @@ def load_scenario_file(path: str | Path) -> Scenario:
     return parse_scenario(data, str(path), str(path))
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """A built-in scenario by name, or a scenario file by path."""
+def load_scenario_factory(spec: str) -> Scenario:
+    """A scenario built by a Python function, "package.module:function" (returns a Scenario or a
+    dict in the file layout)."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ScenarioError(
+            f"scenario factory {spec!r}: cannot import: {exc}; expected 'package.module:function'"
+        ) from None
+    result = factory()
+    if isinstance(result, Scenario):
+        return result
+    if isinstance(result, dict):
+        return parse_scenario(result, f"scenario factory {spec!r}")
+    raise ScenarioError(
+        f"scenario factory {spec!r} returned {type(result).__name__}: allowed Scenario or dict"
+    )
+
+
+def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
+    """A scenario by built-in name, by name in $CELLSIM_SCENARIO_PATH, by file path, or by
+    Python factory "package.module:function"."""
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
     text = str(name_or_path)
-    if text.endswith(".toml") or "/" in text or Path(text).is_file():
+    if text.endswith(".toml") or os.sep in text or Path(text).is_file():
         return load_scenario_file(text)
-    builtins = builtin_scenarios()
-    if text in builtins:
-        return load_scenario_file(builtins[text])
-    hint = difflib.get_close_matches(text, list(builtins), n=1)
+    if ":" in text:
+        return load_scenario_factory(text)
+    known = available_scenarios()
+    if text in known:
+        return load_scenario_file(known[text])
+    hint = difflib.get_close_matches(text, list(known), n=1)
     more = f" (did you mean {hint[0]!r}?)" if hint else ""
     raise ScenarioError(
-        f"scenario {text!r} not found{more}: give a file path or one of: {', '.join(builtins)}"
+        f"scenario {text!r} not found{more}: give a file path, a 'module:function' factory, "
+        f"a name in ${SCENARIO_PATH_ENV}, or one of: {', '.join(known)}"
     )
 
 

@@ -39,6 +39,12 @@ def _receivers(scenario: Scenario, raster: Raster) -> tuple[Receivers, np.ndarra
     outdoor = Receivers.outdoor(raster.xy_m, h)
     if f <= 0.0:
         return outdoor, np.ones(n, np.float32)
+    if f >= 1.0:
+        indoor = Receivers(
+            raster.xy_m, np.full(n, h), np.ones(n, bool), np.zeros(n),
+            np.full(n, scenario.demand.indoor_loss_db), np.ones(n),
+        )  # fmt: skip
+        return indoor, np.ones(n, np.float32)
     both = Receivers(
         xy_m=np.vstack([raster.xy_m, raster.xy_m]),
         height_m=np.full(2 * n, h),
@@ -118,13 +124,8 @@ class Simulator:
 
     def users_at(self, hour: float, noise: np.ndarray | None = None) -> np.ndarray:
         """Expected active users per receiver at `hour`; `noise` multiplies each component."""
-        if noise is None:
-            per_point = self.demand.users_at(hour)
-        else:
-            weights = self.demand.component_weights(hour) * noise
-            per_point = (self.demand.scale * (weights @ self.demand.maps)).astype(np.float32)
-        n = len(per_point)
-        if len(self._demand_share) == n:
+        per_point = self.demand.users_at(hour, noise)
+        if len(self._demand_share) == len(per_point):
             return per_point
         return np.tile(per_point, 2) * self._demand_share
 
