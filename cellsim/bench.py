@@ -48,3 +48,38 @@ def bench_link_budget(n_points: int, repeats: int = 20, seed: int = 0) -> dict[s
         "evaluate_ms": round(seconds * 1e3, 3),
         "pairs_per_s": round(n_cells * n_points / seconds),
     }
+
+
+def bench_env_step(scenario: str, steps: int = 2000) -> dict[str, float]:
+    """`env.step` with every cell changing tilt at every step (all up, then all down)."""
+    import gymnasium as gym
+
+    t0 = time.perf_counter()
+    env = gym.make("cellsim/Tilt-v0", scenario=scenario, config={"episode_hours": 168})
+    create_s = time.perf_counter() - t0
+    env.reset(seed=0)
+    n_cells = env.unwrapped.sim.n_cells
+    actions = [np.full(n_cells, 2), np.full(n_cells, 0)]  # uptilt, downtilt: every cell moves
+    for k in range(20):
+        env.step(actions[k % 2])
+    elapsed = 0.0
+    done = 0
+    while done < steps:
+        t0 = time.perf_counter()
+        for _ in range(min(200, steps - done)):
+            truncated = env.step(actions[done % 2])[3]
+            done += 1
+            if truncated:
+                break
+        elapsed += time.perf_counter() - t0
+        if truncated:
+            env.reset(seed=done)
+    env.close()
+    return {
+        "scenario": scenario,
+        "n_cells": n_cells,
+        "n_points": len(env.unwrapped.sim.receivers),
+        "create_s": round(create_s, 3),
+        "step_us": round(elapsed / steps * 1e6, 1),
+        "steps_per_s": round(steps / elapsed),
+    }

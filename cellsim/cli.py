@@ -206,20 +206,29 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
         help="time the hot paths (link-budget re-evaluation)",
-        description="Times re-evaluating the link budget of tr36814-case1 (57 cells) after all "
-        "tilts changed, at 10 000 and 100 000 receiver points, on one core.",
+        description="Times (1) re-evaluating the link budget of tr36814-case1 (57 cells) after "
+        "all tilts changed, at 10 000 and 100 000 receiver points, on one core, and (2) "
+        "cellsim/Tilt-v0's env.step with every cell changing tilt, and env creation.",
     )
+    p.add_argument("--scenarios", nargs="+", default=["hex7", "case1"], metavar="NAME",
+                   help="scenarios for the env.step benchmark (default: hex7 case1)")
+    p.add_argument("--steps", type=_positive_int, default=2000,
+                   help="env steps timed per scenario (default 2000)")
     p.add_argument("--repeats", type=_positive_int, default=20, help="timed calls (default 20)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> None:
-    from cellsim.bench import bench_link_budget
+    from cellsim.bench import bench_env_step, bench_link_budget
+    from cellsim.scenario import load_scenario
 
+    for name in args.scenarios:
+        load_scenario(name)  # a bad name fails before any timing
     rows = [bench_link_budget(n, repeats=args.repeats) for n in (10_000, 100_000)]
+    env_rows = [bench_env_step(name, args.steps) for name in args.scenarios]
     if args.json:
-        print(json.dumps({"link_budget": rows}))
+        print(json.dumps({"link_budget": rows, "env_step": env_rows}))
         return
     print("link budget re-evaluation, all tilts changed (one core)")
     print(
@@ -231,6 +240,12 @@ def _run_bench(args: argparse.Namespace) -> None:
             f"{r['scenario']:<15} {r['n_cells']:>5} {r['n_points']:>8} "
             f"{r['evaluate_ms']:>12.2f} {r['pairs_per_s']:>14,} {r['precompute_s']:>13.2f}"
         )
+    print("\ncellsim/Tilt-v0 env.step, every cell changing tilt (one process)")
+    print(f"{'scenario':<15} {'cells':>5} {'points':>8} {'step us':>9} {'steps/s':>9} "
+          f"{'create s':>9}")  # fmt: skip
+    for r in env_rows:
+        print(f"{r['scenario']:<15} {r['n_cells']:>5} {r['n_points']:>8} {r['step_us']:>9.1f} "
+              f"{r['steps_per_s']:>9,} {r['create_s']:>9.2f}")  # fmt: skip
 
 
 # -- scenarios --------------------------------------------------------------------------------
