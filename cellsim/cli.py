@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from cellsim import __version__
@@ -248,6 +249,107 @@ def _run_bench(args: argparse.Namespace) -> None:
               f"{r['steps_per_s']:>9,} {r['create_s']:>9.2f}")  # fmt: skip
 
 
+
+# -- train ------------------------------------------------------------------------------------
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed a JSON object {{...}}")
+    return value
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from cellsim.training import AGENTS
+
+    p = sub.add_parser(
+        "train",
+        help="train a Stable-Baselines3 agent on cellsim/Tilt-v0",
+        description="Train an agent with the hyperparameters of agents/AGENT.yml (rl-zoo3 "
+        "layout) into a run folder (runs/AGENT/SCENARIO_N/ unless --out): model.zip, "
+        "config.yml, checkpoints/, eval/, tb/ (TensorBoard), metrics.json. Ctrl-C saves a "
+        "checkpoint; --resume continues from the last one.",
+    )
+    p.add_argument("--agent", required=True, choices=list(AGENTS), help="algorithm")
+    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--timesteps", type=_positive_int, help="env steps (default: the YAML's)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed ≥ 0 (default 0)")
+    p.add_argument("--n-envs", type=_positive_int, help="parallel envs (default: the YAML's)")
+    p.add_argument("--out", metavar="DIR", help="run folder (must be new unless --resume)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
+                   help='env config overrides, e.g. \'{"reward": {"edge": 1}}\'')
+    p.add_argument("--hyperparams", type=_json_object, default={}, metavar="JSON",
+                   help='overrides of the YAML entry, e.g. \'{"learning_rate": 1e-4}\'')
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> None:
+    from cellsim.training import TrainSpec, train
+
+    spec = TrainSpec(
+        agent=args.agent, scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
+        n_envs=args.n_envs, out=args.out, resume=args.resume, config=args.config,
+        hyperparams=args.hyperparams, progress_bar=not args.no_progress,
+    )  # fmt: skip
+    try:
+        run = train(spec)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    print(f"run folder: {run}")
+
+
+# -- compare ----------------------------------------------------------------------------------
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="evaluate agents on the same seeds: rewards, KPIs, 95%% CIs, normalised scores",
+        description="Every agent runs the same evaluation seeds. Agents: rule-geometric, "
+        "rule-son, oracle, or NAME=RUN_DIR for a trained run. Score = (R − R_rule-geometric) / "
+        "(R_oracle − R_rule-geometric); rule-geometric and oracle are always evaluated.",
+    )
+    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--agents", nargs="+", required=True, metavar="AGENT")
+    p.add_argument("--episodes", type=_positive_int, default=10, help="seeds (default 10)")
+    p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
+                   help="env config overrides for every agent")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", metavar="DIR", help="write results.json, results.md and plots here")
+    p.set_defaults(run=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> None:
+    from cellsim.evaluation import compare, to_json, to_markdown
+
+    if args.out:
+        check_writable(str(Path(args.out) / "results.json"), (".json",), "--out")
+    results = compare(args.scenario, args.agents, args.episodes, args.config,
+                      progress=not args.json)  # fmt: skip
+    doc = to_json(args.scenario, results)
+    markdown = to_markdown(doc, args.episodes)
+    if args.out:
+        from cellsim.viz.compare import plot_comparison
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(doc, indent=1))
+        (out / "results.md").write_text(markdown)
+        plot_comparison(results, out)
+    if args.json:
+        print(json.dumps(doc))
+    else:
+        print(markdown)
+        if args.out:
+            print(f"written to {args.out}/ (results.json, results.md, kpis_over_day.png, "
+                  "throughput_cdf.png)")
+
 # -- scenarios --------------------------------------------------------------------------------
 
 
@@ -320,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pathloss(sub)
     _add_calibrate(sub)
     _add_bench(sub)
+    _add_train(sub)
+    _add_compare(sub)
     _add_scenarios(sub)
     return parser
 

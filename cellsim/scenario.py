@@ -9,9 +9,9 @@ path, the value and what is allowed.
 from __future__ import annotations
 
 import difflib
-import os
 import importlib.resources
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -201,7 +201,7 @@ class DemandConfig(_Strict):
     )
     hotspots: list[HotspotConfig] = []
     peak_users: Annotated[float, Field(gt=0, le=1e7)] = 200.0  # active users at the busiest step
-    user_rate_mbps: Annotated[float, Field(gt=0, le=1e4)] = 1.0  # offered traffic per user
+    user_rate_mbps: Annotated[float, Field(gt=0, le=1e4)] = 0.4  # offered traffic per user
     indoor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
     indoor_loss_db: Annotated[float, Field(ge=0, le=60)] = 15.0  # mean O2I loss of indoor demand
 

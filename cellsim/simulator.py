@@ -129,6 +129,21 @@ class Simulator:
             return per_point
         return np.tile(per_point, 2) * self._demand_share
 
+    def evaluate(
+        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, iterations: int = 2
+    ) -> Kpis:
+        """KPIs at these tilts without touching the simulator's load state (for search)."""
+        active = self.active_at(hour)
+        weight = self._weight
+        for _ in range(iterations):
+            state = self.budget.evaluate(tilt_deg, weight, active)
+            kpis = compute_kpis(
+                state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
+                active, self.kpi_params,
+            )  # fmt: skip
+            weight = kpis.next_weight
+        return kpis
+
     def step(
         self,
         tilt_deg: np.ndarray,

@@ -1,0 +1,336 @@
+"""Stable-Baselines3 glue: train an agent on cellsim/Tilt-v0, resume it, load it.
+
+A run folder (rl-zoo3 style, `runs/{agent}/{scenario}_{N}/` unless `out` is given) holds
+`config.yml` (everything needed to rebuild the run), `model.zip`, `best_model.zip`,
+`checkpoints/` (written atomically), `eval/evaluations.npz`, `tb/` (TensorBoard) and
+`metrics.json`. A run folder is never overwritten: an existing one is only continued, with
+`resume=True`, from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+import cellsim
+from cellsim.env.config import merge_config
+from cellsim.errors import ConfigError
+from cellsim.scenario import load_scenario
+
+ENV_ID = "cellsim/Tilt-v0"
+AGENTS_DIR = Path(__file__).resolve().parent.parent / "agents"
+#: Which SB3 algorithm each agent name is, and the action type it needs.
+AGENTS = {
+    "ppo": ("PPO", "discrete"),
+    "a2c": ("A2C", "discrete"),
+    "dqn": ("DQN", "discrete"),
+    "sac": ("SAC", "continuous"),
+    "td3": ("TD3", "continuous"),
+}
+OFF_POLICY = {"dqn", "sac", "td3"}
+#: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
+_ZOO_KEYS = {"n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack"}
+EVAL_SEED_OFFSET = 10_000
+
+
+def _algo_class(agent: str):
+    import stable_baselines3 as sb3
+
+    if agent not in AGENTS:
+        raise ConfigError(f"--agent {agent!r}: allowed {', '.join(AGENTS)}")
+    return getattr(sb3, AGENTS[agent][0])
+
+
+def load_hyperparams(agent: str, path: Path | None = None) -> dict[str, Any]:
+    """The agent's entry for cellsim/Tilt-v0 in `agents/{agent}.yml` (rl-zoo3 layout)."""
+    path = path or AGENTS_DIR / f"{agent}.yml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read hyperparameters: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if ENV_ID not in data:
+        raise ConfigError(f"{path}: no entry for {ENV_ID!r}: allowed keys are env ids")
+    return dict(data[ENV_ID])
+
+
+def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm's constructor arguments from a zoo entry (policy_kwargs as in rl-zoo3)."""
+    kwargs = {k: v for k, v in hyperparams.items() if k not in _ZOO_KEYS}
+    pk = kwargs.get("policy_kwargs")
+    if isinstance(pk, str):  # rl-zoo3 writes "dict(net_arch=[...])"
+        tree = ast.parse(pk, mode="eval").body
+        if not (isinstance(tree, ast.Call) and getattr(tree.func, "id", "") == "dict"):
+            raise ConfigError(f"policy_kwargs {pk!r}: allowed a dict(...) literal")
+        kwargs["policy_kwargs"] = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
+    return kwargs
+
+
+@dataclass
+class TrainSpec:
+    agent: str = "ppo"
+    scenario: str = "hex7"
+    timesteps: int | None = None  # default: the hyperparameter file's n_timesteps
+    seed: int = 0
+    n_envs: int | None = None
+    out: str | None = None
+    resume: bool = False
+    config: dict[str, Any] = field(default_factory=dict)  # env config overrides
+    hyperparams: dict[str, Any] = field(default_factory=dict)  # overrides of the YAML entry
+    eval_freq: int = 10_000  # env steps between evaluations (all envs together)
+    eval_episodes: int = 2
+    checkpoint_freq: int = 20_000
+    progress_bar: bool = True
+    verbose: int = 0
+
+
+def _next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
+    base = root / agent
+    n = 1
+    if base.is_dir():
+        taken = [p.name.rsplit("_", 1)[-1] for p in base.glob(f"{scenario_name}_*")]
+        n = 1 + max((int(t) for t in taken if t.isdigit()), default=0)
+    return base / f"{scenario_name}_{n}"
+
+
+def _atomic_save(model, path: Path) -> None:
+    """Write model.zip next to its final place, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".zip")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int):
+    """A picklable env factory for SubprocVecEnv (spawn imports cellsim in the child)."""
+
+    def _init():
+        import gymnasium as gym
+        from stable_baselines3.common.monitor import Monitor
+
+        import cellsim  # noqa: F401  registers the env in a fresh process
+
+        env = Monitor(gym.make(ENV_ID, scenario=scenario, config=config))
+        env.reset(seed=seed + rank)
+        env.action_space.seed(seed + rank)
+        return env
+
+    return _init
+
+
+def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int):
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    fns = [make_env_fn(scenario, config, i, seed) for i in range(n_envs)]
+    # PPO's per-step overhead dominates a cellsim step: processes only pay for many envs
+    if n_envs >= 8 and (os.cpu_count() or 1) > 2:
+        return SubprocVecEnv(fns, start_method="spawn")
+    return DummyVecEnv(fns)
+
+
+def _callbacks(run: Path, spec: TrainSpec, scenario: str, config: dict[str, Any], n_envs: int):
+    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+    class AtomicCheckpoint(BaseCallback):
+        def __init__(self, every: int):
+            super().__init__()
+            self.every = max(1, every // n_envs)
+
+        def _on_step(self) -> bool:
+            if self.n_calls % self.every == 0:
+                save_checkpoint(self.model, run)
+            return True
+
+    eval_env = _vec_env(scenario, config, 1, spec.seed + EVAL_SEED_OFFSET)
+    evaluation = EvalCallback(
+        eval_env,
+        n_eval_episodes=spec.eval_episodes,
+        eval_freq=max(1, spec.eval_freq // n_envs),
+        best_model_save_path=str(run),
+        log_path=str(run / "eval"),
+        deterministic=True,
+        verbose=spec.verbose,
+    )
+    return [evaluation, AtomicCheckpoint(spec.checkpoint_freq)], eval_env
+
+
+def save_checkpoint(model, run: Path) -> Path:
+    path = run / "checkpoints" / f"model_{model.num_timesteps}_steps.zip"
+    _atomic_save(model, path)
+    if hasattr(model, "replay_buffer") and model.replay_buffer is not None:
+        buffer = run / "checkpoints" / "replay_buffer.pkl"
+        tmp = buffer.with_suffix(".tmp")
+        model.save_replay_buffer(tmp)
+        os.replace(tmp, buffer)
+    return path
+
+
+def latest_checkpoint(run: Path) -> Path | None:
+    found = sorted(
+        (run / "checkpoints").glob("model_*_steps.zip"),
+        key=lambda p: int(p.stem.split("_")[1]),
+    )
+    return found[-1] if found else None
+
+
+def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
+    """The run folder and its saved config: new, or the one being resumed."""
+    if spec.resume:
+        if not spec.out:
+            raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue")
+        run = Path(spec.out)
+        saved = run / "config.yml"
+        if not saved.is_file():
+            raise ConfigError(f"--out {spec.out!r}: no config.yml there: not a run folder")
+        return run, yaml.safe_load(saved.read_text())
+    scenario = load_scenario(spec.scenario)
+    if spec.out:
+        run = Path(spec.out)
+        if run.exists() and any(run.iterdir()):
+            raise ConfigError(
+                f"--out {spec.out!r} exists and is not empty: continue it with --resume or "
+                "choose a new folder (run folders are never overwritten)"
+            )
+    else:
+        run = _next_run_dir(Path("runs"), spec.agent, scenario.name)
+    algo_name, action = AGENTS.get(spec.agent, (None, None))
+    if algo_name is None:
+        raise ConfigError(f"--agent {spec.agent!r}: allowed {', '.join(AGENTS)}")
+    hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
+    env_config = {**spec.config}
+    if action == "continuous":
+        env_config["action"] = "continuous"
+    elif env_config.get("action", "discrete") != "discrete":
+        raise ConfigError(f"--agent {spec.agent}: needs action = 'discrete' tilts")
+    full_env = merge_config(scenario.env, env_config, "env config")
+    config = {
+        "agent": spec.agent,
+        "algo": algo_name,
+        "env_id": ENV_ID,
+        "scenario": spec.scenario,
+        "scenario_name": scenario.name,
+        "env_config": full_env.model_dump(mode="json"),
+        "hyperparams": hyper,
+        "timesteps": int(spec.timesteps or float(hyper.get("n_timesteps", 100_000))),
+        "n_envs": int(spec.n_envs or hyper.get("n_envs", 1)),
+        "seed": spec.seed,
+        "versions": _versions(),
+    }
+    text = yaml.safe_dump(config, sort_keys=False)
+    run.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(run / "config.yml", text)
+    return run, config
+
+
+def _versions() -> dict[str, str]:
+    import gymnasium
+    import stable_baselines3
+    import torch
+
+    return {
+        "cellsim": cellsim.__version__,
+        "stable_baselines3": str(stable_baselines3.__version__),
+        "gymnasium": str(gymnasium.__version__),
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
+        "python": platform.python_version(),
+    }
+
+
+def train(spec: TrainSpec) -> Path:
+    """Train (or resume) an agent; returns the run folder."""
+    run, config = _prepare_run(spec)
+    algo = _algo_class(config["agent"])
+    env_config = config["env_config"]
+    n_envs, seed, total = config["n_envs"], config["seed"], config["timesteps"]
+    scenario = config["scenario"]
+    venv = _vec_env(scenario, env_config, n_envs, seed)
+    if config["agent"] == "dqn" and not hasattr(venv.action_space, "n"):
+        venv.close()
+        raise ConfigError(
+            f"--agent dqn needs a Discrete action space; {scenario} has "
+            f"{venv.action_space} (one entry per cell): use ppo or a2c"
+        )
+    hyper = config["hyperparams"]
+    checkpoint = latest_checkpoint(run) if spec.resume else None
+    if checkpoint is not None:
+        model = algo.load(checkpoint, env=venv, device="cpu")
+        buffer = run / "checkpoints" / "replay_buffer.pkl"
+        if config["agent"] in OFF_POLICY and buffer.is_file():
+            model.load_replay_buffer(buffer)
+    elif spec.resume and (run / "model.zip").is_file():
+        venv.close()
+        print(f"{run}: already finished ({total} steps); nothing to resume")
+        return run
+    else:
+        model = algo(
+            hyper.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
+            tensorboard_log=str(run / "tb"), verbose=spec.verbose, **algo_kwargs(hyper),
+        )  # fmt: skip
+    callbacks, eval_env = _callbacks(run, spec, scenario, env_config, n_envs)
+    remaining = max(0, total - model.num_timesteps)
+    try:
+        model.learn(
+            remaining, callback=callbacks, progress_bar=spec.progress_bar,
+            reset_num_timesteps=checkpoint is None, tb_log_name="run",
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        path = save_checkpoint(model, run)
+        print(f"\ninterrupted at {model.num_timesteps} steps; checkpoint {path}; "
+              f"continue with: cellsim train --resume --out {run}")  # fmt: skip
+        raise
+    finally:
+        venv.close()
+        eval_env.close()
+    _atomic_save(model, run / "model.zip")
+    _write_metrics(run, model.num_timesteps)
+    return run
+
+
+def _write_metrics(run: Path, steps: int) -> None:
+    evals = run / "eval" / "evaluations.npz"
+    metrics: dict[str, Any] = {"timesteps": int(steps)}
+    if evals.is_file():
+        data = np.load(evals)
+        metrics["eval_timesteps"] = data["timesteps"].tolist()
+        metrics["eval_mean_reward"] = data["results"].mean(axis=1).tolist()
+    _atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=1))
+
+
+def load_run(run: str | Path):
+    """(model, config) of a finished run folder (`best_model.zip` if present, else model.zip)."""
+    run = Path(run)
+    saved = run / "config.yml"
+    if not saved.is_file():
+        raise ConfigError(f"{run}: not a run folder (no config.yml)")
+    config = yaml.safe_load(saved.read_text())
+    algo = _algo_class(config["agent"])
+    for name in ("best_model.zip", "model.zip"):
+        if (run / name).is_file():
+            return algo.load(run / name, device="cpu"), config
+    last = latest_checkpoint(run)
+    if last is None:
+        raise ConfigError(f"{run}: no model.zip, best_model.zip or checkpoint to load")
+    return algo.load(last, device="cpu"), config

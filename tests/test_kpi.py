@@ -1,0 +1,348 @@
+"""`cellsim.kpi.compute_kpis` on tiny hand-made radio states, against computations written here.
+
+Each state is built directly as a `cellsim.engine.RadioState` (serving cell, serving power,
+interference, noise per point), so every KPI can be worked out by hand in float64: SINR in dB,
+the TR 36.942 spectral efficiency (0 below −10 dB, 0.6 · log2(1 + SINR), capped at 4.4 bit/s/Hz),
+the processor-sharing load ρ_c = Σ users · rate / (B · SE) of each serving cell, the user
+throughput B · SE · (1 − min(ρ, max_load)), coverage by thresholds, overshoot by distance, and a
+demand-weighted 5th percentile of the throughput.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cellsim.engine import RadioState
+from cellsim.kpi import CELL_FEATURES, KpiParams, compute_kpis
+
+NOISE_MW = 1e-13  # −130 dBm per resource element
+B_MHZ = 9.0  # 50 PRB × 12 subcarriers × 15 kHz
+COL = {name: i for i, name in enumerate(CELL_FEATURES)}
+
+
+def dbm(x_dbm: float) -> float:
+    return 10.0 ** (x_dbm / 10.0)
+
+
+def params(**over) -> KpiParams:
+    base = dict(
+        rsrp_min_dbm=-110.0, sinr_min_db=-6.0, bandwidth_mhz=B_MHZ, user_rate_mbps=1.0,
+        max_load=0.95, idle_load=0.05, reference_rate_mbps=10.0,
+    )  # fmt: skip
+    base.update(over)
+    return KpiParams(**base)
+
+
+# ----------------------------------------------------------------------------- hand reference
+
+
+def se_36942(sinr_lin: np.ndarray) -> np.ndarray:
+    """TR 36.942 attenuated Shannon, written out per point."""
+    out = np.empty_like(sinr_lin)
+    for i, s in enumerate(sinr_lin):
+        if 10.0 * math.log10(s) < -10.0:
+            out[i] = 0.0
+        else:
+            out[i] = min(0.6 * math.log2(1.0 + s), 4.4)
+    return out
+
+
+class Reference:
+    """Every KPI of a radio state, in float64, one explicit loop at a time."""
+
+    def __init__(self, serving, s_mw, i_mw, users, n_cells, p: KpiParams, dist=None, limit=None):
+        self.serving = np.asarray(serving)
+        self.s = np.asarray(s_mw, float)
+        self.i = np.asarray(i_mw, float)
+        self.u = np.asarray(users, float)
+        self.sinr = self.s / (self.i + NOISE_MW)
+        self.sinr_db = 10.0 * np.log10(self.sinr)
+        self.rsrp_dbm = 10.0 * np.log10(self.s)
+        self.se = se_36942(self.sinr)
+        self.peak = p.bandwidth_mhz * self.se
+        self.load = np.zeros(n_cells)
+        for k in range(len(self.u)):
+            if self.peak[k] > 0:
+                self.load[self.serving[k]] += self.u[k] * p.user_rate_mbps / self.peak[k]
+        self.rate = np.array([
+            self.peak[k] * (1.0 - min(self.load[self.serving[k]], p.max_load))
+            for k in range(len(self.u))
+        ])  # fmt: skip
+        total = self.u.sum()
+        ok = (self.rsrp_dbm >= p.rsrp_min_dbm) & (self.sinr_db >= p.sinr_min_db)
+        self.coverage = self.u[ok].sum() / total
+        self.mean_sinr_db = (self.u * self.sinr_db).sum() / total
+        self.mean_rate = (self.u * self.rate).sum() / total
+        log_rate = np.log10(np.maximum(self.rate, 1e-3)) - math.log10(p.reference_rate_mbps)
+        self.mean_log_rate = (self.u * log_rate).sum() / total
+        self.weight = np.array([
+            min(rho, 1.0) if rho > 0 else p.idle_load for rho in self.load
+        ])  # fmt: skip
+        if dist is not None:
+            over = np.array([dist[k] > limit[self.serving[k]] for k in range(len(self.u))])
+            self.overshoot = self.u[over].sum() / total
+
+
+def make_state(serving, s_mw, i_mw) -> RadioState:
+    return RadioState(
+        serving_cell=np.asarray(serving, np.int32),
+        serving_mw=np.asarray(s_mw, np.float32),
+        interference_mw=np.asarray(i_mw, np.float32),
+        noise_mw=NOISE_MW,
+    )
+
+
+def run_kpis(serving, s_mw, i_mw, users, n_cells=2, p=None, dist=None, limit=None, active=None):
+    """compute_kpis with one site per cell; `dist` is each point's distance to its server."""
+    p = p or params()
+    n = len(users)
+    serving = np.asarray(serving)
+    site_distance = np.full((n_cells, n), 10.0, np.float32)
+    if dist is not None:
+        site_distance[serving, np.arange(n)] = dist
+    limit = np.full(n_cells, 1e9) if limit is None else np.asarray(limit, float)
+    active = np.ones(n_cells, bool) if active is None else np.asarray(active, bool)
+    return compute_kpis(
+        make_state(serving, s_mw, i_mw), np.asarray(users, np.float32), site_distance,
+        np.arange(n_cells, dtype=np.int64), limit, active, p,
+    )  # fmt: skip
+
+
+# Six points, two cells. SINR targets (dB) and RSRP (dBm) chosen away from every threshold:
+#   p0 cell 0: RSRP −90, SINR ≈ 20 → covered
+#   p1 cell 0: RSRP −120 (weak),  SINR ≈ 7 → not covered (RSRP)
+#   p2 cell 0: RSRP −80, SINR 50 → SE capped at 4.4, covered
+#   p3 cell 1: RSRP −95, SINR −8 (poor) → not covered, SE > 0 but small
+#   p4 cell 1: RSRP −100, SINR −12 → SE = 0, throughput 0
+#   p5 cell 1: RSRP −100, SINR 3 → covered
+SINR_DB = np.array([20.0, 7.0, 50.0, -8.0, -12.0, 3.0])
+RSRP_DBM = np.array([-90.0, -120.0, -80.0, -95.0, -100.0, -100.0])
+SERVING = np.array([0, 0, 0, 1, 1, 1])
+USERS = np.array([2.0, 1.0, 0.5, 1.5, 1.0, 3.0])
+
+
+def six_points():
+    s = 10.0 ** (RSRP_DBM / 10.0)
+    # I + N = S / SINR
+    i = s / 10.0 ** (SINR_DB / 10.0) - NOISE_MW
+    assert np.all(i >= 0)
+    return SERVING, s, i, USERS
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_sinr_and_spectral_efficiency_by_hand():
+    serving, s, i, users = six_points()
+    kpis = run_kpis(serving, s, i, users)
+    np.testing.assert_allclose(kpis.sinr_db, SINR_DB, atol=1e-3)
+    # peak = B · SE; the load here is small, so throughput = peak · (1 − ρ)
+    ref = Reference(serving, s, i, users, 2, params())
+    se_by_hand = [
+        0.6 * math.log2(1 + 10**2.0), 0.6 * math.log2(1 + 10**0.7), 4.4,
+        0.6 * math.log2(1 + 10**-0.8), 0.0, 0.6 * math.log2(1 + 10**0.3),
+    ]  # fmt: skip
+    np.testing.assert_allclose(ref.se, se_by_hand, rtol=1e-9)
+    np.testing.assert_allclose(kpis.rate_mbps, ref.rate, rtol=1e-4)
+    assert kpis.rate_mbps[4] == 0.0  # below −10 dB: no service
+    # the cap: 50 dB would be 0.6 · log2(1e5) ≈ 9.97 bit/s/Hz uncapped
+    rho0 = ref.load[0]
+    assert kpis.rate_mbps[2] == pytest.approx(B_MHZ * 4.4 * (1 - rho0), rel=1e-4)
+
+
+def test_spectral_efficiency_threshold_and_cap_edges():
+    """SE just above −10 dB is 0.6 · log2(1 + 0.1…), just below it 0; 4.4 from ≈ 22 dB."""
+    sinr_db = np.array([-10.2, -9.8, 21.0, 23.0])
+    s = np.full(4, dbm(-80.0))
+    i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+    users = np.full(4, 1e-6)  # negligible load: throughput ≈ peak
+    kpis = run_kpis([0, 0, 1, 1], s, i, users)
+    expected = B_MHZ * np.array([0.0, 0.6 * math.log2(1 + 10**-0.98), 0.6 * math.log2(1 + 10**2.1),
+                                 4.4])  # fmt: skip
+    np.testing.assert_allclose(kpis.rate_mbps, expected, rtol=1e-4)
+
+
+def test_coverage_share_by_thresholds():
+    serving, s, i, users = six_points()
+    kpis = run_kpis(serving, s, i, users)
+    # covered: p0, p2, p5 (RSRP ≥ −110 and SINR ≥ −6)
+    assert kpis.coverage == pytest.approx((2.0 + 0.5 + 3.0) / USERS.sum(), rel=1e-6)
+    ref = Reference(serving, s, i, users, 2, params())
+    assert kpis.coverage == pytest.approx(ref.coverage, rel=1e-6)
+    # thresholds are parameters: at RSRP ≥ −125 p1 is covered too; at SINR ≥ −9, p3 as well
+    loose = run_kpis(serving, s, i, users, p=params(rsrp_min_dbm=-125.0, sinr_min_db=-9.0))
+    assert loose.coverage == pytest.approx((2 + 1 + 0.5 + 1.5 + 3) / USERS.sum(), rel=1e-6)
+    strict = run_kpis(serving, s, i, users, p=params(sinr_min_db=10.0))
+    assert strict.coverage == pytest.approx((2.0 + 0.5) / USERS.sum(), rel=1e-6)
+
+
+def test_per_cell_shares():
+    serving, s, i, users = six_points()
+    kpis = run_kpis(serving, s, i, users)
+    cell = kpis.cell
+    u0, u1 = 3.5, 5.5  # users of cell 0 and cell 1
+    total = u0 + u1
+    # served share × number of cells
+    np.testing.assert_allclose(cell[:, COL["served_share"]], [u0 / total * 2, u1 / total * 2],
+                               rtol=1e-5)  # fmt: skip
+    # poor SINR (< −6 dB): p3, p4 in cell 1
+    np.testing.assert_allclose(cell[:, COL["poor_sinr_share"]], [0.0, 2.5 / u1], rtol=1e-5)
+    # weak RSRP (< −110 dBm): p1 in cell 0
+    np.testing.assert_allclose(cell[:, COL["weak_rsrp_share"]], [1.0 / u0, 0.0], rtol=1e-5)
+    # covered: p0, p2 | p5
+    np.testing.assert_allclose(cell[:, COL["covered_share"]], [2.5 / u0, 3.0 / u1], rtol=1e-5)
+    # demand-weighted mean SINR per cell
+    mean0 = (2 * 20 + 1 * 7 + 0.5 * 50) / u0
+    mean1 = (1.5 * -8 + 1 * -12 + 3 * 3) / u1
+    np.testing.assert_allclose(cell[:, COL["mean_sinr_db"]], [mean0, mean1], atol=1e-3)
+    # interference + noise over noise, averaged in linear terms over the cell's demand
+    in0 = (2 * (i[0] + NOISE_MW) + 1 * (i[1] + NOISE_MW) + 0.5 * (i[2] + NOISE_MW)) / u0
+    in1 = (1.5 * (i[3] + NOISE_MW) + 1 * (i[4] + NOISE_MW) + 3 * (i[5] + NOISE_MW)) / u1
+    np.testing.assert_allclose(
+        cell[:, COL["interference_over_noise_db"]],
+        10 * np.log10([in0 / NOISE_MW, in1 / NOISE_MW]), atol=1e-3,
+    )  # fmt: skip
+    # the network mean SINR
+    assert kpis.mean_sinr_db == pytest.approx((USERS * SINR_DB).sum() / total, abs=1e-3)
+    assert kpis.total_users == pytest.approx(total, rel=1e-6)
+
+
+@pytest.mark.parametrize("user_rate", [0.2, 1.0, 5.0, 40.0])
+def test_cell_load_throughput_and_next_weight(user_rate):
+    """ρ per serving cell, throughput under load with the max_load cap, next weights."""
+    serving, s, i, users = six_points()
+    p = params(user_rate_mbps=user_rate, max_load=0.9, idle_load=0.07)
+    kpis = run_kpis(serving, s, i, users, p=p)
+    ref = Reference(serving, s, i, users, 2, p)
+    # loads by hand for cell 0 (p0..p2) and cell 1 (p3, p5; p4 has SE 0 and adds nothing)
+    se = ref.se
+    rho0 = user_rate * (2 / (B_MHZ * se[0]) + 1 / (B_MHZ * se[1]) + 0.5 / (B_MHZ * se[2]))
+    rho1 = user_rate * (1.5 / (B_MHZ * se[3]) + 3 / (B_MHZ * se[5]))
+    np.testing.assert_allclose(kpis.cell_load, [rho0, rho1], rtol=1e-4)
+    np.testing.assert_allclose(kpis.cell[:, COL["load"]], [rho0, rho1], rtol=1e-4)
+    expected_rate = [
+        B_MHZ * se[k] * (1 - min((rho0, rho1)[serving[k]], 0.9)) for k in range(6)
+    ]  # fmt: skip
+    np.testing.assert_allclose(kpis.rate_mbps, expected_rate, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(kpis.next_weight, [min(rho0, 1), min(rho1, 1)], rtol=1e-4)
+    assert kpis.mean_rate_mbps == pytest.approx(ref.mean_rate, rel=1e-4)
+    # load balance: the spread of min(ρ, 1) over the two cells
+    capped = np.minimum([rho0, rho1], 1.0)
+    assert kpis.load_std == pytest.approx(np.std(capped), rel=1e-4, abs=1e-7)
+    if user_rate >= 5.0:  # cell 1 is overloaded: its users get (1 − max_load) of their peak
+        assert rho1 > 1.0
+        assert kpis.rate_mbps[5] == pytest.approx(B_MHZ * se[5] * 0.1, rel=1e-4)
+        assert kpis.next_weight[1] == pytest.approx(1.0)
+
+
+def test_cell_without_users_interferes_at_idle_load():
+    serving, s, i, users = six_points()
+    serving = np.zeros(6, int)  # everything on cell 0; cell 1 serves nobody
+    p = params(idle_load=0.123)
+    kpis = run_kpis(serving, s, i, users, p=p)
+    assert kpis.cell_load[1] == 0.0
+    assert kpis.next_weight[1] == pytest.approx(0.123)
+    ref = Reference(serving, s, i, users, 2, p)
+    assert kpis.next_weight[0] == pytest.approx(min(ref.load[0], 1.0), rel=1e-4)
+    # a cell without users reports 0 for its per-user averages
+    assert np.all(kpis.cell[1] == 0.0)
+    # an inactive cell does not enter the load balance
+    off = run_kpis(serving, s, i, users, p=p, active=[True, False])
+    assert off.load_std == 0.0
+
+
+def test_mean_log_rate_by_hand():
+    serving, s, i, users = six_points()
+    for ref_rate in (1.0, 10.0, 3.0):
+        p = params(reference_rate_mbps=ref_rate, user_rate_mbps=2.0)
+        kpis = run_kpis(serving, s, i, users, p=p)
+        ref = Reference(serving, s, i, users, 2, p)
+        # p4 is unserved: its log throughput is floored at 1e-3 Mbps
+        assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-5)
+        logs = np.log10(np.maximum(ref.rate, 1e-3)) - math.log10(ref_rate)
+        per_cell = [
+            (users[:3] * logs[:3]).sum() / users[:3].sum(),
+            # the per-cell mean counts only served points (the unserved p4 adds nothing)
+            (users[[3, 5]] * logs[[3, 5]]).sum() / users[3:].sum(),
+        ]
+        np.testing.assert_allclose(kpis.cell[:, COL["mean_log_rate"]], per_cell, atol=1e-5)
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Smallest value whose cumulative weight reaches q of the total."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order])
+    k = int(np.searchsorted(cum, q * cum[-1], side="left"))
+    return float(values[order][k])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_fifth_percentile_within_histogram_resolution(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    serving = rng.integers(0, 2, n)
+    sinr_db = rng.uniform(-9.0, 25.0, n)
+    s = 10.0 ** (rng.uniform(-100.0, -70.0, n) / 10.0)
+    i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+    users = rng.exponential(1.0, n) * (rng.random(n) < 0.8)  # some points without demand
+    p = params(user_rate_mbps=0.05 * (seed + 1))
+    kpis = run_kpis(serving, s, i, users, p=p)
+    ref = Reference(serving, s, i, users, 2, p)
+    np.testing.assert_allclose(kpis.rate_mbps, ref.rate, rtol=2e-4)
+    r5 = weighted_percentile(np.maximum(ref.rate, 1e-3), users, 0.05)
+    assert abs(math.log10(kpis.p5_rate_mbps) - math.log10(r5)) <= 0.01 + 1e-4
+    # the other network KPIs over the same random state
+    assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-4)
+    assert kpis.coverage == pytest.approx(ref.coverage, abs=1e-6)
+    assert kpis.mean_rate_mbps == pytest.approx(ref.mean_rate, rel=2e-4)
+
+
+def test_fifth_percentile_weights_demand():
+    """Two rates: the 5th percentile is the low one only when it carries ≥ 5 % of the demand."""
+    sinr_db = np.array([0.0, 20.0])
+    s = np.full(2, dbm(-80.0))
+    i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+    p = params(user_rate_mbps=1e-6)
+    rate_low = B_MHZ * 0.6 * math.log2(2.0)
+    rate_high = B_MHZ * 0.6 * math.log2(101.0)
+    for w_low, expected in ((0.06, rate_low), (0.04, rate_high)):
+        kpis = run_kpis([0, 1], s, i, [w_low, 1.0 - w_low], p=p)
+        assert abs(math.log10(kpis.p5_rate_mbps / expected)) <= 0.01 + 1e-4
+
+
+def test_overshoot_share_with_a_point_beyond_the_limit():
+    serving, s, i, users = six_points()
+    dist = np.array([100.0, 200.0, 50.0, 395.0, 300.0, 420.0])
+    # only p5 (cell 1, 420 m > 400 m) is beyond its cell's limit; p3 (395 m) just inside it
+    limit = [350.0, 400.0]
+    kpis = run_kpis(serving, s, i, users, dist=dist, limit=limit)
+    assert kpis.overshoot_share == pytest.approx(3.0 / USERS.sum(), rel=1e-6)
+    np.testing.assert_allclose(kpis.cell[:, COL["overshoot_share"]], [0.0, 3.0 / 5.5], rtol=1e-5)
+    ref = Reference(serving, s, i, users, 2, params(), dist=dist, limit=limit)
+    assert kpis.overshoot_share == pytest.approx(ref.overshoot, rel=1e-6)
+    # a tighter limit on cell 0 makes p1 (200 m) overshoot too
+    tighter = run_kpis(serving, s, i, users, dist=dist, limit=[150.0, 400.0])
+    assert tighter.overshoot_share == pytest.approx((1.0 + 3.0) / USERS.sum(), rel=1e-6)
+
+
+def test_network_dict_and_shapes():
+    serving, s, i, users = six_points()
+    kpis = run_kpis(serving, s, i, users)
+    net = kpis.network()
+    assert set(net) >= {"coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate",
+                        "mean_sinr_db", "load_std", "overshoot_share"}  # fmt: skip
+    assert all(isinstance(v, float) and math.isfinite(v) for v in net.values())
+    assert kpis.cell.shape == (2, len(CELL_FEATURES))
+    assert kpis.rate_mbps.shape == kpis.sinr_db.shape == (6,)
+
+
+def test_no_demand_gives_zero_kpis_not_nan():
+    serving, s, i, _ = six_points()
+    kpis = run_kpis(serving, s, i, np.zeros(6))
+    net = kpis.network()
+    assert all(math.isfinite(v) for v in net.values())
+    assert kpis.coverage == 0.0
+    assert np.all(np.isfinite(kpis.cell))
