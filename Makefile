@@ -19,7 +19,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/cellsim calibrate tr38901-uma-6ghz --plot $(OUT)/calibration-tr38901-uma-6ghz.png
-	@echo "demo results in $(OUT)/"
+	$(BIN)/cellsim demo --scenario hex7 --out $(OUT)/demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -350,6 +350,30 @@ def _run_compare(args: argparse.Namespace) -> None:
             print(f"written to {args.out}/ (results.json, results.md, kpis_over_day.png, "
                   "throughput_cdf.png)")
 
+# -- demo -------------------------------------------------------------------------------------
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the main job: train PPO, compare with the rules and the oracle, draw maps",
+        description="Train PPO on the scenario (or reuse the model already in OUT/ppo), "
+        "compare it with rule-geometric, rule-son and the oracle on the same seeds, and draw "
+        "before/after SINR maps; prints where everything is.",
+    )
+    p.add_argument("--scenario", default="hex7", help="scenario (default hex7)")
+    p.add_argument("--out", default="results/demo", help="results folder (default results/demo)")
+    p.add_argument("--timesteps", type=_positive_int, help="PPO steps (default: agents/ppo.yml)")
+    p.add_argument("--episodes", type=_positive_int, default=10, help="evaluation seeds")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> None:
+    from cellsim.demo import run_demo
+
+    run_demo(args.out, args.scenario, args.timesteps, args.episodes)
+
+
 # -- scenarios --------------------------------------------------------------------------------
 
 
@@ -424,6 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_train(sub)
     _add_compare(sub)
+    _add_demo(sub)
     _add_scenarios(sub)
     return parser
 

@@ -224,10 +224,12 @@ class EventConfig(_Strict):
 class RewardWeights(_Strict):
     """Weights of the named reward terms (see cellsim.env.reward); 0 switches a term off."""
 
-    coverage: float = 1.0  # share of demand covered (RSRP and SINR above thresholds)
-    utility: float = 1.0  # proportional-fair utility: mean log user throughput, normalised
-    edge: float = 0.5  # 5th-percentile user throughput, normalised
-    tilt_change: float = 0.05  # cost per cell whose tilt changed (fraction of cells)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    coverage: Annotated[float, Field(ge=-1e6, le=1e6)] = 1.0  # share of demand covered
+    utility: Annotated[float, Field(ge=-1e6, le=1e6)] = 1.0  # mean log user throughput
+    edge: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.5  # 5th-percentile user throughput
+    tilt_change: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.05  # per share of cells re-tilted
 
 
 class KpiConfig(_Strict):
@@ -238,7 +240,7 @@ class KpiConfig(_Strict):
     overshoot_ratio: Annotated[float, Field(gt=0, le=10)] = 0.7  # of the distance to the next site
     max_load: Annotated[float, Field(gt=0, lt=1)] = 0.95  # PS queue: throughput ∝ 1 − load
     idle_load: Annotated[float, Field(ge=0, le=1)] = 0.05  # interference of a cell with no users
-    reference_rate_mbps: Annotated[float, Field(gt=0)] = 10.0  # throughput normaliser
+    reference_rate_mbps: Annotated[float, Field(gt=0, le=1e6)] = 10.0  # throughput normaliser
 
 
 class EnvConfig(_Strict):
@@ -263,7 +265,10 @@ class EnvConfig(_Strict):
     @model_validator(mode="after")
     def _tilt_range(self) -> EnvConfig:
         if self.tilt_max_deg <= self.tilt_min_deg:
-            raise ValueError("tilt_max_deg must be above tilt_min_deg")
+            raise ValueError(
+                f"tilt_max_deg = {self.tilt_max_deg} must be above tilt_min_deg = "
+                f"{self.tilt_min_deg}"
+            )
         return self
 
 class Scenario(_Strict):
@@ -363,9 +368,10 @@ def format_validation_error(source: str, exc: ValidationError, model: type[BaseM
             msg = f"{path}.type = {ctx.get('tag')!r}: allowed {ctx.get('expected_tags')}"
         elif err["type"] == "missing":
             msg = f"{path} is missing: it is required"
+        elif not path or isinstance(err.get("input"), dict):  # a check across several fields
+            msg = f"{path + ': ' if path else ''}{err['msg'].removeprefix('Value error, ')}"
         else:
-            value = err.get("input")
-            shown = json.dumps(value, default=str) if not isinstance(value, dict) else "{...}"
+            shown = json.dumps(err.get("input"), default=str)
             msg = f"{path} = {shown}: {err['msg']}"
         lines.append(f"{source}: {msg}")
     return lines[0] if len(lines) == 1 else lines[0] + f" (and {len(lines) - 1} more problem(s))"
@@ -429,10 +435,14 @@ def load_scenario_factory(spec: str) -> Scenario:
     module_name, _, attr = spec.partition(":")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError) as exc:
         raise ScenarioError(
             f"scenario factory {spec!r}: cannot import: {exc}; expected 'package.module:function'"
         ) from None
+    if not callable(factory):
+        raise ScenarioError(
+            f"scenario factory {spec!r} is a {type(factory).__name__}, not a function"
+        )
     result = factory()
     if isinstance(result, Scenario):
         return result

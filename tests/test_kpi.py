@@ -346,3 +346,20 @@ def test_no_demand_gives_zero_kpis_not_nan():
     assert all(math.isfinite(v) for v in net.values())
     assert kpis.coverage == 0.0
     assert np.all(np.isfinite(kpis.cell))
+
+
+def test_point_with_no_cell_on_air_is_unserved_demand():
+    """serving power 0 (every cell off): the point counts in the total demand only."""
+    serving, s, i, users = six_points()
+    s = s.copy()
+    s[0] = 0.0  # p0 (2 users, cell 0) has no server
+    kpis = run_kpis(serving, s, i, users)
+    assert kpis.rate_mbps[0] == 0.0
+    assert kpis.coverage == pytest.approx((0.5 + 3.0) / USERS.sum(), rel=1e-6)
+    # cell 0 now serves p1 and p2 only
+    np.testing.assert_allclose(kpis.cell[0, COL["served_share"]], 1.5 / USERS.sum() * 2, rtol=1e-5)
+    ref = Reference(serving[1:], s[1:], i[1:], users[1:], 2, params())
+    np.testing.assert_allclose(kpis.cell_load, ref.load, rtol=1e-4)
+    floor = math.log10(1e-3) - math.log10(10.0)
+    mean_log = (2.0 * floor + (users[1:] * (np.log10(np.maximum(ref.rate, 1e-3)) - 1.0)).sum()) / 9
+    assert kpis.mean_log_rate == pytest.approx(mean_log, abs=1e-5)

@@ -25,10 +25,12 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def merge_config(base: EnvConfig, override: Mapping[str, Any] | None, source: str) -> EnvConfig:
     """Validated `base` + `override`; a bad override raises ConfigError naming the field."""
-    if not override:
+    if override is None:
         return base
     if not isinstance(override, Mapping):
         raise ConfigError(f"{source}: config must be a dict of settings, got {override!r}")
+    if not override:
+        return base
     try:
         return EnvConfig.model_validate(deep_merge(base.model_dump(), override))
     except ValidationError as exc:

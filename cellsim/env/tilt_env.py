@@ -171,8 +171,15 @@ class TiltEnv(gym.Env):
 
     def _tilts_from_action(self, action) -> np.ndarray:
         cfg = self.config
-        a = np.asarray(action)
         n = self.sim.n_cells
+        try:
+            a = np.asarray(action)
+            if a.dtype.kind not in "biuf":
+                raise TypeError
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"action {action!r}: allowed {n} numbers, one per cell"
+            ) from None
         if a.shape != (n,):
             raise ConfigError(f"action shape {a.shape}: allowed ({n},), one entry per cell")
         if cfg.action == "discrete":

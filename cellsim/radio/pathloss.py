@@ -544,35 +544,20 @@ class Tr38901RMa(PathLossModel):
 
 
 @dataclass(frozen=True)
-class Tr36873UMa(PathLossModel):
+class Tr36873UMa(Tr38901UMa):
     """TR 36.873 Table 7.2-1 3D-UMa (W = 20 m, h = 20 m). Calibrated at 2 GHz; 2–6 GHz accepted.
 
-    LOS is the same as TR 38.901 UMa, including the effective environment height ``h_e_m``.
+    LOS, LOS probability, shadowing and validity other than frequency are those of TR 38.901
+    UMa (inherited), including the effective environment height ``h_e_m``; NLOS differs.
     """
 
     name: ClassVar[str] = "uma-36873"
     label: ClassVar[str] = "TR 36.873 3D-UMa"
-    uses_h_e: ClassVar[bool] = True
     fc_range_ghz: ClassVar[tuple[float, float]] = (2.0, 6.0)
-    d2d_range_m: ClassVar[tuple[float, float]] = (10.0, 5000.0)
-    h_bs_range_m: ClassVar[tuple[float, float]] = (10.0, 50.0)
-    h_bs_nominal_m: ClassVar[float | None] = 25.0
-    h_ut_range_m: ClassVar[tuple[float, float]] = (1.5, 22.5)
-    sigma_los_db: ClassVar[float] = 4.0
-    sigma_nlos_db: ClassVar[float] = 6.0
-    sf_decorr_los_m: ClassVar[float] = 37.0
-    sf_decorr_nlos_m: ClassVar[float] = 50.0
-    los_decorrelation_m: ClassVar[float] = 50.0
-
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
-        return _uma_style_los_db(d2d, d3d, h_bs, h_ut, fc, h_e, 28.0, 22.0, 9.0)
 
     def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
         core = _itu_nlos_db(d3d, h_bs, fc, 20.0, 20.0)
         return core - (3.2 * math.log10(17.625) ** 2 - 4.97) - 0.6 * (h_ut - 1.5)
-
-    def _los_probability(self, d, h_ut):  # type: ignore[override]
-        return _uma_los_probability(d, h_ut)
 
 
 @dataclass(frozen=True)

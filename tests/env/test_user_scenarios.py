@@ -282,21 +282,11 @@ def test_factory_module_that_does_not_exist():
         gym.make(ENV_ID, scenario="no_such_module_for_cellsim:build")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_scenario_factory calls the attribute without checking it is callable: "
-    "'my_scenarios:not_a_function' raises TypeError: 'int' object is not callable",
-)
 def test_factory_that_is_not_callable(factory_module):
     with pytest.raises(ScenarioError):
         gym.make(ENV_ID, scenario=f"{factory_module}:not_a_function")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_scenario_factory(':build') lets importlib's ValueError "
-    "('Empty module name') escape instead of raising ScenarioError",
-)
 def test_factory_with_an_empty_module_name():
     with pytest.raises(ScenarioError):
         gym.make(ENV_ID, scenario=":build")
@@ -328,3 +318,23 @@ def test_broken_user_file_is_a_one_line_scenario_error(tmp_path):
         gym.make(ENV_ID, scenario=str(path))
     message = str(exc.value)
     assert "\n" not in message and "layout.isd_m" in message and str(path) in message
+
+
+def test_missing_or_unreadable_user_files(tmp_path):
+    with pytest.raises(ScenarioError, match="cannot read"):
+        gym.make(ENV_ID, scenario=str(tmp_path / "missing.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[layout\n', encoding="utf-8")
+    with pytest.raises(ScenarioError, match="invalid TOML"):
+        gym.make(ENV_ID, scenario=str(bad))
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00name")
+    with pytest.raises(ScenarioError, match="UTF-8"):
+        gym.make(ENV_ID, scenario=str(binary))
+
+
+def test_a_loaded_scenario_object_can_be_passed(tmp_path):
+    scenario = load_scenario_file(write_hex7_copy(tmp_path, "as_object", tilt=8.0))
+    env = gym.make(ENV_ID, scenario=scenario)
+    assert env.unwrapped.scenario is scenario
+    assert np.all(play(env, 3)[0]["tilt_deg"] == 8.0)
