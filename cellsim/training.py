@@ -37,6 +37,7 @@ AGENTS = {
     "td3": ("TD3", "continuous"),
 }
 OFF_POLICY = {"dqn", "sac", "td3"}
+DQN_MAX_ACTIONS = 243  # 3^5: DQN's joint Discrete action space up to five cells
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
 _ZOO_KEYS = {"n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack"}
 EVAL_SEED_OFFSET = 10_000
@@ -64,15 +65,28 @@ def load_hyperparams(agent: str, path: Path | None = None) -> dict[str, Any]:
     return dict(data[ENV_ID])
 
 
+def _literal(node: ast.AST) -> Any:
+    """A literal, where `dict(key=...)` calls count as literals too (rl-zoo3 writes them)."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value) for kw in node.keywords}
+    return ast.literal_eval(node)
+
+
 def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
     """The algorithm's constructor arguments from a zoo entry (policy_kwargs as in rl-zoo3)."""
     kwargs = {k: v for k, v in hyperparams.items() if k not in _ZOO_KEYS}
     pk = kwargs.get("policy_kwargs")
     if isinstance(pk, str):  # rl-zoo3 writes "dict(net_arch=[...])"
-        tree = ast.parse(pk, mode="eval").body
-        if not (isinstance(tree, ast.Call) and getattr(tree.func, "id", "") == "dict"):
-            raise ConfigError(f"policy_kwargs {pk!r}: allowed a dict(...) literal")
-        kwargs["policy_kwargs"] = {kw.arg: ast.literal_eval(kw.value) for kw in tree.keywords}
+        try:
+            value = _literal(ast.parse(pk, mode="eval").body)
+        except (ValueError, SyntaxError, TypeError):
+            value = None
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"policy_kwargs {pk!r}: allowed a dict(...) of literals, e.g. "
+                "'dict(net_arch=[128, 128])'"
+            )
+        kwargs["policy_kwargs"] = value
     return kwargs
 
 
@@ -92,6 +106,7 @@ class TrainSpec:
     checkpoint_freq: int = 20_000
     progress_bar: bool = True
     verbose: int = 0
+    torch_threads: int = 1
 
 
 def _next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
@@ -123,7 +138,48 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int):
+class JointDiscrete:
+    """Maps a Discrete(3^n) action (for DQN) to the env's MultiDiscrete([3] * n) and back."""
+
+    def __init__(self, n_cells: int):
+        self.n_cells = n_cells
+        self.powers = 3 ** np.arange(n_cells)
+
+    def to_cells(self, index) -> np.ndarray:
+        return (int(np.asarray(index).ravel()[0]) // self.powers) % 3
+
+
+def joint_discrete_env(env):
+    """A gymnasium ActionWrapper giving `env` a Discrete(3^n_cells) action space."""
+    import gymnasium as gym
+
+    mapping = JointDiscrete(len(env.action_space.nvec))
+
+    class _Wrapper(gym.ActionWrapper):
+        def __init__(self, inner):
+            super().__init__(inner)
+            self.action_space = gym.spaces.Discrete(3**mapping.n_cells)
+
+        def action(self, action):
+            return mapping.to_cells(action)
+
+    return _Wrapper(env)
+
+
+class JointDiscretePolicy:
+    """A DQN model seen as a per-cell policy (for compare): unflattens its joint action."""
+
+    def __init__(self, model, n_cells: int):
+        self.model, self.mapping = model, JointDiscrete(n_cells)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=True):
+        action, state = self.model.predict(observation, state, episode_start, deterministic)
+        if np.ndim(observation) == 1:
+            return self.mapping.to_cells(action), state
+        return np.stack([self.mapping.to_cells(a) for a in action]), state
+
+
+def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int, agent: str = ""):
     """A picklable env factory for SubprocVecEnv (spawn imports cellsim in the child)."""
 
     def _init():
@@ -132,7 +188,10 @@ def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int):
 
         import cellsim  # noqa: F401  registers the env in a fresh process
 
-        env = Monitor(gym.make(ENV_ID, scenario=scenario, config=config))
+        env = gym.make(ENV_ID, scenario=scenario, config=config)
+        if agent == "dqn":
+            env = joint_discrete_env(env)
+        env = Monitor(env)
         env.reset(seed=seed + rank)
         env.action_space.seed(seed + rank)
         return env
@@ -140,10 +199,10 @@ def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int):
     return _init
 
 
-def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int):
+def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int, agent: str = ""):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    fns = [make_env_fn(scenario, config, i, seed) for i in range(n_envs)]
+    fns = [make_env_fn(scenario, config, i, seed, agent) for i in range(n_envs)]
     # PPO's per-step overhead dominates a cellsim step: processes only pay for many envs
     if n_envs >= 8 and (os.cpu_count() or 1) > 2:
         return SubprocVecEnv(fns, start_method="spawn")
@@ -163,7 +222,7 @@ def _callbacks(run: Path, spec: TrainSpec, scenario: str, config: dict[str, Any]
                 save_checkpoint(self.model, run)
             return True
 
-    eval_env = _vec_env(scenario, config, 1, spec.seed + EVAL_SEED_OFFSET)
+    eval_env = _vec_env(scenario, config, 1, spec.seed + EVAL_SEED_OFFSET, spec.agent)
     evaluation = EvalCallback(
         eval_env,
         n_eval_episodes=spec.eval_episodes,
@@ -218,6 +277,15 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     algo_name, action = AGENTS.get(spec.agent, (None, None))
     if algo_name is None:
         raise ConfigError(f"--agent {spec.agent!r}: allowed {', '.join(AGENTS)}")
+    if spec.agent == "dqn":
+        from cellsim.network.build import build_layout
+
+        n_cells = len(build_layout(scenario).cells)
+        if 3**n_cells > DQN_MAX_ACTIONS:
+            raise ConfigError(
+                f"--agent dqn needs a Discrete action space: {scenario.name}'s {n_cells} cells "
+                f"make 3^{n_cells} joint actions (at most {DQN_MAX_ACTIONS} fit); use ppo or a2c"
+            )
     hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
     env_config = {**spec.config}
     if action == "continuous":
@@ -266,13 +334,12 @@ def train(spec: TrainSpec) -> Path:
     env_config = config["env_config"]
     n_envs, seed, total = config["n_envs"], config["seed"], config["timesteps"]
     scenario = config["scenario"]
-    venv = _vec_env(scenario, env_config, n_envs, seed)
-    if config["agent"] == "dqn" and not hasattr(venv.action_space, "n"):
-        venv.close()
-        raise ConfigError(
-            f"--agent dqn needs a Discrete action space; {scenario} has "
-            f"{venv.action_space} (one entry per cell): use ppo or a2c"
-        )
+    if spec.resume and (run / "model.zip").is_file():
+        print(f"{run}: already finished ({total} steps); nothing to resume")
+        return run
+    _set_torch_threads(spec.torch_threads)
+    spec.agent = config["agent"]
+    venv = _vec_env(scenario, env_config, n_envs, seed, spec.agent)
     hyper = config["hyperparams"]
     checkpoint = latest_checkpoint(run) if spec.resume else None
     if checkpoint is not None:
@@ -280,16 +347,14 @@ def train(spec: TrainSpec) -> Path:
         buffer = run / "checkpoints" / "replay_buffer.pkl"
         if config["agent"] in OFF_POLICY and buffer.is_file():
             model.load_replay_buffer(buffer)
-    elif spec.resume and (run / "model.zip").is_file():
-        venv.close()
-        print(f"{run}: already finished ({total} steps); nothing to resume")
-        return run
     else:
         model = algo(
             hyper.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
             tensorboard_log=str(run / "tb"), verbose=spec.verbose, **algo_kwargs(hyper),
         )  # fmt: skip
     callbacks, eval_env = _callbacks(run, spec, scenario, env_config, n_envs)
+    if checkpoint is not None:
+        _restore_eval_history(callbacks[0], run)
     remaining = max(0, total - model.num_timesteps)
     try:
         model.learn(
@@ -307,6 +372,26 @@ def train(spec: TrainSpec) -> Path:
     _atomic_save(model, run / "model.zip")
     _write_metrics(run, model.num_timesteps)
     return run
+
+
+def _set_torch_threads(n: int) -> None:
+    """Small MLPs on few cores train fastest on one thread (7× here): don't oversubscribe."""
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
+def _restore_eval_history(evaluation, run: Path) -> None:
+    """A resumed run keeps its earlier evaluations and its best model's score."""
+    path = run / "eval" / "evaluations.npz"
+    if not path.is_file():
+        return
+    data = np.load(path)
+    evaluation.evaluations_timesteps = data["timesteps"].tolist()
+    evaluation.evaluations_results = data["results"].tolist()
+    evaluation.evaluations_length = data["ep_lengths"].tolist()
+    if len(data["results"]):
+        evaluation.best_mean_reward = float(np.max(np.mean(data["results"], axis=1)))
 
 
 def _write_metrics(run: Path, steps: int) -> None:
@@ -327,10 +412,12 @@ def load_run(run: str | Path):
         raise ConfigError(f"{run}: not a run folder (no config.yml)")
     config = yaml.safe_load(saved.read_text())
     algo = _algo_class(config["agent"])
-    for name in ("best_model.zip", "model.zip"):
-        if (run / name).is_file():
-            return algo.load(run / name, device="cpu"), config
-    last = latest_checkpoint(run)
-    if last is None:
+    found = [run / n for n in ("best_model.zip", "model.zip") if (run / n).is_file()]
+    path = found[0] if found else latest_checkpoint(run)
+    if path is None:
         raise ConfigError(f"{run}: no model.zip, best_model.zip or checkpoint to load")
-    return algo.load(last, device="cpu"), config
+    model = algo.load(path, device="cpu")
+    if config["agent"] == "dqn":
+        n_cells = round(np.log(model.action_space.n) / np.log(3))
+        return JointDiscretePolicy(model, n_cells), config
+    return model, config

@@ -51,18 +51,19 @@ class TiltPolicy(ABC):
                         np.where(target_deg < current_deg - half, 2, 1))  # fmt: skip
 
     @abstractmethod
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Action for one observation."""
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        """Action for one observation of env `env_index` (of a VecEnv batch)."""
 
-    def reset(self) -> None:  # noqa: B027  (optional hook, most policies have no memory)
-        """Called at the start of each episode (rules with memory override it)."""
+    def reset(self, env_index: int | None = None) -> None:  # noqa: B027  (optional hook)
+        """Start of an episode in env `env_index` (None: all); rules with memory override it."""
 
     def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
         obs = np.asarray(observation, np.float32)
-        if obs.ndim == 1:
-            if episode_start is not None and np.any(episode_start):
-                self.reset()
-            return self.act(obs), state
-        if episode_start is not None and np.any(episode_start):
-            self.reset()
-        return np.stack([self.act(o) for o in obs]), state
+        batch = obs[None] if obs.ndim == 1 else obs
+        starts = np.zeros(len(batch), bool)
+        if episode_start is not None:
+            starts = np.broadcast_to(np.asarray(episode_start, bool).ravel(), (len(batch),))
+        for i in np.flatnonzero(starts):
+            self.reset(int(i))
+        actions = np.stack([self.act(o, i) for i, o in enumerate(batch)])
+        return (actions[0] if obs.ndim == 1 else actions), state

@@ -111,7 +111,7 @@ class Oracle(TiltPolicy):
         self._last_plan = self._plans[key]
         return self._last_plan
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         tilts = self.tilts(obs)
         sin, cos = obs[-2], obs[-1]
         hour = (np.degrees(np.arctan2(sin, cos)) % 360.0) / 15.0

@@ -27,7 +27,8 @@ def planning_tilts_deg(env: TiltEnv, edge_fraction: float = 2.0 / 3.0) -> np.nda
     """Planning rule: point the upper −3 dB edge of the beam at the cell edge,
     tilt = atan(Δh / d_edge) + θ3dB / 2, with Δh the antenna height above the UE and d_edge =
     `edge_fraction` × the distance from the cell's site to its nearest neighbour site (2/3·ISD
-    in a hexagonal three-sector layout)."""
+    in a hexagonal three-sector layout). Returns the electrical tilt: the planning tilt less
+    each cell's mechanical tilt."""
     sim = env.sim
     layout = sim.layout
     sites = layout.sites_xy_m
@@ -42,8 +43,9 @@ def planning_tilts_deg(env: TiltEnv, edge_fraction: float = 2.0 / 3.0) -> np.nda
         nearest = np.full(len(sites), 0.5 * max(x1 - x0, y1 - y0))
     d_edge = edge_fraction * nearest[layout.cells.site]
     dh = layout.cells.height_m - UE_HEIGHT_M
-    tilt = np.degrees(np.arctan2(dh, d_edge)) + vertical_beamwidth_deg(env) / 2.0
-    return np.clip(tilt, env.config.tilt_min_deg, env.config.tilt_max_deg)
+    total = np.degrees(np.arctan2(dh, d_edge)) + vertical_beamwidth_deg(env) / 2.0
+    electrical = total - layout.cells.mech_tilt_deg  # the mechanical tilt already points down
+    return np.clip(electrical, env.config.tilt_min_deg, env.config.tilt_max_deg)
 
 
 class GeometricRule(TiltPolicy):
@@ -56,7 +58,7 @@ class GeometricRule(TiltPolicy):
         super().__init__(env)
         self.target_deg = planning_tilts_deg(env)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         return self.toward(self.tilts(obs), self.target_deg)
 
 
@@ -90,24 +92,28 @@ class SonRule(TiltPolicy):
     def __init__(self, env: TiltEnv, thresholds: SonThresholds | None = None):
         super().__init__(env)
         self.th = thresholds or SonThresholds()
-        self._step = 0
+        self._steps: dict[int, int] = {}  # per env of a VecEnv batch
 
-    def reset(self) -> None:
-        self._step = 0
+    def reset(self, env_index: int | None = None) -> None:
+        if env_index is None:
+            self._steps.clear()
+        else:
+            self._steps.pop(env_index, None)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        hold = np.ones(self.n_cells, np.int64)
-        self._step += 1
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        step = self._steps.get(env_index, 0)
+        self._steps[env_index] = step + 1
         current = self.tilts(obs)
-        if (self._step - 1) % self.th.interval_steps != 0:
-            return self.toward(current, current) if not self.discrete else hold
+        if step % self.th.interval_steps != 0:
+            return self.toward(current, current)
         f = self.cells(obs)
         weak = f[:, _F["weak_rsrp_share"]] - self.th.weak_rsrp_share
         over = np.maximum(f[:, _F["overshoot_share"]] - self.th.overshoot_share,
                           f[:, _F["poor_sinr_share"]] - self.th.poor_sinr_share)  # fmt: skip
         on = f[:, _F["active"]] > 0.5
-        up = on & (weak >= 0) & (current > self.tilt_min)
-        down = on & ~up & (over >= 0) & (current < self.tilt_max)
+        weak_coverage = on & (weak >= 0)  # coverage comes first, even where it cannot uptilt
+        up = weak_coverage & (current > self.tilt_min)
+        down = on & ~weak_coverage & (over >= 0) & (current < self.tilt_max)
         severity = np.where(up, weak, np.where(down, over, -np.inf))
         budget = max(1, int(self.th.max_changed_share * self.n_cells))
         chosen = np.argsort(-severity, kind="stable")[:budget]

@@ -1,0 +1,458 @@
+"""The operators' rules (`cellsim.policies.rules`) in situations built by hand.
+
+Observations are written feature by feature from the layout documented in
+`cellsim.env.observation` (n_cells × 11 features, then sin/cos of the hour), so each test states
+the KPIs a cell reports and the action the rule of shared/reference/domain.md prescribes.
+Expected planning tilts are computed here from the formula, not read from the package.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import ConfigError
+from cellsim.policies import (
+    BUILTIN_POLICIES,
+    GeometricRule,
+    SonRule,
+    SonThresholds,
+    make_policy,
+    planning_tilts_deg,
+)
+from cellsim.policies.rules import vertical_beamwidth_deg
+from cellsim.scenario import load_scenario
+
+# The documented per-cell layout, written out here (not imported) and checked below.
+FEATURES = (
+    "tilt",
+    "load",
+    "served_share",
+    "mean_sinr",
+    "poor_sinr_share",
+    "covered_share",
+    "weak_rsrp_share",
+    "interference",
+    "overshoot_share",
+    "mean_log_rate",
+    "active",
+)
+F = {name: i for i, name in enumerate(FEATURES)}
+N_CELLS = 21  # hex7: 7 sites × 3 sectors
+DOWN, HOLD, UP = 0, 1, 2  # discrete actions: 0 increases the tilt (downtilt)
+TILT_MIN, TILT_MAX = 0.0, 15.0  # the default range
+
+
+def make_obs(
+    tilt_deg=6.0,
+    hour: float = 0.0,
+    n_cells: int = N_CELLS,
+    tilt_range: tuple[float, float] = (TILT_MIN, TILT_MAX),
+    **features,
+) -> np.ndarray:
+    """A flat observation: healthy cells (no overshoot, no poor SINR, no weak coverage, on air)
+    unless `features` (a scalar for every cell or one value per cell) say otherwise."""
+    cells = np.zeros((n_cells, len(FEATURES)), np.float32)
+    lo, hi = tilt_range
+    cells[:, F["tilt"]] = (np.broadcast_to(np.asarray(tilt_deg, float), n_cells) - lo) / (hi - lo)
+    cells[:, F["load"]] = 0.5
+    cells[:, F["served_share"]] = 1.0
+    cells[:, F["mean_sinr"]] = 0.5  # 10 dB
+    cells[:, F["covered_share"]] = 1.0
+    cells[:, F["interference"]] = 0.5
+    cells[:, F["active"]] = 1.0
+    for name, value in features.items():
+        cells[:, F[name]] = value
+    angle = 2.0 * math.pi * hour / 24.0
+    return np.concatenate([cells.ravel(), [math.sin(angle), math.cos(angle)]]).astype(np.float32)
+
+
+def per_cell(default: float, **at: float) -> np.ndarray:
+    """A per-cell feature column: `default` everywhere, `at={"c5": 0.3}` for cell 5."""
+    values = np.full(N_CELLS, default, np.float32)
+    for key, value in at.items():
+        values[int(key[1:])] = value
+    return values
+
+
+def expected(**at: int) -> np.ndarray:
+    """Hold everywhere except the given cells (`c5=DOWN`)."""
+    out = np.full(N_CELLS, HOLD)
+    for key, value in at.items():
+        out[int(key[1:])] = value
+    return out
+
+
+def absolute(tilt_deg, lo: float = TILT_MIN, hi: float = TILT_MAX) -> np.ndarray:
+    """Continuous action for an absolute tilt: the tilt range mapped linearly onto [-1, 1]."""
+    return 2.0 * (np.asarray(tilt_deg, float) - lo) / (hi - lo) - 1.0
+
+
+@pytest.fixture(scope="module")
+def env() -> TiltEnv:
+    return TiltEnv("hex7")
+
+
+@pytest.fixture(scope="module")
+def cont_env() -> TiltEnv:
+    return TiltEnv("hex7", {"action": "continuous"})
+
+
+@pytest.fixture()
+def son(env) -> SonRule:
+    return SonRule(env)
+
+
+def act_once(policy, obs) -> np.ndarray:
+    action, state = policy.predict(obs)
+    assert state is None
+    return np.asarray(action)
+
+
+def test_documented_layout_and_hand_built_observation(env):
+    assert tuple(CELL_OBSERVATION) == FEATURES
+    obs = make_obs()
+    assert obs.shape == env.observation_space.shape == (N_CELLS * 11 + 2,)
+    assert env.observation_space.contains(obs)
+    # the observation the env itself returns reads back the scenario tilt (6°) through the layout
+    real, _ = env.reset(seed=0)
+    tilt = TILT_MIN + real[:-2].reshape(N_CELLS, 11)[:, F["tilt"]] * (TILT_MAX - TILT_MIN)
+    np.testing.assert_allclose(tilt, 6.0, atol=1e-5)
+    assert real[-1] == pytest.approx(1.0) and real[-2] == pytest.approx(0.0)  # 00:00
+
+
+def test_builtin_policy_names(env):
+    assert set(BUILTIN_POLICIES) == {"rule-geometric", "rule-son", "oracle"}
+    assert isinstance(make_policy("rule-son", env), SonRule)
+    assert isinstance(make_policy("rule-geometric", env), GeometricRule)
+    with pytest.raises(ConfigError, match="rule-son"):
+        make_policy("rule-sun", env)
+
+
+# ------------------------------------------------------------------------------ rule-son
+
+
+def test_son_overshoot_downtilts(son):
+    obs = make_obs(overshoot_share=per_cell(0.02, c5=0.30))
+    np.testing.assert_array_equal(act_once(son, obs), expected(c5=DOWN))
+
+
+def test_son_poor_edge_quality_downtilts(son):
+    obs = make_obs(poor_sinr_share=per_cell(0.0, c2=0.25))
+    np.testing.assert_array_equal(act_once(son, obs), expected(c2=DOWN))
+
+
+def test_son_weak_coverage_uptilts(son):
+    obs = make_obs(weak_rsrp_share=per_cell(0.0, c7=0.20))
+    np.testing.assert_array_equal(act_once(son, obs), expected(c7=UP))
+
+
+def test_son_weak_coverage_wins_over_overshoot(son):
+    obs = make_obs(
+        weak_rsrp_share=per_cell(0.0, c7=0.20, c8=0.20),
+        overshoot_share=per_cell(0.0, c7=0.60),
+        poor_sinr_share=per_cell(0.0, c8=0.60),
+    )
+    np.testing.assert_array_equal(act_once(son, obs), expected(c7=UP, c8=UP))
+
+
+def test_son_healthy_and_below_threshold_cells_hold(son):
+    th = SonThresholds()
+    assert (th.overshoot_share, th.poor_sinr_share, th.weak_rsrp_share) == (0.10, 0.10, 0.05)
+    obs = make_obs(overshoot_share=0.09, poor_sinr_share=0.09, weak_rsrp_share=0.04)
+    np.testing.assert_array_equal(act_once(son, obs), expected())
+    son.reset()
+    np.testing.assert_array_equal(act_once(son, make_obs()), expected())
+
+
+def test_son_custom_thresholds(env):
+    rule = SonRule(env, SonThresholds(overshoot_share=0.5, weak_rsrp_share=0.3))
+    obs = make_obs(
+        overshoot_share=per_cell(0.0, c0=0.4, c1=0.6), weak_rsrp_share=per_cell(0.0, c2=0.2, c3=0.4)
+    )
+    np.testing.assert_array_equal(act_once(rule, obs), expected(c1=DOWN, c3=UP))
+
+
+def test_son_never_pushes_past_the_tilt_limits(son):
+    tilt = per_cell(6.0, c0=TILT_MAX, c1=TILT_MIN, c2=TILT_MAX, c3=TILT_MIN)
+    obs = make_obs(
+        tilt,
+        overshoot_share=per_cell(0.0, c0=0.5, c3=0.5),
+        weak_rsrp_share=per_cell(0.0, c1=0.5, c2=0.5),
+    )
+    # c0 at max with overshoot holds; c1 at min with weak coverage holds;
+    # c2 at max may still uptilt; c3 at min may still downtilt
+    np.testing.assert_array_equal(act_once(son, obs), expected(c2=UP, c3=DOWN))
+
+
+def test_son_weak_coverage_at_tilt_min_is_not_downtilted(son):
+    obs = make_obs(
+        per_cell(6.0, c4=TILT_MIN),
+        weak_rsrp_share=per_cell(0.0, c4=0.5),
+        overshoot_share=per_cell(0.0, c4=0.5),
+    )
+    assert act_once(son, obs)[4] == HOLD
+
+
+def test_son_changes_at_most_a_share_of_cells_most_severe_first(son):
+    severity = np.linspace(0.11, 0.91, N_CELLS)  # every cell overshoots, cell 20 the most
+    order = np.random.default_rng(3).permutation(N_CELLS)
+    over = severity[order]
+    budget = int(0.34 * N_CELLS)  # 7 of 21
+    assert budget == 7
+    action = act_once(son, make_obs(overshoot_share=over))
+    most_severe = set(np.argsort(-over)[:budget].tolist())
+    assert set(np.flatnonzero(action == DOWN).tolist()) == most_severe
+    assert np.count_nonzero(action != HOLD) == budget
+
+
+def test_son_severity_ranks_weak_coverage_too(son):
+    over = np.linspace(0.11, 0.91, N_CELLS)
+    weak = per_cell(0.0, c0=0.99)  # c0: the worst problem of all (0.99 − 0.05 above threshold)
+    action = act_once(son, make_obs(overshoot_share=over, weak_rsrp_share=weak))
+    assert action[0] == UP
+    assert set(np.flatnonzero(action == DOWN).tolist()) == set(range(15, 21))  # 6 more
+
+
+@pytest.mark.parametrize(("share", "budget"), [(0.2, 4), (0.5, 10), (0.01, 1), (1.0, 21)])
+def test_son_budget_follows_max_changed_share(env, share, budget):
+    rule = SonRule(env, SonThresholds(max_changed_share=share))
+    action = act_once(rule, make_obs(overshoot_share=np.linspace(0.2, 0.9, N_CELLS)))
+    assert np.count_nonzero(action == DOWN) == budget
+    assert np.count_nonzero(action == UP) == 0
+
+
+def test_son_inactive_cells_hold_and_use_no_budget(son):
+    over = np.linspace(0.2, 0.9, N_CELLS)
+    active = np.ones(N_CELLS, np.float32)
+    active[14:] = 0.0  # the 7 most severe cells are off air (an outage)
+    action = act_once(son, make_obs(overshoot_share=over, active=active))
+    np.testing.assert_array_equal(action[14:], HOLD)
+    np.testing.assert_array_equal(np.flatnonzero(action == DOWN), np.arange(7, 14))
+
+
+def test_son_acts_only_every_interval(son):
+    obs = make_obs(overshoot_share=per_cell(0.0, c3=0.5))
+    actions = [act_once(son, obs) for _ in range(9)]
+    acted = [a[3] == DOWN for a in actions]
+    assert acted == [True, False, False, False, True, False, False, False, True]
+    for k in (1, 2, 3, 5, 6, 7):  # in between, every cell holds
+        np.testing.assert_array_equal(actions[k], expected())
+    rule = SonRule(son.env, SonThresholds(interval_steps=2))
+    acted = [act_once(rule, obs)[3] == DOWN for _ in range(5)]
+    assert acted == [True, False, True, False, True]
+
+
+def test_son_reset_restarts_the_interval(son):
+    obs = make_obs(overshoot_share=per_cell(0.0, c3=0.5))
+    act_once(son, obs)
+    assert act_once(son, obs)[3] == HOLD
+    son.reset()
+    assert act_once(son, obs)[3] == DOWN
+    act_once(son, obs)
+    # SB3's episode_start flag resets it too (how evaluate_policy and run_episode signal it)
+    action, _ = son.predict(obs, episode_start=np.array([True]))
+    assert action[3] == DOWN
+
+
+def test_son_batched_observations(son):
+    obs = make_obs(overshoot_share=per_cell(0.0, c3=0.5))
+    calm = make_obs()
+    actions, _ = son.predict(np.stack([obs, calm]))
+    assert np.asarray(actions).shape == (2, N_CELLS)
+    np.testing.assert_array_equal(actions[0], expected(c3=DOWN))
+    np.testing.assert_array_equal(actions[1], expected())
+    # a VecEnv's episode_start flags restart the schedule: the first row acts again
+    restarted, _ = son.predict(np.stack([obs, calm]), episode_start=np.array([True, True]))
+    np.testing.assert_array_equal(restarted[0], expected(c3=DOWN))
+
+
+def test_son_batched_rows_share_the_interval_schedule(son):
+    obs = make_obs(overshoot_share=per_cell(0.0, c3=0.5))
+    rows = [son.predict(np.stack([obs, obs]))[0] for _ in range(4)]
+    np.testing.assert_array_equal(rows[0][0], rows[0][1])  # both envs act at step 1
+    assert [r[0][3] for r in rows] == [DOWN, HOLD, HOLD, HOLD]
+
+
+def test_son_on_the_env_changes_few_cells_at_intervals_for_the_reasons_given(env):
+    rule = SonRule(env)
+    th = rule.th
+    obs, _ = env.reset(seed=5)
+    rule.reset()
+    changed_steps = []
+    for k in range(12):
+        cells = obs[:-2].reshape(N_CELLS, 11)
+        before = env.tilt_deg.copy()
+        action, _ = rule.predict(obs)
+        obs, *_ = env.step(action)
+        delta = env.tilt_deg - before
+        moved = np.flatnonzero(delta)
+        if moved.size:
+            changed_steps.append(k)
+        assert moved.size <= 7
+        assert set(np.abs(delta[moved]).tolist()) <= {1.0}
+        for c in moved:
+            weak = cells[c, F["weak_rsrp_share"]] >= th.weak_rsrp_share
+            bad = (
+                max(
+                    cells[c, F["overshoot_share"]] - th.overshoot_share,
+                    cells[c, F["poor_sinr_share"]] - th.poor_sinr_share,
+                )
+                >= 0
+            )
+            assert (delta[c] < 0 and weak) or (delta[c] > 0 and bad and not weak)
+    assert set(changed_steps) <= {0, 4, 8}
+    assert changed_steps  # hex7 at night has overshooting cells (observation above)
+
+
+def test_son_continuous_outputs_absolute_targets(cont_env):
+    rule = SonRule(cont_env)
+    obs = make_obs(
+        per_cell(6.0, c1=9.0, c2=TILT_MAX),
+        overshoot_share=per_cell(0.0, c0=0.5, c2=0.5),
+        weak_rsrp_share=per_cell(0.0, c1=0.5),
+    )
+    action = act_once(rule, obs)
+    assert action.shape == (N_CELLS,) and action.dtype == np.float32
+    assert cont_env.action_space.contains(action)
+    target = per_cell(6.0, c0=7.0, c1=8.0, c2=TILT_MAX)
+    np.testing.assert_allclose(action, absolute(target), atol=1e-5)
+    # between intervals it holds: the current tilts, as absolute actions
+    held = act_once(rule, obs)
+    np.testing.assert_allclose(held, absolute(per_cell(6.0, c1=9.0, c2=TILT_MAX)), atol=1e-5)
+
+
+# ------------------------------------------------------------------------- rule-geometric
+
+
+def independent_planning_tilt(scenario: str = "hex7", theta_3db: float = 10.0) -> float:
+    layout = load_scenario(scenario).layout
+    dh = layout.height_m - 1.5  # UE at 1.5 m
+    d_edge = 2.0 / 3.0 * layout.isd_m
+    return math.degrees(math.atan(dh / d_edge)) + theta_3db / 2.0
+
+
+def test_tr36814_vertical_beamwidth_is_10_degrees(env):
+    assert vertical_beamwidth_deg(env) == pytest.approx(10.0, abs=0.05)
+
+
+def test_geometric_targets_follow_the_planning_formula(env):
+    expected_tilt = independent_planning_tilt()
+    assert expected_tilt == pytest.approx(9.03, abs=0.01)  # atan(23.5 / 333.3) + 5
+    rule = GeometricRule(env)
+    np.testing.assert_allclose(rule.target_deg, expected_tilt, atol=0.02)
+    np.testing.assert_allclose(planning_tilts_deg(env), rule.target_deg)
+
+
+def test_geometric_target_puts_the_upper_3db_edge_on_the_cell_edge(env):
+    """The antenna itself: at the planning tilt the gain toward the cell edge (boresight
+    azimuth, depression atan(Δh / d_edge)) is 3 dB below the peak."""
+    antenna = env.sim.setup.antenna
+    tilt = GeometricRule(env).target_deg[0]
+    edge_depression = independent_planning_tilt() - 5.0
+    peak = antenna.gain_dbi(0.0, tilt, tilt)
+    edge = antenna.gain_dbi(0.0, edge_depression, tilt)
+    assert float(peak - edge) == pytest.approx(3.0, abs=0.1)
+
+
+def test_geometric_moves_one_step_toward_the_target_then_holds(env):
+    rule = GeometricRule(env)
+    tilt = per_cell(6.0, c1=9.0, c2=12.0, c3=TILT_MIN, c4=TILT_MAX, c5=8.6, c6=9.4)
+    action = act_once(rule, make_obs(tilt))
+    np.testing.assert_array_equal(
+        action, np.where(tilt < 8.5, DOWN, np.where(tilt > 9.5, UP, HOLD))
+    )
+    assert action[1] == action[5] == action[6] == HOLD
+
+
+def test_geometric_on_the_env_reaches_9_degrees_and_stays(env):
+    rule = GeometricRule(env)
+    obs, _ = env.reset(seed=1)
+    history = []
+    for _ in range(6):
+        action, _ = rule.predict(obs)
+        obs, *_ = env.step(action)
+        history.append(env.tilt_deg.copy())
+    np.testing.assert_array_equal(np.array(history)[:, 0], [7, 8, 9, 9, 9, 9])
+    assert np.all(np.array(history)[2:] == 9.0)
+
+
+def test_geometric_clips_the_target_to_the_tilt_range():
+    narrow = TiltEnv("hex7", {"tilt_min_deg": 2.0, "tilt_max_deg": 8.0})
+    rule = GeometricRule(narrow)
+    np.testing.assert_allclose(rule.target_deg, 8.0)
+    at_max = make_obs(8.0, tilt_range=(2.0, 8.0))
+    np.testing.assert_array_equal(act_once(rule, at_max), expected())
+    below = make_obs(6.0, tilt_range=(2.0, 8.0))
+    np.testing.assert_array_equal(act_once(rule, below), np.full(N_CELLS, DOWN))
+
+
+SCENARIO_WIDE_ISD = """
+name = "wide"
+[layout]
+n_sites = 7
+isd_m = 1000
+height_m = 32
+tilt_deg = 4
+wraparound = true
+[pathloss]
+model = "uma"
+[antenna]
+kind = "tr36814"
+theta_3db_deg = 6.0
+[area]
+resolution_m = 100
+"""
+
+
+def test_geometric_follows_the_scenario_geometry_and_beamwidth(tmp_path):
+    path = tmp_path / "wide.toml"
+    path.write_text(SCENARIO_WIDE_ISD)
+    env = TiltEnv(str(path))
+    assert vertical_beamwidth_deg(env) == pytest.approx(6.0, abs=0.05)
+    expected_tilt = math.degrees(math.atan(30.5 / (2 / 3 * 1000))) + 3.0  # ≈ 5.62°
+    np.testing.assert_allclose(GeometricRule(env).target_deg, expected_tilt, atol=0.02)
+
+
+def test_geometric_single_site_uses_the_study_area_extent(tmp_path):
+    """One site has no neighbour: the cell range falls back to half the study area's extent."""
+    path = tmp_path / "one.toml"
+    path.write_text('name = "one"\n[layout]\nn_sites = 1\n[pathloss]\nmodel = "uma"\n')
+    env = TiltEnv(str(path))
+    x0, x1, y0, y1 = env.sim.raster.extent_m
+    d_edge = 2.0 / 3.0 * 0.5 * max(x1 - x0, y1 - y0)
+    expected_tilt = math.degrees(math.atan((25.0 - 1.5) / d_edge)) + 5.0  # default height 25 m
+    np.testing.assert_allclose(GeometricRule(env).target_deg, expected_tilt, atol=0.02)
+    assert 0.0 < expected_tilt < 15.0
+
+
+def test_geometric_accounts_for_mechanical_tilt(tmp_path):
+    path = tmp_path / "mech.toml"
+    path.write_text(
+        'name = "mech"\n[layout]\nn_sites = 7\nwraparound = true\nheight_m = 25\n'
+        'tilt_deg = 6\nmech_tilt_deg = 4\n[pathloss]\nmodel = "uma"\n[area]\nresolution_m = 100\n'
+    )
+    env = TiltEnv(str(path))
+    electrical = GeometricRule(env).target_deg[0]
+    antenna = env.sim.setup.antenna
+    edge_depression = independent_planning_tilt() - 5.0
+    peak = antenna.gain_dbi(0.0, np.arange(0.0, 30.0, 0.01), electrical, 4.0).max()
+    edge = antenna.gain_dbi(0.0, edge_depression, electrical, 4.0)
+    assert float(peak - edge) == pytest.approx(3.0, abs=0.2)
+
+
+def test_geometric_continuous_outputs_its_absolute_targets(cont_env):
+    rule = GeometricRule(cont_env)
+    target = independent_planning_tilt()
+    obs, _ = cont_env.reset(seed=0)
+    action = act_once(rule, obs)
+    assert action.dtype == np.float32 and cont_env.action_space.contains(action)
+    np.testing.assert_allclose(action, absolute(np.full(N_CELLS, target)), atol=0.003)
+    cont_env.step(action)
+    np.testing.assert_allclose(cont_env.tilt_deg, target, atol=0.02)
+    # the same action whatever the current tilt (absolute, not incremental)
+    np.testing.assert_allclose(act_once(rule, make_obs(12.0)), action)

@@ -1,0 +1,334 @@
+"""`cellsim compare` and `cellsim.evaluation`: every agent on the same seeds, means with Student-t
+95 % intervals, normalised scores, files and plots.
+
+Episodes are 2 hours (8 steps) of hex7 so that the oracle, always added, stays cheap; the
+numbers in the JSON are checked against episodes replayed here with a loop of our own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from cellsim.cli import main
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import ConfigError
+from cellsim.evaluation import EVAL_SEED0, compare, mean_ci95, parse_agent, to_json
+from cellsim.policies import SonRule
+from cellsim.training import TrainSpec, load_run, train
+
+SHORT_DAY = {"episode_hours": 2}
+EPISODES = 2
+KPIS = {
+    "coverage",
+    "mean_rate_mbps",
+    "p5_rate_mbps",
+    "mean_log_rate",
+    "overshoot_share",
+    "tilt_changes",
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """A tiny policy network: torch's thread pool only adds contention on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    """A tiny PPO run (discrete tilts) to compare with the rules."""
+    return train(
+        TrainSpec(
+            agent="ppo",
+            scenario="hex7",
+            timesteps=64,
+            n_envs=1,
+            hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1},
+            eval_freq=10**6,
+            checkpoint_freq=10**6,
+            config=dict(SHORT_DAY),
+            progress_bar=False,
+            out=str(tmp_path_factory.mktemp("compare") / "ppo-run"),
+        )
+    )
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def one_error_line(code: int, err: str) -> str:
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def compared(trained_run, tmp_path_factory):
+    """`cellsim compare --json --out DIR` with rule-son and the trained run."""
+    out_dir = tmp_path_factory.mktemp("compare-out") / "results"
+    code, stdout, err = run_cli(
+        "compare",
+        "--scenario",
+        "hex7",
+        "--agents",
+        "rule-son",
+        f"ppo={trained_run}",
+        "--episodes",
+        str(EPISODES),
+        "--json",
+        "--config",
+        json.dumps(SHORT_DAY),
+        "--out",
+        str(out_dir),
+    )
+    assert code == 0, err
+    return json.loads(stdout), out_dir
+
+
+def replay(env: TiltEnv, policy, seed: int) -> dict:
+    """One episode with a loop of our own: total reward, KPI means, tilt changes."""
+    obs, _ = env.reset(seed=seed)
+    if hasattr(policy, "reset"):
+        policy.reset()
+    total, changes, kpis, start = 0.0, 0, [], True
+    while True:
+        action, _ = policy.predict(obs, episode_start=np.array([start]), deterministic=True)
+        start = False
+        before = env.tilt_deg.copy()
+        obs, reward, terminated, truncated, info = env.step(action)
+        total += reward
+        changes += int(np.sum(env.tilt_deg != before))
+        kpis.append(info["kpis"])
+        if terminated or truncated:
+            break
+    means = {k: float(np.mean([row[k] for row in kpis])) for k in KPIS - {"tilt_changes"}}
+    return {"reward": total, "tilt_changes": changes, **means}
+
+
+def t_interval(values) -> list[float]:
+    v = np.asarray(values, float)
+    lo, hi = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
+    return [float(lo), float(hi)]
+
+
+# ------------------------------------------------------------------------------ the JSON
+
+
+def test_json_document_shape(compared):
+    doc, _ = compared
+    assert set(doc) == {"scenario", "agents"}
+    assert doc["scenario"] == "hex7"
+    assert set(doc["agents"]) == {"rule-son", "ppo", "rule-geometric", "oracle"}
+    for name, agent in doc["agents"].items():
+        extra = {"simulator_evaluations"} if name == "oracle" else set()
+        assert set(agent) == {"reward_mean", "reward_ci95", "kpis", "score"} | extra, name
+        lo, hi = agent["reward_ci95"]
+        assert lo <= agent["reward_mean"] <= hi
+        assert all(math.isfinite(x) for x in (lo, hi, agent["reward_mean"], agent["score"]))
+        assert set(agent["kpis"]) == KPIS
+        for kpi in agent["kpis"].values():
+            assert set(kpi) == {"mean", "ci95"}
+            assert len(kpi["ci95"]) == 2
+            assert kpi["ci95"][0] <= kpi["mean"] <= kpi["ci95"][1]
+        assert 0.0 <= agent["kpis"]["coverage"]["mean"] <= 1.0
+    assert doc["agents"]["oracle"]["simulator_evaluations"] > 0
+
+
+def test_scores_are_normalised_between_the_planning_rule_and_the_oracle(compared):
+    doc, _ = compared
+    agents = doc["agents"]
+    assert agents["rule-geometric"]["score"] == 0.0
+    assert agents["oracle"]["score"] == 1.0
+    r_geo, r_orc = agents["rule-geometric"]["reward_mean"], agents["oracle"]["reward_mean"]
+    for name in ("rule-son", "ppo"):
+        score = (agents[name]["reward_mean"] - r_geo) / (r_orc - r_geo)
+        assert agents[name]["score"] == pytest.approx(score, rel=1e-12)
+
+
+def test_rule_son_numbers_match_episodes_replayed_on_the_evaluation_seeds(compared):
+    doc, _ = compared
+    env = TiltEnv("hex7", SHORT_DAY)
+    rule = SonRule(env)
+    episodes = [replay(env, rule, EVAL_SEED0 + i) for i in range(EPISODES)]
+    son = doc["agents"]["rule-son"]
+    rewards = [e["reward"] for e in episodes]
+    assert son["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
+    np.testing.assert_allclose(son["reward_ci95"], t_interval(rewards), atol=1e-9)
+    for k in KPIS:
+        values = [e[k] for e in episodes]
+        assert son["kpis"][k]["mean"] == pytest.approx(np.mean(values), abs=1e-9), k
+
+
+def test_trained_run_numbers_match_its_replayed_episodes(compared, trained_run):
+    doc, _ = compared
+    model, config = load_run(trained_run)
+    assert config["env_config"]["action"] == "discrete"
+    env = TiltEnv("hex7", SHORT_DAY)
+    rewards = [replay(env, model, EVAL_SEED0 + i)["reward"] for i in range(EPISODES)]
+    assert doc["agents"]["ppo"]["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
+
+
+def test_every_agent_runs_the_same_seeds_and_repeats_exactly(compared):
+    doc, _ = compared
+    results = compare("hex7", ["rule-geometric"], EPISODES, dict(SHORT_DAY))
+    assert list(results) == ["rule-geometric", "oracle"]
+    for result in results.values():
+        assert [e.seed for e in result.episodes] == [EVAL_SEED0 + i for i in range(EPISODES)]
+    again = to_json("hex7", results)["agents"]
+    # a separate call (another process's worth of state) gives the same numbers
+    assert again["rule-geometric"] == doc["agents"]["rule-geometric"]
+    assert again["oracle"]["reward_mean"] == doc["agents"]["oracle"]["reward_mean"]
+
+
+def test_different_seeds_give_different_episodes():
+    half_hour = {"episode_hours": 0.5}
+    first = compare("hex7", ["rule-geometric"], 1, half_hour)
+    other = compare("hex7", ["rule-geometric"], 1, half_hour, seed0=EVAL_SEED0 + 7)
+    assert first["rule-geometric"].episodes[0].seed != other["rule-geometric"].episodes[0].seed
+    assert first["rule-geometric"].episodes[0].reward != other["rule-geometric"].episodes[0].reward
+
+
+# ------------------------------------------------------------------------------ the files
+
+
+def test_out_folder_holds_results_and_plots(compared):
+    doc, out_dir = compared
+    assert {p.name for p in out_dir.iterdir()} == {
+        "results.json",
+        "results.md",
+        "kpis_over_day.png",
+        "throughput_cdf.png",
+    }
+    assert json.loads((out_dir / "results.json").read_text()) == doc
+    markdown = (out_dir / "results.md").read_text()
+    assert "| agent |" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(doc["agents"])
+    for name in doc["agents"]:
+        assert any(line.startswith(f"| {name} |") for line in rows), name
+    geo = next(line for line in rows if line.startswith("| rule-geometric |"))
+    assert "| 0.00 |" in geo
+    for png in ("kpis_over_day.png", "throughput_cdf.png"):
+        data = (out_dir / png).read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, png
+
+
+def test_markdown_is_printed_without_json(tmp_path):
+    code, stdout, err = run_cli(
+        "compare",
+        "--scenario",
+        "hex7",
+        "--agents",
+        "rule-geometric",
+        "--episodes",
+        "1",
+        "--config",
+        json.dumps({"episode_hours": 0.5}),
+    )
+    assert code == 0, err
+    assert "| rule-geometric |" in stdout and "| oracle |" in stdout
+
+
+# ------------------------------------------------------------------------- mean and CI
+
+
+@pytest.mark.parametrize(
+    "values", [[1.0, 2.0, 3.0, 4.0], [10.0, 10.5], [-3.2, 0.1, 7.7, 2.5, 2.5, -1.0, 4.4]]
+)
+def test_mean_ci95_is_the_student_t_interval(values):
+    mean, ci = mean_ci95(values)
+    assert mean == pytest.approx(np.mean(values))
+    np.testing.assert_allclose(ci, t_interval(values), rtol=1e-12)
+
+
+def test_mean_ci95_by_hand():
+    mean, (lo, hi) = mean_ci95([1.0, 2.0, 3.0, 4.0])
+    half = 3.182446305284263 * math.sqrt(5.0 / 3.0) / 2.0  # t(0.975, 3) · s / √n
+    assert mean == 2.5
+    assert lo == pytest.approx(2.5 - half, abs=1e-12)
+    assert hi == pytest.approx(2.5 + half, abs=1e-12)
+
+
+def test_mean_ci95_degenerate_cases():
+    assert mean_ci95([4.2]) == (4.2, [4.2, 4.2])
+    assert mean_ci95([3.0, 3.0, 3.0]) == (3.0, [3.0, 3.0])
+    assert mean_ci95(np.array([7])) == (7.0, [7.0, 7.0])
+
+
+# -------------------------------------------------------------------------------- errors
+
+
+def test_trained_run_with_another_action_type_is_refused(trained_run):
+    with pytest.raises(ConfigError, match="action"):
+        compare("hex7", [f"ppo={trained_run}"], 1, {"action": "continuous", **SHORT_DAY})
+    code, _, err = run_cli(
+        "compare",
+        "--agents",
+        f"ppo={trained_run}",
+        "--episodes",
+        "1",
+        "--config",
+        json.dumps({"action": "continuous", **SHORT_DAY}),
+    )
+    line = one_error_line(code, err)
+    assert "discrete" in line and "continuous" in line
+
+
+def test_compare_needs_at_least_one_episode():
+    with pytest.raises(ConfigError, match="episodes"):
+        compare("hex7", ["rule-son"], 0, dict(SHORT_DAY))
+
+
+def test_a_bare_run_folder_is_named_after_it(trained_run):
+    assert parse_agent(str(trained_run)) == (trained_run.name, str(trained_run))
+    assert parse_agent(f"mine={trained_run}") == ("mine", str(trained_run))
+    assert parse_agent("rule-son") == ("rule-son", None)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--agents", "rule-magic"], "rule-magic"),
+        (["--agents", "=runs/x"], "NAME=RUN_DIR"),
+        (["--agents", "rule-son", "rule-son"], "unique"),
+        (["--agents", "rule-son", "--episodes", "0"], "--episodes"),
+        (["--agents", "rule-son", "--config", "{oops"], "--config"),
+        (["--agents", "rule-son", "--config", '{"episode_hours": 0}'], "episode_hours"),
+        (["--agents", "rule-son", "--scenario", "hex77"], "hex7"),
+        (["--agents", "ghost=/nonexistent/run"], "config.yml"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(argv, needle):
+    code, _, err = run_cli("compare", *argv)
+    assert needle in one_error_line(code, err)
+
+
+def test_out_that_is_a_file_fails_before_any_episode(tmp_path):
+    blocker = tmp_path / "results"
+    blocker.write_text("a file, not a folder")
+    code, stdout, err = run_cli("compare", "--agents", "rule-son", "--out", str(blocker))
+    assert "--out" in one_error_line(code, err)
+    assert stdout == ""
