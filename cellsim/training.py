@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,9 @@ AGENTS = {
 OFF_POLICY = {"dqn", "sac", "td3"}
 DQN_MAX_ACTIONS = 243  # 3^5: DQN's joint Discrete action space up to five cells
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
-_ZOO_KEYS = {"n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack"}
+_ZOO_KEYS = {
+    "n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "env_config",
+}  # fmt: skip
 EVAL_SEED_OFFSET = 10_000
 
 
@@ -88,6 +91,15 @@ def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
             )
         kwargs["policy_kwargs"] = value
     return kwargs
+
+
+def resolve_policy(name: str):
+    """SB3's policy names, plus cellsim's own (PerCellPolicy)."""
+    if name == "PerCellPolicy":
+        from cellsim.policies.networks import PerCellPolicy
+
+        return PerCellPolicy
+    return name
 
 
 @dataclass
@@ -287,7 +299,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
                 f"make 3^{n_cells} joint actions (at most {DQN_MAX_ACTIONS} fit); use ppo or a2c"
             )
     hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
-    env_config = {**spec.config}
+    env_config = {**hyper.get("env_config", {}), **spec.config}
     if action == "continuous":
         env_config["action"] = "continuous"
     elif env_config.get("action", "discrete") != "discrete":
@@ -349,13 +361,14 @@ def train(spec: TrainSpec) -> Path:
             model.load_replay_buffer(buffer)
     else:
         model = algo(
-            hyper.get("policy", "MlpPolicy"), venv, seed=seed, device="cpu",
+            resolve_policy(hyper.get("policy", "MlpPolicy")), venv, seed=seed, device="cpu",
             tensorboard_log=str(run / "tb"), verbose=spec.verbose, **algo_kwargs(hyper),
         )  # fmt: skip
     callbacks, eval_env = _callbacks(run, spec, scenario, env_config, n_envs)
     if checkpoint is not None:
         _restore_eval_history(callbacks[0], run)
     remaining = max(0, total - model.num_timesteps)
+    started = time.perf_counter()
     try:
         model.learn(
             remaining, callback=callbacks, progress_bar=spec.progress_bar,
@@ -370,7 +383,7 @@ def train(spec: TrainSpec) -> Path:
         venv.close()
         eval_env.close()
     _atomic_save(model, run / "model.zip")
-    _write_metrics(run, model.num_timesteps)
+    _write_metrics(run, model.num_timesteps, time.perf_counter() - started)
     return run
 
 
@@ -394,9 +407,9 @@ def _restore_eval_history(evaluation, run: Path) -> None:
         evaluation.best_mean_reward = float(np.max(np.mean(data["results"], axis=1)))
 
 
-def _write_metrics(run: Path, steps: int) -> None:
+def _write_metrics(run: Path, steps: int, wall_s: float) -> None:
     evals = run / "eval" / "evaluations.npz"
-    metrics: dict[str, Any] = {"timesteps": int(steps)}
+    metrics: dict[str, Any] = {"timesteps": int(steps), "train_wall_s": round(wall_s, 1)}
     if evals.is_file():
         data = np.load(evals)
         metrics["eval_timesteps"] = data["timesteps"].tolist()

@@ -561,24 +561,19 @@ class Tr36873UMa(Tr38901UMa):
 
 
 @dataclass(frozen=True)
-class Tr36873UMi(PathLossModel):
+class Tr36873UMi(Tr38901UMi):
     """TR 36.873 Table 7.2-1 3D-UMi (h_E = 1 m). Calibrated at 2 GHz with h_BS = 10 m.
 
-    Its PL1 and PL2 are only approximately continuous at d'BP (within about 0.1 dB).
+    Its PL1 and PL2 are only approximately continuous at d'BP (within about 0.1 dB). Distances,
+    heights, correlation distances and the LOS probability are those of TR 38.901 UMi
+    (inherited); the formulas, σ and frequency range differ.
     """
 
     name: ClassVar[str] = "umi-36873"
     label: ClassVar[str] = "TR 36.873 3D-UMi"
     fc_range_ghz: ClassVar[tuple[float, float]] = (2.0, 6.0)
-    d2d_range_m: ClassVar[tuple[float, float]] = (10.0, 5000.0)
-    h_bs_range_m: ClassVar[tuple[float, float]] = (5.0, 25.0)
-    h_bs_nominal_m: ClassVar[float | None] = 10.0
-    h_ut_range_m: ClassVar[tuple[float, float]] = (1.5, 22.5)
     sigma_los_db: ClassVar[float] = 3.0
     sigma_nlos_db: ClassVar[float] = 4.0
-    sf_decorr_los_m: ClassVar[float] = 10.0
-    sf_decorr_nlos_m: ClassVar[float] = 13.0
-    los_decorrelation_m: ClassVar[float] = 50.0
 
     def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
         h_bs_e, h_ut_e = h_bs - 1.0, h_ut - 1.0
@@ -595,9 +590,6 @@ class Tr36873UMi(PathLossModel):
 
     def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
         return 36.7 * np.log10(d3d) + 22.7 + 26.0 * np.log10(fc) - 0.3 * (h_ut - 1.5)
-
-    def _los_probability(self, d, h_ut):  # type: ignore[override]
-        return _umi_los_probability(d)
 
 
 # ---------------------------------------------------------------------------------------------
