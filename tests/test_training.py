@@ -503,9 +503,10 @@ def test_every_agent_file_loads_and_parses():
     for agent, (algo, _) in training.AGENTS.items():
         hyper = load_hyperparams(agent)
         kwargs = algo_kwargs(hyper)
-        assert not set(kwargs) & {"n_envs", "n_timesteps", "policy"}
+        assert not set(kwargs) & {"n_envs", "n_timesteps", "policy", "env_config"}
         assert isinstance(kwargs.get("policy_kwargs", {}), dict), agent
-        assert hyper["policy"] == "MlpPolicy", algo
+        assert hyper["policy"] in ("MlpPolicy", "PerCellPolicy"), algo
+        assert training.resolve_policy(hyper["policy"]) is not None
 
 
 def test_load_hyperparams_errors(tmp_path):

@@ -47,16 +47,22 @@ def test_weights_are_shared_across_cells():
 
 
 def test_a_cell_logits_depend_on_its_own_features():
-    """Changing cell 2's features changes cell 2's logits more than cell 0's."""
-    policy = _policy(4)
-    obs = torch.zeros(1, 4 * N_F + 2)
-    changed = obs.clone()
-    changed[0, 2 * N_F : 3 * N_F] = 3.0
-    with torch.no_grad():
-        base = policy.action_net(policy.mlp_extractor.forward_actor(obs)).reshape(4, 3)
-        new = policy.action_net(policy.mlp_extractor.forward_actor(changed)).reshape(4, 3)
-    delta = (new - base).abs().sum(dim=1)
-    assert delta[2] > delta[0]
+    """Changing cell 2's features changes cell 2's logits more than the others' (which only see
+    it through the network mean), on average over random initialisations."""
+    own, other = 0.0, 0.0
+    for seed in range(10):
+        torch.manual_seed(seed)
+        policy = _policy(4)
+        obs = torch.zeros(1, 4 * N_F + 2)
+        changed = obs.clone()
+        changed[0, 2 * N_F : 3 * N_F] = 3.0
+        with torch.no_grad():
+            base = policy.action_net(policy.mlp_extractor.forward_actor(obs)).reshape(4, 3)
+            new = policy.action_net(policy.mlp_extractor.forward_actor(changed)).reshape(4, 3)
+        delta = (new - base).abs().sum(dim=1)
+        own += float(delta[2])
+        other += float(delta[[0, 1, 3]].mean())
+    assert own > 1.3 * other
 
 
 def test_ppo_trains_saves_and_reloads_it(tmp_path):
