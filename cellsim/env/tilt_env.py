@@ -9,7 +9,6 @@ import numpy as np
 
 from cellsim.env.config import merge_config
 from cellsim.env.observation import (
-    CELL_OBSERVATION,
     build_observation,
     cell_observation,
     observation_bounds,
@@ -220,9 +219,6 @@ class TiltEnv(gym.Env):
         if terms is not None:
             info["rewards"] = terms
         return info
-
-    def cell_observation_names(self) -> tuple[str, ...]:
-        return CELL_OBSERVATION
 
     # -- rendering --------------------------------------------------------------------------
 
