@@ -478,7 +478,7 @@ def fuzz_bases(tmp_path_factory) -> list[dict[str, Any]]:
     return [hex_base, csv_base]
 
 
-@settings(max_examples=200, deadline=None, database=None,
+@settings(max_examples=200, deadline=None, database=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(which=st.integers(0, 1), mutations=_mutations)
 def test_mutated_scenario_is_valid_or_a_cellsim_error(fuzz_bases, which, mutations):

@@ -761,7 +761,8 @@ def random_configs(draw):
     return cfg
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(random_configs())
 def test_random_configs_build_or_raise_cellsim_error(cfg):
     try:
