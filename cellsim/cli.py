@@ -374,6 +374,60 @@ def _run_demo(args: argparse.Namespace) -> None:
     run_demo(args.out, args.scenario, args.timesteps, args.episodes)
 
 
+# -- map --------------------------------------------------------------------------------------
+
+
+def _hour(text: str) -> float:
+    try:
+        hh, mm = text.split(":")
+        hour, minute = int(hh), int(mm)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed HH:MM, e.g. 11:00") from None
+    if not (0 <= hour < 24 and 0 <= minute < 60):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed 00:00 … 23:59")
+    return hour + minute / 60.0
+
+
+def _add_map(sub: argparse._SubParsersAction) -> None:
+    from cellsim.viz.maps import MAP_KINDS
+
+    p = sub.add_parser(
+        "map",
+        help="a coverage map of a scenario under a tilt plan",
+        description="Draw SINR, RSRP, serving cell, throughput, coverage or demand over the "
+        "study area with sites, azimuths and tilts, under the tilts a policy has set by --time "
+        "(default: the scenario's tilts).",
+    )
+    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--kind", choices=list(MAP_KINDS), default="sinr", help="what to draw")
+    p.add_argument("--policy", metavar="P",
+                   help="rule-geometric, rule-son, oracle or a run folder (default: none)")
+    p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
+                   help="time of day (default 11:00)")
+    p.add_argument("--out", default="map.png", help="image file .png, .svg or .pdf")
+    p.set_defaults(run=_run_map)
+
+
+def _run_map(args: argparse.Namespace) -> None:
+    from cellsim.demo import tilts_at
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.evaluation import parse_agent
+    from cellsim.policies import make_policy
+    from cellsim.training import load_run
+    from cellsim.viz.maps import draw_map
+
+    check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
+    env = TiltEnv(args.scenario)
+    tilt, label = env.sim.layout.cells.tilt_deg.copy(), "scenario tilts"
+    if args.policy:
+        name, path = parse_agent(args.policy)
+        policy = make_policy(name, env) if path is None else load_run(path)[0]
+        tilt, label = tilts_at(env, policy, args.time, seed=0), name
+    out = draw_map(env.sim, tilt, args.time, args.kind, args.out,
+                   f"{env.scenario.name}, {label}")  # fmt: skip
+    print(f"map written to {out}")
+
+
 # -- scenarios --------------------------------------------------------------------------------
 
 
@@ -449,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_compare(sub)
     _add_demo(sub)
+    _add_map(sub)
     _add_scenarios(sub)
     return parser
 

@@ -77,3 +77,69 @@ def before_after_sinr(
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+#: What `cellsim map --kind` draws: per-point values, colour map, colour-bar label, range.
+MAP_KINDS = {
+    "sinr": ("viridis", "SINR (dB)", SINR_RANGE_DB),
+    "rsrp": ("magma", "RSRP per resource element (dBm)", (-130.0, -60.0)),
+    "throughput": ("cividis", "user throughput (Mbps)", None),
+    "coverage": ("RdYlGn", "covered (RSRP and SINR above thresholds)", (0.0, 1.0)),
+    "demand": ("Blues", "active users per pixel", None),
+    "server": ("tab20", "serving cell", None),
+}
+
+
+def map_values(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str):
+    """Per-point values of a map kind on the outdoor raster, and the network KPIs."""
+    sim.reset_load()
+    result = sim.step(tilt_deg, hour, iterations=5)
+    n = sim.raster.n_points
+    kpis = result.kpis
+    cfg = sim.config.kpi
+    if kind == "sinr":
+        values = kpis.sinr_db[:n]
+    elif kind == "rsrp":
+        values = result.state.rsrp_dbm[:n]
+    elif kind == "throughput":
+        values = kpis.rate_mbps[:n]
+    elif kind == "coverage":
+        ok = (result.state.rsrp_dbm[:n] >= cfg.rsrp_min_dbm) & (kpis.sinr_db[:n] >= cfg.sinr_min_db)
+        values = ok.astype(float)
+    elif kind == "demand":
+        values = sim.demand.users_at(hour)
+    else:  # server
+        values = result.state.serving_cell[:n].astype(float)
+    return np.asarray(values, float), kpis.network()
+
+
+def draw_map(
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str
+) -> Path:
+    """One map of `kind` with sites, sector azimuths, tilts, exclusions and the network KPIs."""
+    cmap, label, value_range = MAP_KINDS[kind]
+    values, kpis = map_values(sim, tilt_deg, hour, kind)
+    image = sim.raster.to_image(values)
+    fig, ax = plt.subplots(figsize=(7, 6.2), constrained_layout=True)
+    vmin, vmax = value_range if value_range else (np.nanmin(image), np.nanmax(image))
+    if kind == "server":
+        cmap = plt.get_cmap(cmap, max(2, sim.n_cells))
+        vmin, vmax = -0.5, sim.n_cells - 0.5
+    im = ax.imshow(image, extent=sim.raster.extent_m, origin="upper", cmap=cmap, vmin=vmin,
+                   vmax=vmax, interpolation="nearest")  # fmt: skip
+    _draw_sites(ax, sim, tilt_deg)
+    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
+    hh = int(hour) % 24
+    ax.set_title(
+        f"{title} — {kind} at {hh:02d}:{round(hour % 1 * 60):02d}\ncoverage "
+        f"{kpis['coverage']:.3f}, mean rate {kpis['mean_rate_mbps']:.1f} Mbps, p5 "
+        f"{kpis['p5_rate_mbps']:.2f} Mbps, mean SINR {kpis['mean_sinr_db']:.1f} dB",
+        fontsize=9,
+    )
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out

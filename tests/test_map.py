@@ -1,0 +1,69 @@
+"""`cellsim map`: every kind is drawn, with real content, and bad arguments are one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cellsim.cli import main
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.viz.maps import MAP_KINDS, map_values
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def hex7():
+    return TiltEnv("hex7")
+
+
+@pytest.mark.parametrize("kind", list(MAP_KINDS))
+def test_every_kind_writes_an_image(tmp_path, capsys, kind):
+    out = tmp_path / f"{kind}.png"
+    assert main(["map", "--scenario", "hex7", "--kind", kind, "--out", str(out)]) == 0
+    data = out.read_bytes()
+    assert data.startswith(PNG) and len(data) > 20_000
+    assert str(out) in capsys.readouterr().out
+
+
+def test_server_map_has_a_region_per_cell(hex7):
+    values, _ = map_values(hex7.sim, hex7.sim.layout.cells.tilt_deg, 11.0, "server")
+    served = np.unique(values)
+    assert len(served) == hex7.sim.n_cells  # every cell serves somewhere in hex7
+
+
+def test_outage_map_shows_the_hole():
+    """During site 0's outage its cells serve nowhere; before it they do."""
+    env = TiltEnv("outage")
+    tilt = env.sim.layout.cells.tilt_deg
+    site0 = np.flatnonzero(env.sim.layout.cells.site == 0)
+    during, _ = map_values(env.sim, tilt, 10.0, "server")
+    before, _ = map_values(env.sim, tilt, 7.0, "server")
+    assert not np.isin(site0, during).any()
+    assert np.isin(site0, before).all()
+
+
+def test_policy_tilts_change_the_map(hex7):
+    base, _ = map_values(hex7.sim, np.full(hex7.sim.n_cells, 2.0), 11.0, "sinr")
+    down, _ = map_values(hex7.sim, np.full(hex7.sim.n_cells, 14.0), 11.0, "sinr")
+    assert np.abs(base - down).mean() > 0.5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["map", "--kind", "bogus"],
+        ["map", "--time", "25:00"],
+        ["map", "--time", "noon"],
+        ["map", "--out", "map.txt"],
+        ["map", "--policy", "nope"],
+    ],
+)
+def test_bad_arguments_are_one_line(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
