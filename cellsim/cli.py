@@ -404,6 +404,8 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
                    help="rule-geometric, rule-son, oracle or a run folder (default: none)")
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="time of day (default 11:00)")
+    p.add_argument("--compare", nargs=2, metavar=("POLICY_A", "POLICY_B"),
+                   help="SINR maps of two policies side by side and their difference")
     p.add_argument("--out", default="map.png", help="image file .png, .svg or .pdf")
     p.set_defaults(run=_run_map)
 
@@ -417,14 +419,28 @@ def _run_map(args: argparse.Namespace) -> None:
     from cellsim.viz.maps import draw_map
 
     check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
+    if args.compare and args.policy:
+        raise CellsimError("--compare and --policy: give one or the other")
     env = TiltEnv(args.scenario)
-    tilt, label = env.sim.layout.cells.tilt_deg.copy(), "scenario tilts"
-    if args.policy:
-        name, path = parse_agent(args.policy)
+
+    def plan(spec: str):
+        name, path = parse_agent(spec)
         policy = make_policy(name, env) if path is None else load_run(path)[0]
-        tilt, label = tilts_at(env, policy, args.time, seed=0), name
-    out = draw_map(env.sim, tilt, args.time, args.kind, args.out,
-                   f"{env.scenario.name}, {label}")  # fmt: skip
+        return name, tilts_at(env, policy, args.time, seed=0)
+
+    if args.compare:
+        from cellsim.viz.maps import before_after_sinr
+
+        plans = dict(plan(spec) for spec in args.compare)
+        if len(plans) < 2:
+            raise CellsimError(f"--compare {' '.join(args.compare)}: give two different policies")
+        out = before_after_sinr(env.sim, plans, args.time, args.out, env.scenario.name)
+    else:
+        tilt, label = env.sim.layout.cells.tilt_deg.copy(), "scenario tilts"
+        if args.policy:
+            label, tilt = plan(args.policy)
+        out = draw_map(env.sim, tilt, args.time, args.kind, args.out,
+                       f"{env.scenario.name}, {label}")  # fmt: skip
     print(f"map written to {out}")
 
 

@@ -67,3 +67,26 @@ def test_bad_arguments_are_one_line(argv, capsys, tmp_path, monkeypatch):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
+
+
+def test_compare_two_policies_side_by_side(tmp_path):
+    out = tmp_path / "cmp.png"
+    argv = ["map", "--scenario", "hex7", "--compare", "rule-geometric", "rule-son",
+            "--time", "12:00", "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    data = out.read_bytes()
+    assert data.startswith(PNG) and len(data) > 50_000
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["map", "--compare", "rule-son", "rule-son"],
+        ["map", "--compare", "rule-son", "oracle", "--policy", "rule-son"],
+    ],
+)
+def test_bad_compare_is_one_line(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "compare" in err[0]
