@@ -444,6 +444,45 @@ def _run_map(args: argparse.Namespace) -> None:
     print(f"map written to {out}")
 
 
+# -- record -----------------------------------------------------------------------------------
+
+
+def _add_record(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "record",
+        help="record an episode of a policy as an animated SINR map",
+        description="Run one episode of a policy and save env.render() frames as a GIF (or "
+        "MP4 where ffmpeg is installed).",
+    )
+    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--policy", required=True, metavar="P",
+                   help="rule-geometric, rule-son, oracle or NAME=RUN_DIR")
+    p.add_argument("--seed", type=_seed, default=0, help="episode seed (default 0)")
+    p.add_argument("--every", type=_positive_int, default=1, help="keep every Nth step")
+    p.add_argument("--out", default="episode.gif", help="episode.gif or episode.mp4")
+    p.set_defaults(run=_run_record)
+
+
+def _run_record(args: argparse.Namespace) -> None:
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.evaluation import parse_agent
+    from cellsim.policies import make_policy
+    from cellsim.training import load_run
+    from cellsim.viz.record import record_episode
+
+    check_writable(args.out, (".gif", ".mp4"), "--out")
+    if args.out.lower().endswith(".mp4"):
+        from matplotlib import animation
+
+        if not animation.writers.is_available("ffmpeg"):
+            raise CellsimError(f"--out {args.out!r}: MP4 needs ffmpeg, not found: use .gif")
+    env = TiltEnv(args.scenario)
+    name, path = parse_agent(args.policy)
+    policy = make_policy(name, env) if path is None else load_run(path)[0]
+    out = record_episode(env, policy, args.out, args.seed, args.every)
+    print(f"episode written to {out}")
+
+
 # -- scenarios --------------------------------------------------------------------------------
 
 
@@ -520,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_demo(sub)
     _add_map(sub)
+    _add_record(sub)
     _add_scenarios(sub)
     return parser
 

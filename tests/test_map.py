@@ -90,3 +90,32 @@ def test_bad_compare_is_one_line(argv, capsys, tmp_path, monkeypatch):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "compare" in err[0]
+
+
+def test_record_writes_an_animated_gif(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "episode.gif"
+    argv = ["record", "--scenario", "hex7", "--policy", "rule-geometric", "--every", "8",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    with Image.open(out) as gif:
+        assert gif.format == "GIF"
+        assert gif.n_frames == 96 // 8 + 1  # the start, then every 8th of 96 steps
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["record", "--policy", "rule-son", "--out", "x.avi"],
+        ["record", "--policy", "nope"],
+        ["record"],
+    ],
+)
+def test_bad_record_arguments_are_one_line(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(main(argv))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0]
