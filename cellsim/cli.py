@@ -483,6 +483,23 @@ def _run_record(args: argparse.Namespace) -> None:
     print(f"episode written to {out}")
 
 
+# -- curves -----------------------------------------------------------------------------------
+
+
+def _add_curves(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("curves", help="training curves of run folders (evaluation reward)")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="folders from cellsim train")
+    p.add_argument("--out", default="training.png", help="image file .png, .svg or .pdf")
+    p.set_defaults(run=_run_curves)
+
+
+def _run_curves(args: argparse.Namespace) -> None:
+    from cellsim.viz.training import plot_training_curves
+
+    check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
+    print(f"curves written to {plot_training_curves(args.runs, args.out)}")
+
+
 # -- scenarios --------------------------------------------------------------------------------
 
 
@@ -560,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_map(sub)
     _add_record(sub)
+    _add_curves(sub)
     _add_scenarios(sub)
     return parser
 

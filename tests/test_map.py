@@ -119,3 +119,20 @@ def test_bad_record_arguments_are_one_line(argv, capsys, tmp_path, monkeypatch):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "Traceback" not in err[0]
+
+
+def test_training_curves_from_a_run_folder(tmp_path):
+    run = tmp_path / "run"
+    (run / "eval").mkdir(parents=True)
+    np.savez(run / "eval" / "evaluations.npz", timesteps=np.array([100, 200, 300]),
+             results=np.array([[1.0, 2.0], [2.0, 3.0], [4.0, 4.5]]),
+             ep_lengths=np.full((3, 2), 96))  # fmt: skip
+    out = tmp_path / "curves.png"
+    assert main(["curves", str(run), "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(PNG)
+
+
+def test_training_curves_of_a_folder_without_evaluations_is_one_line(tmp_path, capsys):
+    assert main(["curves", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "evaluations.npz" in err[0]
