@@ -413,9 +413,7 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
 def _run_map(args: argparse.Namespace) -> None:
     from cellsim.demo import tilts_at
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.evaluation import parse_agent
-    from cellsim.policies import make_policy
-    from cellsim.training import load_run
+    from cellsim.evaluation import load_policy
     from cellsim.viz.maps import draw_map
 
     check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
@@ -424,8 +422,7 @@ def _run_map(args: argparse.Namespace) -> None:
     env = TiltEnv(args.scenario)
 
     def plan(spec: str):
-        name, path = parse_agent(spec)
-        policy = make_policy(name, env) if path is None else load_run(path)[0]
+        name, policy = load_policy(spec, env)
         return name, tilts_at(env, policy, args.time, seed=0)
 
     if args.compare:
@@ -465,9 +462,7 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
 
 def _run_record(args: argparse.Namespace) -> None:
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.evaluation import parse_agent
-    from cellsim.policies import make_policy
-    from cellsim.training import load_run
+    from cellsim.evaluation import load_policy
     from cellsim.viz.record import record_episode
 
     check_writable(args.out, (".gif", ".mp4"), "--out")
@@ -477,8 +472,7 @@ def _run_record(args: argparse.Namespace) -> None:
         if not animation.writers.is_available("ffmpeg"):
             raise CellsimError(f"--out {args.out!r}: MP4 needs ffmpeg, not found: use .gif")
     env = TiltEnv(args.scenario)
-    name, path = parse_agent(args.policy)
-    policy = make_policy(name, env) if path is None else load_run(path)[0]
+    _, policy = load_policy(args.policy, env)
     out = record_episode(env, policy, args.out, args.seed, args.every)
     print(f"episode written to {out}")
 

@@ -121,6 +121,14 @@ def parse_agent(spec: str) -> tuple[str, str | None]:
     )
 
 
+def load_policy(spec: str, env: TiltEnv):
+    """A built-in policy for `env`, or the model of a run folder (`NAME=RUN_DIR` or RUN_DIR)."""
+    from cellsim.training import load_run
+
+    name, path = parse_agent(spec)
+    return name, (make_policy(name, env) if path is None else load_run(path)[0])
+
+
 def compare(
     scenario: str,
     agents: list[str],

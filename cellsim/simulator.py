@@ -129,12 +129,9 @@ class Simulator:
             return per_point
         return np.tile(per_point, 2) * self._demand_share
 
-    def evaluate(
-        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, iterations: int = 2
-    ) -> Kpis:
-        """KPIs at these tilts without touching the simulator's load state (for search)."""
+    def _iterate(self, tilt_deg, hour, users, weight, iterations):
+        """The load ↔ interference fixed point from `weight`, `iterations` times."""
         active = self.active_at(hour)
-        weight = self._weight
         for _ in range(iterations):
             state = self.budget.evaluate(tilt_deg, weight, active)
             kpis = compute_kpis(
@@ -142,7 +139,13 @@ class Simulator:
                 active, self.kpi_params,
             )  # fmt: skip
             weight = kpis.next_weight
-        return kpis
+        return state, kpis, active
+
+    def evaluate(
+        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, iterations: int = 2
+    ) -> Kpis:
+        """KPIs at these tilts without touching the simulator's load state (for search)."""
+        return self._iterate(tilt_deg, hour, users, self._weight, iterations)[1]
 
     def step(
         self,
@@ -153,12 +156,8 @@ class Simulator:
     ) -> StepResult:
         """Radio state and KPIs at these tilts and this time; iterates load ↔ interference."""
         users = self.users_at(hour) if users is None else users
-        active = self.active_at(hour)
-        for _ in range(iterations or self.config.load_iterations):
-            state = self.budget.evaluate(tilt_deg, self._weight, active)
-            kpis = compute_kpis(
-                state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
-                active, self.kpi_params,
-            )  # fmt: skip
-            self._weight = kpis.next_weight
+        state, kpis, active = self._iterate(
+            tilt_deg, hour, users, self._weight, iterations or self.config.load_iterations
+        )
+        self._weight = kpis.next_weight
         return StepResult(state, kpis, users, active)
