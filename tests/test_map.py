@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 
 from cellsim.cli import main
 from cellsim.env.tilt_env import TiltEnv
@@ -136,3 +137,85 @@ def test_training_curves_of_a_folder_without_evaluations_is_one_line(tmp_path, c
     assert main(["curves", str(tmp_path), "--out", str(tmp_path / "c.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "evaluations.npz" in err[0]
+
+
+# -- regions, colour maps, every scenario -----------------------------------------------------
+
+#: Perceptually uniform maps (sequential, and coolwarm diverging) plus the named categorical
+#: palettes of server regions and coverage classes.
+ALLOWED_CMAPS = {"viridis", "cividis", "magma", "inferno", "plasma", "coolwarm", "regions",
+                 "coverage-change"}  # fmt: skip
+
+
+def _cmaps(fig) -> set[str]:
+    return {im.get_cmap().name for ax in fig.axes for im in ax.get_images()}
+
+
+@pytest.mark.parametrize("kind", list(MAP_KINDS))
+def test_colour_maps_are_perceptually_uniform(hex7, kind):
+    from cellsim.viz.maps import map_figure
+
+    fig = map_figure(hex7.sim, hex7.sim.layout.cells.tilt_deg, 11.0, kind, "t")
+    assert _cmaps(fig) and _cmaps(fig) <= ALLOWED_CMAPS
+
+
+def test_before_after_uses_a_diverging_map_centred_on_zero(hex7):
+    from cellsim.viz.maps import before_after_figure
+
+    n = hex7.sim.n_cells
+    fig = before_after_figure(hex7.sim, {"a": np.full(n, 4.0), "b": np.full(n, 10.0)}, 11.0)
+    assert _cmaps(fig) <= ALLOWED_CMAPS and "coolwarm" in _cmaps(fig)
+    diff = next(im for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == "coolwarm")
+    assert diff.norm.vmin == -diff.norm.vmax
+
+
+SCENARIOS = ["hex7", "case1", "rural", "stadium", "outage", "city"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_server_map_of_every_scenario(scenario):
+    """One polygon and one label per serving cell; neighbouring regions differ in colour."""
+    from cellsim.viz.maps import evaluate_plan, map_figure
+    from cellsim.viz.regions import server_regions
+
+    env = TiltEnv(scenario)
+    sim, tilt = env.sim, env.sim.layout.cells.tilt_deg
+    serving = evaluate_plan(sim, tilt, 11.0).state.serving_cell[: sim.raster.n_points]
+    regions = server_regions(sim.raster, serving)
+    assert sorted(regions.polygons) == sorted(np.unique(serving).tolist())
+    covered = sum(p.area for p in regions.polygons.values())
+    assert covered == pytest.approx(sim.raster.n_points * sim.raster.resolution_m**2)
+    for cell, (x, y) in regions.label_xy.items():
+        assert regions.polygons[cell].buffer(1e-6).contains(shapely.Point(x, y))
+    clash = sum(n for (a, b), n in regions.border.items() if regions.colour[a] == regions.colour[b])
+    assert clash <= 0.01 * sum(regions.border.values())
+    fig = map_figure(sim, tilt, 11.0, "server", scenario)
+    names = {t.get_text().split("\n")[0] for t in fig.axes[0].texts}
+    assert {sim.layout.cells.name[c] for c in regions.polygons} <= names
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    assert pixels.shape[:2] == (round(6.6 * 110), round(7.4 * 110))
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_sinr_map_of_every_scenario(scenario, tmp_path):
+    out = tmp_path / "sinr.png"
+    assert main(["map", "--scenario", scenario, "--kind", "sinr", "--out", str(out)]) == 0
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.size == (round(7.4 * 110), round(6.6 * 110))
+        colours = len(set(image.convert("RGB").getdata()))
+    assert colours > 200  # a real SINR field, not a flat image
+
+
+def test_outage_server_map_has_no_region_for_the_failed_site():
+    from cellsim.viz.maps import evaluate_plan
+    from cellsim.viz.regions import server_regions
+
+    env = TiltEnv("outage")
+    sim = env.sim
+    site0 = set(np.flatnonzero(sim.layout.cells.site == 0).tolist())
+    serving = evaluate_plan(sim, sim.layout.cells.tilt_deg, 10.0).state.serving_cell
+    regions = server_regions(sim.raster, serving[: sim.raster.n_points])
+    assert site0.isdisjoint(regions.polygons)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from cellsim.calibration import CalibrationResult
-from cellsim.errors import CellsimError
 from cellsim.scenario import PERCENTILES, ReferenceConfig
+from cellsim.viz.style import new_figure, save_figure
 
 
 def plot_calibration(
     result: CalibrationResult, reference: ReferenceConfig | None, out: str | Path
 ) -> Path:
     """Coupling-loss and geometry CDFs side by side, reference percentiles as markers."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig = new_figure(11, 4.2, dpi=120)
+    axes = fig.subplots(1, 2)
     panels = [
         ("Coupling loss (dB)", result.coupling_loss_db, reference and reference.coupling_loss_db),
         ("Geometry (dB)", result.geometry_db, reference and reference.geometry_db),
@@ -37,12 +34,4 @@ def plot_calibration(
     if reference:
         title += f"  (reference: {reference.source})"
     fig.suptitle(title, fontsize=10)
-    out = Path(out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=120)
-    except OSError as exc:
-        raise CellsimError(f"--plot {str(out)!r}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out, "--plot")

@@ -1,145 +1,195 @@
-"""Coverage maps of a tilt plan: SINR over the study area with sites and sector azimuths."""
+"""Coverage maps of a tilt plan: a map kind over the study area with sites, azimuths, tilts,
+best-server regions and exclusions; and before/after comparisons of two plans."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
+from matplotlib.figure import Figure
 
-from cellsim.simulator import Simulator
+from cellsim.simulator import Simulator, StepResult
+from cellsim.viz.layers import draw_exclusions, draw_regions, draw_sites
+from cellsim.viz.regions import REGION_PALETTE, server_regions
+from cellsim.viz.style import DIVERGING_CMAP, SINR_RANGE_DB, new_figure, save_figure
 
-SINR_RANGE_DB = (-10.0, 30.0)
-
-
-def sinr_image(sim: Simulator, tilt_deg: np.ndarray, hour: float) -> tuple[np.ndarray, dict]:
-    """SINR (dB) of the outdoor raster at these tilts and hour, as an image, and the KPIs."""
-    sim.reset_load()
-    result = sim.step(tilt_deg, hour, iterations=5)
-    n = sim.raster.n_points
-    return sim.raster.to_image(result.kpis.sinr_db[:n]), result.kpis.network()
-
-
-def _draw_sites(ax, sim: Simulator, tilt_deg: np.ndarray) -> None:
-    cells = sim.layout.cells
-    x0, x1, y0, y1 = sim.raster.extent_m
-    arm = 0.04 * max(x1 - x0, y1 - y0)
-    ax.plot(sim.layout.sites_xy_m[:, 0], sim.layout.sites_xy_m[:, 1], "k^", ms=5)
-    for c in range(len(cells)):
-        a = np.radians(cells.azimuth_deg[c])
-        dx, dy = arm * np.cos(a), arm * np.sin(a)
-        ax.plot([cells.x_m[c], cells.x_m[c] + dx], [cells.y_m[c], cells.y_m[c] + dy], "k-", lw=0.8)
-        ax.text(cells.x_m[c] + 1.25 * dx, cells.y_m[c] + 1.25 * dy, f"{tilt_deg[c]:.0f}°",
-                fontsize=6, ha="center", va="center")  # fmt: skip
-    for poly in sim.raster.exclusions:
-        xs, ys = poly.exterior.xy
-        ax.fill(xs, ys, color="0.85", hatch="//", ec="0.5", lw=0.5)
-
-
-def before_after_sinr(
-    sim: Simulator,
-    plans: dict[str, np.ndarray],
-    hour: float,
-    out: str | Path,
-    title: str = "",
-) -> Path:
-    """SINR maps of each named tilt plan side by side, plus the difference of the last two."""
-    images = {name: sinr_image(sim, tilt, hour) for name, tilt in plans.items()}
-    names = list(images)
-    panels = len(names) + (1 if len(names) >= 2 else 0)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 5), constrained_layout=True)
-    extent = sim.raster.extent_m
-    for ax, name in zip(axes, names, strict=False):
-        img, kpis = images[name]
-        im = ax.imshow(img, extent=extent, origin="upper", cmap="viridis",
-                       vmin=SINR_RANGE_DB[0], vmax=SINR_RANGE_DB[1])  # fmt: skip
-        _draw_sites(ax, sim, plans[name])
-        ax.set_title(f"{name}\nmean SINR {kpis['mean_sinr_db']:.1f} dB, "
-                     f"p5 rate {kpis['p5_rate_mbps']:.2f} Mbps", fontsize=9)  # fmt: skip
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("y (m)")
-    fig.colorbar(im, ax=axes[: len(names)], shrink=0.8, label="SINR (dB)")
-    if len(names) >= 2:
-        ax = axes[-1]
-        diff = images[names[-1]][0] - images[names[-2]][0]
-        lim = max(1.0, float(np.nanpercentile(np.abs(diff), 98)))
-        dim = ax.imshow(diff, extent=extent, origin="upper", cmap="RdBu", vmin=-lim, vmax=lim)
-        _draw_sites(ax, sim, plans[names[-1]])
-        ax.set_title(f"SINR gain: {names[-1]} − {names[-2]}", fontsize=9)
-        fig.colorbar(dim, ax=ax, shrink=0.8, label="ΔSINR (dB)")
-    hh = int(hour) % 24
-    fig.suptitle(f"{title} at {hh:02d}:{round(hour % 1 * 60):02d}", fontsize=10)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
-
-
-#: What `cellsim map --kind` draws: per-point values, colour map, colour-bar label, range.
+#: What `cellsim map --kind` draws: colour map, colour-bar label with units, value range.
 MAP_KINDS = {
     "sinr": ("viridis", "SINR (dB)", SINR_RANGE_DB),
     "rsrp": ("magma", "RSRP per resource element (dBm)", (-130.0, -60.0)),
-    "throughput": ("cividis", "user throughput (Mbps)", None),
-    "coverage": ("RdYlGn", "covered (RSRP and SINR above thresholds)", (0.0, 1.0)),
-    "demand": ("Blues", "active users per pixel", None),
-    "server": ("tab20", "serving cell", None),
+    "throughput": ("cividis", "user throughput (Mbps, log scale)", None),
+    "coverage": ("cividis", "coverage (RSRP and SINR above thresholds)", (0.0, 1.0)),
+    "demand": ("plasma", "active users per pixel", None),
+    "server": ("regions", "serving cell", None),
 }
+#: Categories of a coverage change between two plans, and their colours.
+COVERAGE_CHANGE = (("lost", "#b2182b"), ("not covered", "0.35"), ("covered", "0.88"),
+                   ("gained", "#2166ac"))  # fmt: skip
 
 
-def map_values(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str):
-    """Per-point values of a map kind on the outdoor raster, and the network KPIs."""
+def evaluate_plan(sim: Simulator, tilt_deg: np.ndarray, hour: float) -> StepResult:
+    """The network at these tilts and hour, load and interference settled."""
     sim.reset_load()
-    result = sim.step(tilt_deg, hour, iterations=5)
+    return sim.step(tilt_deg, hour, iterations=5)
+
+
+def kind_values(sim: Simulator, result: StepResult, hour: float, kind: str) -> np.ndarray:
+    """Per-point values of a map kind on the outdoor raster."""
     n = sim.raster.n_points
-    kpis = result.kpis
-    cfg = sim.config.kpi
+    kpis, state = result.kpis, result.state
     if kind == "sinr":
         values = kpis.sinr_db[:n]
     elif kind == "rsrp":
-        values = result.state.rsrp_dbm[:n]
+        values = state.rsrp_dbm[:n]
     elif kind == "throughput":
         values = kpis.rate_mbps[:n]
     elif kind == "coverage":
-        ok = (result.state.rsrp_dbm[:n] >= cfg.rsrp_min_dbm) & (kpis.sinr_db[:n] >= cfg.sinr_min_db)
-        values = ok.astype(float)
+        values = covered(sim, result).astype(float)
     elif kind == "demand":
         values = sim.demand.users_at(hour)
     else:  # server
-        values = result.state.serving_cell[:n].astype(float)
-    return np.asarray(values, float), kpis.network()
+        values = state.serving_cell[:n].astype(float)
+    return np.asarray(values, float)
+
+
+def covered(sim: Simulator, result: StepResult) -> np.ndarray:
+    """Outdoor points whose RSRP and SINR are above the scenario's coverage thresholds."""
+    n, cfg = sim.raster.n_points, sim.config.kpi
+    return (result.state.rsrp_dbm[:n] >= cfg.rsrp_min_dbm) & (
+        result.kpis.sinr_db[:n] >= cfg.sinr_min_db
+    )
+
+
+def map_values(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str):
+    """Per-point values of a map kind at these tilts and hour, and the network KPIs."""
+    result = evaluate_plan(sim, tilt_deg, hour)
+    return kind_values(sim, result, hour, kind), result.kpis.network()
+
+
+def _clock(hour: float) -> str:
+    return f"{int(hour) % 24:02d}:{round(hour % 1 * 60):02d}"
+
+
+def _kpi_line(kpis: dict) -> str:
+    return (
+        f"coverage {kpis['coverage']:.3f}, mean rate {kpis['mean_rate_mbps']:.1f} Mbps, "
+        f"p5 {kpis['p5_rate_mbps']:.2f} Mbps, mean SINR {kpis['mean_sinr_db']:.1f} dB"
+    )
+
+
+def _norm(kind: str, values: np.ndarray, value_range):
+    if kind == "throughput":
+        positive = values[values > 0]
+        lo = max(float(np.percentile(positive, 1)) if positive.size else 0.01, 0.01)
+        return LogNorm(lo, max(lo * 10, float(values.max())), clip=True)
+    lo, hi = value_range or (float(np.nanmin(values)), float(np.nanmax(values)))
+    return Normalize(lo, hi if hi > lo else lo + 1.0)
+
+
+def _axes_labels(ax) -> None:
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_aspect("equal")
+
+
+def draw_kind(fig: Figure, ax, sim: Simulator, result: StepResult, tilt_deg, hour, kind) -> None:
+    """One map panel: the kind's raster, region outlines, sites, tilts, exclusions, colour bar."""
+    cmap, label, value_range = MAP_KINDS[kind]
+    values = kind_values(sim, result, hour, kind)
+    regions = server_regions(sim.raster, result.state.serving_cell[: sim.raster.n_points])
+    extent = sim.raster.extent_m
+    if kind == "server":
+        lookup = np.zeros(sim.n_cells, int)
+        lookup[list(regions.colour)] = list(regions.colour.values())
+        image = sim.raster.to_image(lookup[values.astype(int)])
+        ax.imshow(image, extent=extent, origin="upper", interpolation="nearest",
+                  cmap=ListedColormap(REGION_PALETTE, name="regions"), vmin=-0.5,
+                  vmax=len(REGION_PALETTE) - 0.5)  # fmt: skip
+    else:
+        image = sim.raster.to_image(values)
+        if kind == "coverage":
+            cm = ListedColormap(["#2b2d42", "#f2e85c"], name=cmap)
+            im = ax.imshow(image, extent=extent, origin="upper", interpolation="nearest",
+                           cmap=cm, norm=BoundaryNorm([-0.5, 0.5, 1.5], 2))  # fmt: skip
+            bar = fig.colorbar(im, ax=ax, shrink=0.8, ticks=[0, 1], label=label)
+            bar.ax.set_yticklabels(["not covered", "covered"])
+        else:
+            im = ax.imshow(image, extent=extent, origin="upper", interpolation="nearest",
+                           cmap=cmap, norm=_norm(kind, values, value_range))  # fmt: skip
+            fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+    draw_regions(ax, sim, regions, labels=kind == "server", tilt_deg=tilt_deg)
+    draw_sites(ax, sim, None if kind == "server" else tilt_deg)
+    draw_exclusions(ax, sim)
+    _axes_labels(ax)
+
+
+def map_figure(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, title: str) -> Figure:
+    """One map of `kind` at these tilts and hour, the network KPIs in the title."""
+    result = evaluate_plan(sim, tilt_deg, hour)
+    fig = new_figure(7.4, 6.6)
+    ax = fig.add_subplot()
+    draw_kind(fig, ax, sim, result, tilt_deg, hour, kind)
+    what = "best server (labels: cell, tilt)" if kind == "server" else kind
+    ax.set_title(f"{title} — {what} at {_clock(hour)}\n{_kpi_line(result.kpis.network())}",
+                 fontsize=9)  # fmt: skip
+    return fig
 
 
 def draw_map(
     sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str
 ) -> Path:
-    """One map of `kind` with sites, sector azimuths, tilts, exclusions and the network KPIs."""
-    cmap, label, value_range = MAP_KINDS[kind]
-    values, kpis = map_values(sim, tilt_deg, hour, kind)
-    image = sim.raster.to_image(values)
-    fig, ax = plt.subplots(figsize=(7, 6.2), constrained_layout=True)
-    vmin, vmax = value_range if value_range else (np.nanmin(image), np.nanmax(image))
-    if kind == "server":
-        cmap = plt.get_cmap(cmap, max(2, sim.n_cells))
-        vmin, vmax = -0.5, sim.n_cells - 0.5
-    im = ax.imshow(image, extent=sim.raster.extent_m, origin="upper", cmap=cmap, vmin=vmin,
-                   vmax=vmax, interpolation="nearest")  # fmt: skip
-    _draw_sites(ax, sim, tilt_deg)
-    fig.colorbar(im, ax=ax, shrink=0.85, label=label)
-    hh = int(hour) % 24
-    ax.set_title(
-        f"{title} — {kind} at {hh:02d}:{round(hour % 1 * 60):02d}\ncoverage "
-        f"{kpis['coverage']:.3f}, mean rate {kpis['mean_rate_mbps']:.1f} Mbps, p5 "
-        f"{kpis['p5_rate_mbps']:.2f} Mbps, mean SINR {kpis['mean_sinr_db']:.1f} dB",
-        fontsize=9,
-    )
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    """`map_figure` written to `out` (.png, .svg or .pdf)."""
+    return save_figure(map_figure(sim, tilt_deg, hour, kind, title), out)
+
+
+def _coverage_change(ax, sim, before: np.ndarray, after: np.ndarray, names) -> None:
+    """Points that lost, kept, never had or gained coverage from plan A to plan B."""
+    category = np.select([before & ~after, ~before & ~after, before & after], [0, 1, 2], 3)
+    cm = ListedColormap([c for _, c in COVERAGE_CHANGE], name="coverage-change")
+    im = ax.imshow(sim.raster.to_image(category), extent=sim.raster.extent_m, origin="upper",
+                   interpolation="nearest", cmap=cm, vmin=-0.5, vmax=3.5)  # fmt: skip
+    bar = ax.figure.colorbar(im, ax=ax, shrink=0.8, ticks=range(4))
+    bar.ax.set_yticklabels([name for name, _ in COVERAGE_CHANGE])
+    n = max(1, len(before))
+    ax.set_title(f"coverage, {names[1]} vs {names[0]}: gained "
+                 f"{100 * np.sum(~before & after) / n:.1f} %, lost "
+                 f"{100 * np.sum(before & ~after) / n:.1f} % of the area", fontsize=9)  # fmt: skip
+
+
+def before_after_figure(
+    sim: Simulator, plans: dict[str, np.ndarray], hour: float, title: str = ""
+) -> Figure:
+    """SINR maps of two named tilt plans, the SINR gain of the second, and coverage change."""
+    names = list(plans)[-2:]
+    results = {name: evaluate_plan(sim, plans[name], hour) for name in names}
+    fig = new_figure(12.5, 11)
+    axes = fig.subplots(2, 2)
+    for ax, name in zip(axes[0], names, strict=True):
+        draw_kind(fig, ax, sim, results[name], plans[name], hour, "sinr")
+        ax.set_title(f"{name}\n{_kpi_line(results[name].kpis.network())}", fontsize=9)
+    sinr = [kind_values(sim, results[name], hour, "sinr") for name in names]
+    diff = sim.raster.to_image(sinr[1] - sinr[0])
+    lim = max(1.0, float(np.nanpercentile(np.abs(diff), 98)))
+    ax = axes[1, 0]
+    im = ax.imshow(diff, extent=sim.raster.extent_m, origin="upper", cmap=DIVERGING_CMAP,
+                   vmin=-lim, vmax=lim, interpolation="nearest")  # fmt: skip
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"SINR gain, {names[1]} − {names[0]} (dB)")
+    mean_gain = float(np.mean(sinr[1] - sinr[0]))
+    ax.set_title(f"SINR gain of {names[1]} over {names[0]}: mean {mean_gain:+.2f} dB", fontsize=9)
+    ax = axes[1, 1]
+    _coverage_change(ax, sim, covered(sim, results[names[0]]), covered(sim, results[names[1]]),
+                     names)  # fmt: skip
+    for ax in axes[1]:
+        draw_sites(ax, sim, None)
+        draw_exclusions(ax, sim)
+        _axes_labels(ax)
+    fig.suptitle(f"{title} at {_clock(hour)}", fontsize=11)
+    return fig
+
+
+def before_after_sinr(
+    sim: Simulator, plans: dict[str, np.ndarray], hour: float, out: str | Path, title: str = ""
+) -> Path:
+    """`before_after_figure` written to `out`."""
+    return save_figure(before_after_figure(sim, plans, hour, title), out)

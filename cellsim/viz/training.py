@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from cellsim.errors import ConfigError
+from cellsim.viz.style import new_figure, save_figure
 
 
 def plot_training_curves(runs: list[str | Path], out: str | Path) -> Path:
     """Mean ± std of each evaluation (EvalCallback's evaluations.npz) for each run folder."""
-    fig, ax = plt.subplots(figsize=(7, 4.2), constrained_layout=True)
+    fig = new_figure(7, 4.2)
+    ax = fig.add_subplot()
     for run in map(Path, runs):
         path = run / "eval" / "evaluations.npz"
         if not path.is_file():
@@ -31,8 +29,4 @@ def plot_training_curves(runs: list[str | Path], out: str | Path) -> Path:
     ax.set_ylabel("evaluation episode reward")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return save_figure(fig, out)
