@@ -38,6 +38,8 @@ class EpisodeResult:
     per_step: dict[str, np.ndarray]  # reward and KPIs per step, for plots over the day
     rates_mbps: np.ndarray = field(repr=False)  # sampled user throughputs, for CDFs
     rate_weights: np.ndarray = field(repr=False)
+    sinr_db: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # same samples
+    tilts_deg: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)  # per step
 
 
 def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
@@ -47,7 +49,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
         policy.reset()
     total, changes, hours = 0.0, 0, []
     series: dict[str, list[float]] = {k: [] for k in ("reward", *KPI_NAMES)}
-    rates, weights = [], []
+    rates, weights, sinrs, tilts = [], [], [], []
     start = True
     while True:
         action, _ = policy.predict(obs, episode_start=np.array([start]), deterministic=True)
@@ -55,6 +57,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
         before = env.tilt_deg.copy()
         obs, reward, terminated, truncated, info = env.step(action)
         changes += int(np.count_nonzero(env.tilt_deg != before))
+        tilts.append(env.tilt_deg.copy())
         total += reward
         hours.append(info["hour"])
         series["reward"].append(reward)
@@ -64,6 +67,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
             last = env._last  # the step's per-point results
             rates.append(last.kpis.rate_mbps.copy())
             weights.append(last.users.copy())
+            sinrs.append(last.kpis.sinr_db.copy())
         if terminated or truncated:
             break
     per_step = {k: np.array(v) for k, v in series.items()}
@@ -72,6 +76,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
         kpis={k: float(per_step[k].mean()) for k in KPI_NAMES}, hours=np.array(hours),
         per_step=per_step, rates_mbps=np.concatenate(rates) if rates else np.zeros(0),
         rate_weights=np.concatenate(weights) if weights else np.zeros(0),
+        sinr_db=np.concatenate(sinrs) if sinrs else np.zeros(0), tilts_deg=np.array(tilts),
     )  # fmt: skip
 
 
