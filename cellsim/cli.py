@@ -348,7 +348,7 @@ def _run_compare(args: argparse.Namespace) -> None:
         print(markdown)
         if args.out:
             print(f"written to {args.out}/ (results.json, results.md, kpis_over_day.png, "
-                  "throughput_cdf.png)")
+                  "throughput_cdf.png, sinr_cdf.png)")
 
 # -- demo -------------------------------------------------------------------------------------
 
@@ -449,7 +449,7 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
         "record",
         help="record an episode of a policy as an animated SINR map",
         description="Run one episode of a policy and save env.render() frames as a GIF (or "
-        "MP4 where ffmpeg is installed).",
+        "MP4 where imageio-ffmpeg is installed, as with the dev extra).",
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--policy", required=True, metavar="P",
@@ -467,10 +467,11 @@ def _run_record(args: argparse.Namespace) -> None:
 
     check_writable(args.out, (".gif", ".mp4"), "--out")
     if args.out.lower().endswith(".mp4"):
-        from matplotlib import animation
+        from cellsim.viz.record import mp4_writer_available
 
-        if not animation.writers.is_available("ffmpeg"):
-            raise CellsimError(f"--out {args.out!r}: MP4 needs ffmpeg, not found: use .gif")
+        if not mp4_writer_available():
+            raise CellsimError(f"--out {args.out!r}: MP4 needs imageio-ffmpeg, not installed "
+                               "(pip install imageio-ffmpeg): use .gif")  # fmt: skip
     env = TiltEnv(args.scenario)
     _, policy = load_policy(args.policy, env)
     out = record_episode(env, policy, args.out, args.seed, args.every)
@@ -492,6 +493,40 @@ def _run_curves(args: argparse.Namespace) -> None:
 
     check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
     print(f"curves written to {plot_training_curves(args.runs, args.out)}")
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: comparison table, maps, before/after, CDFs",
+        description="Evaluate agents as `cellsim compare` does and write one HTML page with "
+        "every image embedded (no network needed): the table, rule-geometric vs the best agent, "
+        "its server map, an SINR map per agent at --time, CDFs and KPIs over the day.",
+    )
+    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--agents", nargs="+", required=True, metavar="AGENT",
+                   help="rule-geometric, rule-son, oracle or NAME=RUN_DIR")
+    p.add_argument("--episodes", type=_positive_int, default=3, help="seeds (default 3)")
+    p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
+                   help="time of day of the maps (default 11:00)")
+    p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
+                   help="env config overrides for every agent")
+    p.add_argument("--out", default="report.html", help="the .html file (default report.html)")
+    p.set_defaults(run=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> None:
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.evaluation import compare
+    from cellsim.viz.report import write_report
+
+    check_writable(args.out, (".html",), "--out")
+    results = compare(args.scenario, args.agents, args.episodes, args.config)
+    env = TiltEnv(args.scenario, args.config)
+    print(f"report written to {write_report(env, results, args.episodes, args.time, args.out)}")
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -572,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_map(sub)
     _add_record(sub)
     _add_curves(sub)
+    _add_report(sub)
     _add_scenarios(sub)
     return parser
 

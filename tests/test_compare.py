@@ -221,6 +221,7 @@ def test_out_folder_holds_results_and_plots(compared):
         "results.md",
         "kpis_over_day.png",
         "throughput_cdf.png",
+        "sinr_cdf.png",
     }
     assert json.loads((out_dir / "results.json").read_text()) == doc
     markdown = (out_dir / "results.md").read_text()
@@ -231,7 +232,7 @@ def test_out_folder_holds_results_and_plots(compared):
         assert any(line.startswith(f"| {name} |") for line in rows), name
     geo = next(line for line in rows if line.startswith("| rule-geometric |"))
     assert "| 0.00 |" in geo
-    for png in ("kpis_over_day.png", "throughput_cdf.png"):
+    for png in ("kpis_over_day.png", "throughput_cdf.png", "sinr_cdf.png"):
         data = (out_dir / png).read_bytes()
         assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000, png
 

@@ -228,9 +228,12 @@ class TiltEnv(gym.Env):
         if self._renderer is None:
             from cellsim.viz.frame import FrameRenderer
 
-            self._renderer = FrameRenderer(self.sim.raster)
+            self._renderer = FrameRenderer(self.sim, value_range=SINR_RANGE_DB)
         sinr = self._last.kpis.sinr_db[: self.sim.raster.n_points]  # the outdoor layer
-        frame = self._renderer.rgb(sinr, *SINR_RANGE_DB)
+        kpis = self._last.kpis.network()
+        title = (f"{self.scenario.name}  {int(self.hour) % 24:02d}:{round(self.hour % 1 * 60):02d}"
+                 f"  coverage {kpis['coverage']:.3f}  p5 {kpis['p5_rate_mbps']:.2f} Mbps")
+        frame = self._renderer.frame(sinr, self.tilt_deg, title)
         if self.render_mode == "rgb_array":
             return frame
         self._show(frame)
@@ -241,13 +244,12 @@ class TiltEnv(gym.Env):
 
         if self._figure is None:
             plt.ion()
-            fig, ax = plt.subplots(figsize=(6, 6))
-            self._figure = (fig, ax.imshow(frame), ax)
+            fig = plt.figure(figsize=(8, 8))
+            ax = fig.add_axes((0, 0, 1, 1))
             ax.set_axis_off()
-        fig, image, ax = self._figure
+            self._figure = (fig, ax.imshow(frame))
+        fig, image = self._figure  # built once, updated per frame
         image.set_data(frame)
-        ax.set_title(f"{self.scenario.name}  {int(self.hour) % 24:02d}:"
-                     f"{round(self.hour % 1 * 60):02d}  SINR")  # fmt: skip
         fig.canvas.draw_idle()
         fig.canvas.flush_events()
 

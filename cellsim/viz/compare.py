@@ -1,14 +1,13 @@
-"""Plots of a comparison: KPIs over the day per agent, and user-throughput CDFs."""
+"""Plots of a comparison: KPIs over the day per agent, and SINR and user-throughput CDFs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+
+from cellsim.viz.style import new_figure, save_figure
 
 PANELS = (
     ("reward", "step reward"),
@@ -18,10 +17,10 @@ PANELS = (
 )
 
 
-def plot_comparison(results: dict, out: Path) -> list[Path]:
-    """kpis_over_day.png and throughput_cdf.png in `out`; returns their paths."""
-    out = Path(out)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), constrained_layout=True, sharex=True)
+def kpis_over_day_figure(results: dict) -> Figure:
+    """Reward and KPIs against the hour of day, one line per agent (mean over seeds)."""
+    fig = new_figure(11, 7)
+    axes = fig.subplots(2, 2, sharex=True)
     for (key, label), ax in zip(PANELS, axes.ravel(), strict=True):
         for name, res in results.items():
             hours = res.episodes[0].hours % 24
@@ -34,23 +33,39 @@ def plot_comparison(results: dict, out: Path) -> list[Path]:
         ax.set_xlabel("hour of day")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle("KPIs over the day (mean over evaluation seeds)", fontsize=10)
-    day = out / "kpis_over_day.png"
-    fig.savefig(day, dpi=110)
-    plt.close(fig)
+    return fig
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.2), constrained_layout=True)
+
+def cdf_figure(results: dict, field: str) -> Figure:
+    """Demand-weighted CDF of `field` ("rates_mbps" or "sinr_db") per agent, all seeds pooled."""
+    fig = new_figure(6.5, 4.2)
+    ax = fig.add_subplot()
     for name, res in results.items():
-        rates = np.concatenate([e.rates_mbps for e in res.episodes])
+        values = np.concatenate([getattr(e, field) for e in res.episodes])
         weights = np.concatenate([e.rate_weights for e in res.episodes])
-        order = np.argsort(rates)
+        order = np.argsort(values)
         cdf = np.cumsum(weights[order]) / max(weights.sum(), 1e-12)
-        ax.plot(np.maximum(rates[order], 1e-3), cdf, label=name, lw=1.6)
-    ax.set_xscale("log")
-    ax.set_xlabel("user throughput (Mbps)")
+        xs = np.maximum(values[order], 1e-3) if field == "rates_mbps" else values[order]
+        ax.plot(xs, cdf, label=name, lw=1.6)
+    if field == "rates_mbps":
+        ax.set_xscale("log")
+        ax.set_xlabel("user throughput (Mbps)")
+    else:
+        ax.set_xlabel("SINR (dB)")
     ax.set_ylabel("CDF over demand")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    cdf_path = out / "throughput_cdf.png"
-    fig.savefig(cdf_path, dpi=110)
-    plt.close(fig)
-    return [day, cdf_path]
+    return fig
+
+
+#: The comparison's plot files and how each is made.
+PLOTS = {
+    "kpis_over_day.png": kpis_over_day_figure,
+    "throughput_cdf.png": lambda results: cdf_figure(results, "rates_mbps"),
+    "sinr_cdf.png": lambda results: cdf_figure(results, "sinr_db"),
+}
+
+
+def plot_comparison(results: dict, out: Path) -> list[Path]:
+    """kpis_over_day.png, throughput_cdf.png and sinr_cdf.png in `out`; returns their paths."""
+    return [save_figure(make(results), Path(out) / name) for name, make in PLOTS.items()]

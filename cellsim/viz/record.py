@@ -1,48 +1,70 @@
-"""Record an episode as an animated GIF (or MP4 where ffmpeg exists) from env.render frames."""
+"""Record an episode as an animated GIF (Pillow) or an MP4 (imageio-ffmpeg's bundled ffmpeg)
+from env.render() frames, which already carry the clock, KPIs and tilts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-from matplotlib import animation
+import numpy as np
 
 from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import CellsimError
+
+FPS = 8
 
 
-def record_episode(env: TiltEnv, policy, out: str | Path, seed: int = 0, every: int = 1) -> Path:
-    """Run one episode of `policy`, keeping an rgb_array frame every `every` steps."""
-    out = Path(out)
+def mp4_writer_available() -> bool:
+    """Whether an ffmpeg for MP4 is installed (imageio-ffmpeg ships one inside its wheel)."""
+    try:
+        import imageio_ffmpeg
+
+        imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        return False
+    return True
+
+
+def episode_frames(env: TiltEnv, policy, seed: int = 0, every: int = 1) -> list[np.ndarray]:
+    """One episode of `policy`: an rgb_array frame at the start and every `every` steps."""
     env.render_mode = "rgb_array"
     obs, _ = env.reset(seed=seed)
     if hasattr(policy, "reset"):
         policy.reset()
-    frames, hours = [env.render()], [env.hour]
+    frames = [env.render()]
     while True:
         action, _ = policy.predict(obs, deterministic=True)
         obs, _, terminated, truncated, _ = env.step(action)
         if env.t % every == 0:
             frames.append(env.render())
-            hours.append(env.hour)
         if terminated or truncated:
-            break
-    fig, ax = plt.subplots(figsize=(5, 5), constrained_layout=True)
-    ax.set_axis_off()
-    image = ax.imshow(frames[0])
-    title = ax.set_title("")
+            return frames
 
-    def show(k: int):
-        image.set_data(frames[k])
-        h = hours[k]
-        title.set_text(f"{env.scenario.name}  {int(h) % 24:02d}:{round(h % 1 * 60):02d}  SINR")
-        return image, title
 
-    anim = animation.FuncAnimation(fig, show, frames=len(frames), blit=False)
+def write_video(frames: list[np.ndarray], out: str | Path, fps: int = FPS) -> Path:
+    """Frames to .gif (Pillow) or .mp4 (H.264 through imageio-ffmpeg)."""
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = animation.PillowWriter(fps=8) if out.suffix == ".gif" else animation.FFMpegWriter(8)
-    anim.save(out, writer=writer)
-    plt.close(fig)
+    if out.suffix.lower() == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(f) for f in frames]
+        images[0].save(out, save_all=True, append_images=images[1:], duration=1000 // fps,
+                       loop=0)  # fmt: skip
+        return out
+    if not mp4_writer_available():
+        raise CellsimError(f"--out {str(out)!r}: MP4 needs imageio-ffmpeg "
+                           "(pip install imageio-ffmpeg); or use .gif")  # fmt: skip
+    import imageio_ffmpeg
+
+    h, w = frames[0].shape[:2]
+    writer = imageio_ffmpeg.write_frames(str(out), (w, h), fps=fps, macro_block_size=1)
+    writer.send(None)
+    for f in frames:
+        writer.send(np.ascontiguousarray(f))
+    writer.close()
     return out
+
+
+def record_episode(env: TiltEnv, policy, out: str | Path, seed: int = 0, every: int = 1) -> Path:
+    """Run one episode of `policy` and write its frames to `out` (.gif or .mp4)."""
+    return write_video(episode_frames(env, policy, seed, every), out)
