@@ -411,9 +411,7 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_map(args: argparse.Namespace) -> None:
-    from cellsim.demo import tilts_at
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.evaluation import load_policy
     from cellsim.viz.maps import draw_map
 
     check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
@@ -421,7 +419,10 @@ def _run_map(args: argparse.Namespace) -> None:
         raise CellsimError("--compare and --policy: give one or the other")
     env = TiltEnv(args.scenario)
 
-    def plan(spec: str):
+    def plan(spec: str):  # policies import torch (run folders): only when a policy is asked for
+        from cellsim.demo import tilts_at
+        from cellsim.evaluation import load_policy
+
         name, policy = load_policy(spec, env)
         return name, tilts_at(env, policy, args.time, seed=0)
 
