@@ -131,7 +131,12 @@ def load_policy(spec: str, env: TiltEnv):
     from cellsim.training import load_run
 
     name, path = parse_agent(spec)
-    return name, (make_policy(name, env) if path is None else load_run(path)[0])
+    return name, (make_policy(name, env) if path is None else bind(load_run(path)[0], env))
+
+
+def bind(policy, env: TiltEnv):
+    """A loaded model as a policy of `env`: shared per-cell models derive its neighbours."""
+    return policy.bind(env) if hasattr(policy, "bind") else policy
 
 
 def compare(
@@ -179,6 +184,7 @@ def compare(
                     f"uses {action!r}: compare with --config '{{\"action\": \"{trained}\"}}'"
                 )
             env = env_for(action)
+            policy = bind(policy, env)
         eps = []
         for s in seeds:
             eps.append(run_episode(env, policy, s))

@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -44,16 +45,26 @@ class HexLayoutConfig(_Strict):
     """A 3GPP hexagonal network of three-sector sites."""
 
     type: Literal["hex"] = "hex"
-    n_sites: Literal[1, 7, 19] = 7
+    n_sites: Annotated[int, Field(ge=1, le=331)] = 7  # 1 + 3 r (r + 1): 1, 7, 19, 37, 61, …
     isd_m: Annotated[float, Field(gt=0, le=100_000)] = 500.0
     height_m: Annotated[float, Field(gt=0, le=300)] = 25.0
     tilt_deg: Annotated[float, Field(ge=-90, le=90)] = 12.0
     mech_tilt_deg: Annotated[float, Field(ge=-90, le=90)] = 0.0
     wraparound: bool = False
 
+    @field_validator("n_sites")
+    @classmethod
+    def _full_rings(cls, n_sites: int) -> int:
+        from cellsim.network.layout import HEX_SITE_COUNTS
+
+        if n_sites not in HEX_SITE_COUNTS:
+            rings = ", ".join(map(str, HEX_SITE_COUNTS))
+            raise ValueError(f"allowed full hexagonal rings: {rings}")
+        return n_sites
+
     @model_validator(mode="after")
     def _wrap_needs_cluster(self) -> HexLayoutConfig:
-        if self.wraparound and self.n_sites == 1:
+        if self.wraparound and self.n_sites not in (7, 19):
             raise ValueError("wraparound needs n_sites 7 or 19")
         return self
 
@@ -232,6 +243,24 @@ class RewardWeights(_Strict):
     tilt_change: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.05  # per share of cells re-tilted
 
 
+class PerCellConfig(_Strict):
+    """The per-cell front-end (`cellsim.env.parallel_env`): what each cell's agent sees and is
+    rewarded for. The centralised env ignores it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    neighbours: Annotated[int, Field(ge=0, le=32)] = 6  # k most interfering cells observed
+    own: Annotated[float, Field(ge=0, le=1e6)] = 0.0  # weight of the cell's own terms
+    neighbourhood: Annotated[float, Field(ge=0, le=1e6)] = 0.0  # of its neighbours' terms
+    network: Annotated[float, Field(ge=0, le=1e6)] = 1.0  # of the network reward (shared)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> PerCellConfig:
+        if self.own + self.neighbourhood + self.network <= 0:
+            raise ValueError("own, neighbourhood and network weights are all 0: no reward left")
+        return self
+
+
 class KpiConfig(_Strict):
     """Thresholds and the load model behind the KPIs (operator choices, domain.md)."""
 
@@ -261,6 +290,7 @@ class EnvConfig(_Strict):
     network_seed: Annotated[int, Field(ge=0)] = 0  # shadowing / LOS realisation of the network
     reward: RewardWeights = RewardWeights()
     kpi: KpiConfig = KpiConfig()
+    per_cell: PerCellConfig = PerCellConfig()
 
     @model_validator(mode="after")
     def _tilt_range(self) -> EnvConfig:

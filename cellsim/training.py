@@ -36,7 +36,10 @@ AGENTS = {
     "dqn": ("DQN", "discrete"),
     "sac": ("SAC", "continuous"),
     "td3": ("TD3", "continuous"),
+    "ppo-shared": ("PPO", "discrete"),
 }
+#: Agents trained on the per-cell front-end: one policy shared by every cell (PerCellVecEnv).
+SHARED_AGENTS = {"ppo-shared"}
 OFF_POLICY = {"dqn", "sac", "td3"}
 DQN_MAX_ACTIONS = 243  # 3^5: DQN's joint Discrete action space up to five cells
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
@@ -211,8 +214,26 @@ def make_env_fn(scenario: str, config: dict[str, Any], rank: int, seed: int, age
     return _init
 
 
+def per_cell_env_fn(scenario: str, config: dict[str, Any]):
+    """A factory of the per-cell env (for PerCellVecEnv; seeding happens at its reset)."""
+
+    def _init():
+        from cellsim.env.per_cell import parallel_env
+
+        return parallel_env(scenario, config)
+
+    return _init
+
+
 def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int, agent: str = ""):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    if agent in SHARED_AGENTS:
+        from cellsim.env.per_cell_vec import PerCellVecEnv
+
+        venv = PerCellVecEnv([per_cell_env_fn(scenario, config)] * n_envs)
+        venv.seed(seed)
+        return venv
 
     fns = [make_env_fn(scenario, config, i, seed, agent) for i in range(n_envs)]
     # PPO's per-step overhead dominates a cellsim step: processes only pay for many envs
@@ -222,6 +243,7 @@ def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int, agen
 
 
 def _callbacks(run: Path, spec: TrainSpec, scenario: str, config: dict[str, Any], n_envs: int):
+    """Evaluation and checkpoints every so many env steps; `n_envs` = the VecEnv's sub-envs."""
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
     class AtomicCheckpoint(BaseCallback):
@@ -237,7 +259,7 @@ def _callbacks(run: Path, spec: TrainSpec, scenario: str, config: dict[str, Any]
     eval_env = _vec_env(scenario, config, 1, spec.seed + EVAL_SEED_OFFSET, spec.agent)
     evaluation = EvalCallback(
         eval_env,
-        n_eval_episodes=spec.eval_episodes,
+        n_eval_episodes=spec.eval_episodes * eval_env.num_envs,  # every cell's, if per cell
         eval_freq=max(1, spec.eval_freq // n_envs),
         best_model_save_path=str(run),
         log_path=str(run / "eval"),
@@ -364,7 +386,7 @@ def train(spec: TrainSpec) -> Path:
             resolve_policy(hyper.get("policy", "MlpPolicy")), venv, seed=seed, device="cpu",
             tensorboard_log=str(run / "tb"), verbose=spec.verbose, **algo_kwargs(hyper),
         )  # fmt: skip
-    callbacks, eval_env = _callbacks(run, spec, scenario, env_config, n_envs)
+    callbacks, eval_env = _callbacks(run, spec, scenario, env_config, venv.num_envs)
     if checkpoint is not None:
         _restore_eval_history(callbacks[0], run)
     remaining = max(0, total - model.num_timesteps)
@@ -433,4 +455,9 @@ def load_run(run: str | Path):
     if config["agent"] == "dqn":
         n_cells = round(np.log(model.action_space.n) / np.log(3))
         return JointDiscretePolicy(model, n_cells), config
+    if config["agent"] in SHARED_AGENTS:
+        from cellsim.policies.shared import SharedCellModel
+
+        k = config["env_config"].get("per_cell", {}).get("neighbours", 6)
+        return SharedCellModel(model, k), config
     return model, config

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cellsim.kpi import MIN_RATE_MBPS, Kpis
+from cellsim.kpi import CELL_FEATURES, MIN_RATE_MBPS, Kpis
 from cellsim.scenario import RewardWeights
 
 REWARD_TERMS = ("coverage", "utility", "edge", "tilt_change")
@@ -28,3 +28,30 @@ def reward_terms(kpis: Kpis, n_changed: int, n_cells: int, reference_rate_mbps: 
 
 def total_reward(terms: dict, weights: RewardWeights) -> float:
     return float(sum(getattr(weights, name) * value for name, value in terms.items()))
+
+
+def cell_scores(kpis: Kpis, changed: np.ndarray, weights: RewardWeights) -> np.ndarray:
+    """Per cell, the reward terms that a cell has on its own: coverage and mean log throughput
+    of the users it serves, and its own tilt change (the edge term is a network percentile)."""
+    covered = kpis.cell[:, CELL_FEATURES.index("covered_share")]
+    utility = kpis.cell[:, CELL_FEATURES.index("mean_log_rate")]
+    return (weights.coverage * covered + weights.utility * utility
+            - weights.tilt_change * changed).astype(np.float64)  # fmt: skip
+
+
+def agent_rewards(
+    scores: np.ndarray, served_share: np.ndarray, neighbours, network_reward: float, mix
+) -> np.ndarray:
+    """Every agent's reward: `mix.own` × its cell's score + `mix.neighbourhood` × its
+    neighbours' scores weighted by the demand they serve + `mix.network` × the network reward."""
+    out = np.full(len(scores), mix.network * network_reward)
+    if mix.own:
+        out += mix.own * scores
+    if mix.neighbourhood and neighbours.k:
+        idx = np.maximum(neighbours.index, 0)
+        w = np.where(neighbours.present, served_share[idx], 0.0) + 1e-9 * neighbours.present
+        total = w.sum(axis=1)
+        mean = np.divide((w * scores[idx]).sum(axis=1), total, out=np.zeros(len(scores)),
+                         where=total > 0)  # fmt: skip
+        out += mix.neighbourhood * mean
+    return out

@@ -68,21 +68,28 @@ class Layout:
         return best
 
 
+#: Full hexagonal networks: a centre site and r rings around it, 1 + 3 r (r + 1) sites.
+HEX_SITE_COUNTS = tuple(1 + 3 * r * (r + 1) for r in range(11))  # 1, 7, 19, 37, … 331
+
+
 def hex_site_positions(n_sites: int, isd_m: float) -> np.ndarray:
-    """Centre site, then rings of 6 and 12 on the triangular lattice a1 = (ISD, 0), a2 at 60°."""
-    if n_sites not in (1, 7, 19):
-        raise ParameterError("layout.n_sites", n_sites, "1, 7 or 19 for a hexagonal layout")
+    """Centre site, then rings of 6, 12, 18, … on the triangular lattice a1 = (ISD, 0), a2 at
+    60°; within a ring, sites in order of angle."""
+    if n_sites not in HEX_SITE_COUNTS:
+        allowed = ", ".join(map(str, HEX_SITE_COUNTS))
+        raise ParameterError("layout.n_sites", n_sites, f"one of {allowed} for a hexagonal layout")
     if not isd_m > 0:
         raise ParameterError("layout.isd_m", isd_m, "> 0 m")
+    n_rings = HEX_SITE_COUNTS.index(n_sites)
     a1 = np.array([1.0, 0.0])
     a2 = np.array([0.5, np.sqrt(3.0) / 2.0])
-    lattice = [(i, j) for i in range(-2, 3) for j in range(-2, 3)]
+    span = range(-n_rings, n_rings + 1)
+    lattice = [(i, j) for i in span for j in span]
     pts = np.array([i * a1 + j * a2 for i, j in lattice])
     # hexagonal ring number of lattice point (i, j) in axial coordinates
     ring = np.array([max(abs(i), abs(j), abs(i + j)) for i, j in lattice])
-    angle = np.mod(np.arctan2(pts[:, 1], pts[:, 0]), 2 * np.pi)
+    angle = np.mod(np.round(np.arctan2(pts[:, 1], pts[:, 0]), 12), 2 * np.pi)
     order = np.lexsort((angle, ring))
-    n_rings = {1: 0, 7: 1, 19: 2}[n_sites]
     keep = [k for k in order if ring[k] <= n_rings]
     return pts[keep] * isd_m
 
@@ -112,7 +119,8 @@ def hex_layout(
     wraparound: bool = False,
     azimuths_deg: tuple[float, ...] = THREE_SECTOR_AZIMUTHS_DEG,
 ) -> Layout:
-    """A 3GPP hexagonal network: 1, 7 or 19 sites with one cell per azimuth (three sectors)."""
+    """A hexagonal network (3GPP: 1, 7 or 19 sites; larger ones ring by ring), one cell per
+    azimuth (three sectors)."""
     if not height_m > 0:
         raise ParameterError("layout.height_m", height_m, "> 0 m")
     sites = hex_site_positions(n_sites, isd_m)

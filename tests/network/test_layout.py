@@ -92,7 +92,7 @@ def test_sites_are_distinct_lattice_points_isd_apart(n):
     assert np.sum(np.isclose(d[0], ISD)) == 6
 
 
-@pytest.mark.parametrize("n, isd", [(2, 500.0), (3, 500.0), (37, 500.0), (7, 0.0), (7, -1.0)])
+@pytest.mark.parametrize("n, isd", [(2, 500.0), (3, 500.0), (36, 500.0), (7, 0.0), (7, -1.0)])
 def test_hex_site_positions_rejects_bad_input(n, isd):
     with pytest.raises(ParameterError):
         hex_site_positions(n, isd)
@@ -479,3 +479,18 @@ def test_csv_layout_non_utf8_file(tmp_path):
     path.write_bytes((HEADER + "\nSé,0,0,25,30,8\n").encode("latin-1"))
     with pytest.raises(ScenarioError):
         csv_layout(path)
+
+
+@pytest.mark.parametrize("rings", [3, 7])
+def test_larger_hex_networks_are_full_rings(rings):
+    """Beyond 3GPP's 19 sites: ring r holds 6 r sites at hexagonal distance r, none repeated."""
+    n = 1 + 3 * rings * (rings + 1)
+    pts = hex_site_positions(n, ISD) / ISD
+    assert len(np.unique(np.round(pts, 6), axis=0)) == n
+    d = np.hypot(pts[:, 0, None] - pts[:, 0], pts[:, 1, None] - pts[:, 1])
+    np.fill_diagonal(d, np.inf)
+    np.testing.assert_allclose(d.min(axis=1), 1.0)  # nearest neighbour at one ISD
+    np.testing.assert_array_equal(pts[:19], hex_site_positions(19, ISD) / ISD)  # same start
+    norms = np.hypot(pts[:, 0], pts[:, 1])
+    assert norms.max() == pytest.approx(rings, rel=1e-9)  # the outer ring's corners
+    assert np.sum(np.isclose(norms, rings)) == 6

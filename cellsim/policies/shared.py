@@ -1,0 +1,56 @@
+"""A shared per-cell policy (trained on `cellsim.env.parallel_env`) acting on any network.
+
+The model maps one cell's observation (its features, the time, its k most interfering
+neighbours) to that cell's action, so it fits every network. To act in the centralised
+`cellsim/Tilt-v0` of any scenario — which is how `cellsim compare`, maps and recordings run
+every agent — `SharedCellPolicy` derives the network's own neighbour table and builds all cells'
+observations from the centralised observation, then asks the model for every cell in one batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellsim.env.neighbours import network_neighbours
+from cellsim.env.observation import agent_observation_bounds, agent_observations
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import ConfigError
+from cellsim.policies.base import TiltPolicy
+
+
+class SharedCellPolicy(TiltPolicy):
+    name = "shared"
+
+    def __init__(self, env: TiltEnv, model, neighbours: int):
+        super().__init__(env)
+        self.model = model
+        self.neighbours = network_neighbours(env.sim, neighbours)
+        expected = tuple(model.observation_space.shape)
+        got = agent_observation_bounds(neighbours)[0].shape
+        if expected != got:
+            raise ConfigError(
+                f"shared model expects observations of shape {expected}, {neighbours} "
+                f"neighbours make {got}: per_cell.neighbours must be the one it was trained with"
+            )
+
+    def agent_observations(self, obs: np.ndarray) -> np.ndarray:
+        return agent_observations(self.cells(obs), obs[-2:], self.neighbours)
+
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        actions, _ = self.model.predict(self.agent_observations(obs), deterministic=True)
+        if self.discrete:
+            return np.asarray(actions, np.int64).reshape(self.n_cells)
+        return np.clip(np.asarray(actions, np.float32).reshape(self.n_cells), -1.0, 1.0)
+
+
+class SharedCellModel:
+    """A loaded shared model not yet bound to an env: `bind(env)` gives its policy there."""
+
+    def __init__(self, model, neighbours: int):
+        self.model, self.neighbours = model, neighbours
+
+    def bind(self, env: TiltEnv) -> SharedCellPolicy:
+        return SharedCellPolicy(env, self.model, self.neighbours)
+
+    def predict(self, *args, **kwargs):
+        raise ConfigError("a shared per-cell model acts on one network: bind(env) it first")
