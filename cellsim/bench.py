@@ -83,3 +83,44 @@ def bench_env_step(scenario: str, steps: int = 2000) -> dict[str, float]:
         "step_us": round(elapsed / steps * 1e6, 1),
         "steps_per_s": round(steps / elapsed),
     }
+
+
+def large_hex_scenario(n_sites: int = 169, resolution_m: float = 50.0):
+    """hex7's radio, antennas and demand profiles on a network of `n_sites` hexagonal sites
+    (169 sites = 507 cells, ≈ 37 km²), no wrap-around, a `resolution_m` raster."""
+    from cellsim.scenario import Scenario
+
+    data = load_scenario("hex7").model_dump()
+    data["name"] = f"hex{n_sites}"
+    data["layout"].update(n_sites=n_sites, wraparound=False)
+    data["area"]["resolution_m"] = resolution_m
+    data["demand"]["hotspots"] = []  # hex7's hotspots sit at its centre only
+    return Scenario.model_validate(data)
+
+
+def bench_per_cell_step(n_sites: int = 169, steps: int = 300) -> dict[str, float]:
+    """The per-cell PettingZoo env's `step` (a dict of one action per cell) on a large network,
+    every cell changing tilt at every step."""
+    from cellsim.env.per_cell import parallel_env
+
+    scenario = large_hex_scenario(n_sites)
+    t0 = time.perf_counter()
+    env = parallel_env(scenario, {"episode_hours": 168})
+    create_s = time.perf_counter() - t0
+    env.reset(seed=0)
+    agents = env.possible_agents
+    actions = [dict.fromkeys(agents, 2), dict.fromkeys(agents, 0)]
+    for k in range(5):
+        env.step(actions[k % 2])
+    t0 = time.perf_counter()
+    for k in range(steps):
+        env.step(actions[k % 2])
+    elapsed = time.perf_counter() - t0
+    return {
+        "scenario": scenario.name,
+        "n_cells": len(agents),
+        "n_points": len(env.sim.receivers),
+        "create_s": round(create_s, 3),
+        "step_us": round(elapsed / steps * 1e6, 1),
+        "steps_per_s": round(steps / elapsed),
+    }

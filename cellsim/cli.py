@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from cellsim import __version__
-from cellsim.errors import CellsimError
+from cellsim.errors import CellsimError, ParameterError
 
 EXIT_USAGE = 2
 
@@ -209,27 +209,36 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help="time the hot paths (link-budget re-evaluation)",
         description="Times (1) re-evaluating the link budget of tr36814-case1 (57 cells) after "
         "all tilts changed, at 10 000 and 100 000 receiver points, on one core, and (2) "
-        "cellsim/Tilt-v0's env.step with every cell changing tilt, and env creation.",
+        "cellsim/Tilt-v0's env.step with every cell changing tilt, and env creation, and (3) the "
+        "per-cell PettingZoo env's step on a large hexagonal network.",
     )
     p.add_argument("--scenarios", nargs="+", default=["hex7", "case1"], metavar="NAME",
                    help="scenarios for the env.step benchmark (default: hex7 case1)")
     p.add_argument("--steps", type=_positive_int, default=2000,
                    help="env steps timed per scenario (default 2000)")
     p.add_argument("--repeats", type=_positive_int, default=20, help="timed calls (default 20)")
+    p.add_argument("--per-cell-sites", type=int, default=169, metavar="N",
+                   help="sites of the hexagonal network for the per-cell env benchmark "
+                   "(default 169 = 507 cells; 0 skips it)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> None:
-    from cellsim.bench import bench_env_step, bench_link_budget
+    from cellsim.bench import bench_env_step, bench_link_budget, bench_per_cell_step
+    from cellsim.network.layout import HEX_SITE_COUNTS
     from cellsim.scenario import load_scenario
 
     for name in args.scenarios:
         load_scenario(name)  # a bad name fails before any timing
+    if args.per_cell_sites and args.per_cell_sites not in HEX_SITE_COUNTS:
+        raise ParameterError("--per-cell-sites", args.per_cell_sites,
+                             f"0 or one of {', '.join(map(str, HEX_SITE_COUNTS))}")  # fmt: skip
     rows = [bench_link_budget(n, repeats=args.repeats) for n in (10_000, 100_000)]
     env_rows = [bench_env_step(name, args.steps) for name in args.scenarios]
+    per_cell = [bench_per_cell_step(args.per_cell_sites)] if args.per_cell_sites else []
     if args.json:
-        print(json.dumps({"link_budget": rows, "env_step": env_rows}))
+        print(json.dumps({"link_budget": rows, "env_step": env_rows, "per_cell_step": per_cell}))
         return
     print("link budget re-evaluation, all tilts changed (one core)")
     print(
@@ -245,8 +254,15 @@ def _run_bench(args: argparse.Namespace) -> None:
     print(f"{'scenario':<15} {'cells':>5} {'points':>8} {'step us':>9} {'steps/s':>9} "
           f"{'create s':>9}")  # fmt: skip
     for r in env_rows:
-        print(f"{r['scenario']:<15} {r['n_cells']:>5} {r['n_points']:>8} {r['step_us']:>9.1f} "
-              f"{r['steps_per_s']:>9,} {r['create_s']:>9.2f}")  # fmt: skip
+        _print_step_row(r)
+    for r in per_cell:
+        print("\nper-cell PettingZoo env.step (a dict action per cell), every cell changing tilt")
+        _print_step_row(r)
+
+
+def _print_step_row(r: dict) -> None:
+    print(f"{r['scenario']:<15} {r['n_cells']:>5} {r['n_points']:>8} {r['step_us']:>9.1f} "
+          f"{r['steps_per_s']:>9,} {r['create_s']:>9.2f}")  # fmt: skip
 
 
 
@@ -610,6 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_curves(sub)
     _add_report(sub)
     _add_scenarios(sub)
+    from cellsim.sweep.cli import add_parser as _add_sweep
+
+    _add_sweep(sub)
     return parser
 
 

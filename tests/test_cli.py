@@ -609,3 +609,18 @@ def test_bench_link_budget_small():
     for key in ("precompute_s", "evaluate_ms", "pairs_per_s"):
         assert row[key] > 0, key
     assert json.loads(json.dumps(row)) == row  # what `cellsim bench --json` prints
+
+
+def test_bench_per_cell_step_small():
+    from cellsim.bench import bench_per_cell_step, large_hex_scenario
+
+    row = bench_per_cell_step(19, steps=5)
+    assert row["scenario"] == "hex19" and row["n_cells"] == 57
+    assert row["steps_per_s"] > 0 and row["create_s"] > 0
+    assert large_hex_scenario(169).layout.n_sites == 169  # the default: 507 cells
+
+
+def test_bench_rejects_a_network_that_is_not_full_rings(capsys):
+    assert main(["bench", "--per-cell-sites", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--per-cell-sites" in err and "100" in err and "169" in err

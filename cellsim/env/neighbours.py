@@ -20,7 +20,8 @@ ABSENT_COUPLING_DB = -60.0  # what an empty neighbour slot (or a silent neighbou
 @dataclass(frozen=True)
 class NeighbourTable:
     index: np.ndarray  # (n_cells, k) int64, the neighbour's cell index, -1 for an empty slot
-    coupling_db: np.ndarray  # (n_cells, k) float32, ABSENT_COUPLING_DB for an empty slot
+    coupling_db: np.ndarray  # (n_cells, k) float32: the neighbour into this cell's users
+    coupling_out_db: np.ndarray  # (n_cells, k) float32: this cell into the neighbour's users
 
     @property
     def k(self) -> int:
@@ -68,20 +69,21 @@ def interference_neighbours(received_mw: np.ndarray, users: np.ndarray, k: int) 
     coupling = coupling_matrix(received_mw, users)
     own = np.diag(coupling).copy()
     np.fill_diagonal(coupling, -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_db = 10.0 * np.log10(coupling / np.maximum(own, 1e-300)[:, None])  # j into i
+    ratio_db = np.clip(np.nan_to_num(ratio_db, nan=ABSENT_COUPLING_DB, neginf=ABSENT_COUPLING_DB),
+                       ABSENT_COUPLING_DB, 20.0)  # fmt: skip
     take = min(k, n - 1)
     index = np.full((n, k), -1, np.int64)
-    coupling_db = np.full((n, k), ABSENT_COUPLING_DB, np.float32)
+    coupling_in = np.full((n, k), ABSENT_COUPLING_DB, np.float32)
+    coupling_out = np.full((n, k), ABSENT_COUPLING_DB, np.float32)
     if take > 0:
         # stable order: strongest first, ties by cell index (same table in any process)
         order = np.argsort(-coupling, axis=1, kind="stable")[:, :take]
         index[:, :take] = order
-        strength = np.take_along_axis(coupling, order, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_db = 10.0 * np.log10(strength / np.maximum(own, 1e-300)[:, None])
-        coupling_db[:, :take] = np.clip(np.nan_to_num(ratio_db, nan=ABSENT_COUPLING_DB,
-                                                      neginf=ABSENT_COUPLING_DB),
-                                        ABSENT_COUPLING_DB, 20.0)  # fmt: skip
-    return NeighbourTable(index, coupling_db)
+        coupling_in[:, :take] = np.take_along_axis(ratio_db, order, axis=1)
+        coupling_out[:, :take] = ratio_db.T[np.arange(n)[:, None], order]
+    return NeighbourTable(index, coupling_in, coupling_out)
 
 
 def network_neighbours(sim, k: int) -> NeighbourTable:

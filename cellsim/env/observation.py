@@ -61,31 +61,35 @@ def build_observation(cells: np.ndarray, hour: float) -> np.ndarray:
 
 
 # -- per-cell agents (cellsim.env.parallel_env) ------------------------------------------------
-# One agent's observation: its own cell's features, the time, then per neighbour slot (strongest
-# interferer first) present (0/1), coupling dB / 20 (see cellsim.env.neighbours) and the
-# neighbour's features. Empty slots are all zeros.
+# One agent's observation: its own cell's features, the network's mean cell features, the time,
+# then per neighbour slot (strongest interferer first): present (0/1), the coupling of the
+# neighbour into this cell's users and of this cell into the neighbour's users, in dB / 20 (see
+# cellsim.env.neighbours), and the neighbour's features. Empty slots are all zeros.
 N_CELL = len(CELL_OBSERVATION)
-N_SLOT = 2 + N_CELL
-_SLOT_LOW = np.concatenate([[0.0, -3.0], _LOW]).astype(np.float32)
-_SLOT_HIGH = np.concatenate([[1.0, 1.0], _HIGH]).astype(np.float32)
+N_HEAD = 2 * N_CELL + 2
+N_SLOT = 3 + N_CELL
+_SLOT_LOW = np.concatenate([[0.0, -3.0, -3.0], _LOW]).astype(np.float32)
+_SLOT_HIGH = np.concatenate([[1.0, 1.0, 1.0], _HIGH]).astype(np.float32)
 
 
 def agent_observation_bounds(k: int) -> tuple[np.ndarray, np.ndarray]:
-    low = np.concatenate([_LOW, [-1.0, -1.0], np.tile(_SLOT_LOW, k)]).astype(np.float32)
-    high = np.concatenate([_HIGH, [1.0, 1.0], np.tile(_SLOT_HIGH, k)]).astype(np.float32)
+    low = np.concatenate([_LOW, _LOW, [-1.0, -1.0], np.tile(_SLOT_LOW, k)]).astype(np.float32)
+    high = np.concatenate([_HIGH, _HIGH, [1.0, 1.0], np.tile(_SLOT_HIGH, k)]).astype(np.float32)
     return low, high
 
 
 def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.ndarray:
-    """(n_cells, 13 + 13 k) float32: every agent's observation from the cell feature matrix
-    (`cell_observation`), the time features and a `NeighbourTable`."""
+    """(n_cells, N_HEAD + N_SLOT k) float32: every agent's observation from the cell feature
+    matrix (`cell_observation`), the time features and a `NeighbourTable`."""
     n, k = cells.shape[0], neighbours.k
-    out = np.zeros((n, N_CELL + 2 + k * N_SLOT), np.float32)
+    out = np.zeros((n, N_HEAD + k * N_SLOT), np.float32)
     out[:, :N_CELL] = cells
-    out[:, N_CELL : N_CELL + 2] = time
-    slots = out[:, N_CELL + 2 :].reshape(n, k, N_SLOT)
+    out[:, N_CELL : 2 * N_CELL] = cells.mean(axis=0)
+    out[:, 2 * N_CELL : N_HEAD] = time
+    slots = out[:, N_HEAD:].reshape(n, k, N_SLOT)
     present = neighbours.present
     slots[:, :, 0] = present
-    slots[:, :, 1] = np.where(present, np.clip(neighbours.coupling_db / 20.0, -3.0, 1.0), 0.0)
-    slots[:, :, 2:] = np.where(present[..., None], cells[np.maximum(neighbours.index, 0)], 0.0)
+    for column, coupling in ((1, neighbours.coupling_db), (2, neighbours.coupling_out_db)):
+        slots[:, :, column] = np.where(present, np.clip(coupling / 20.0, -3.0, 1.0), 0.0)
+    slots[:, :, 3:] = np.where(present[..., None], cells[np.maximum(neighbours.index, 0)], 0.0)
     return out

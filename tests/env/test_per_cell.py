@@ -9,7 +9,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 from cellsim.env import TiltEnv, parallel_env
 from cellsim.env.neighbours import ABSENT_COUPLING_DB, coupling_matrix, interference_neighbours
-from cellsim.env.observation import CELL_OBSERVATION, N_CELL, N_SLOT
+from cellsim.env.observation import CELL_OBSERVATION, N_CELL, N_HEAD, N_SLOT
 from cellsim.env.per_cell_vec import PerCellVecEnv
 from cellsim.errors import ConfigError
 
@@ -58,27 +58,32 @@ def test_agent_observation_is_own_cell_time_and_neighbours():
     table = env.neighbours
     for i, agent in enumerate(env.possible_agents):
         o = obs[agent]
-        assert o.shape == (N_CELL + 2 + 4 * N_SLOT,)
+        assert o.shape == (N_HEAD + 4 * N_SLOT,)
         assert env.observation_space(agent).contains(o)
         np.testing.assert_array_equal(o[:N_CELL], central_cells[i])
-        np.testing.assert_array_equal(o[N_CELL : N_CELL + 2], env.state()[-2:])
-        slots = o[N_CELL + 2 :].reshape(4, N_SLOT)
+        np.testing.assert_allclose(o[N_CELL : 2 * N_CELL], central_cells.mean(axis=0), rtol=1e-6)
+        np.testing.assert_array_equal(o[2 * N_CELL : N_HEAD], env.state()[-2:])
+        slots = o[N_HEAD:].reshape(4, N_SLOT)
         for s in range(4):
             j = table.index[i, s]
             assert slots[s, 0] == 1.0
-            np.testing.assert_array_equal(slots[s, 2:], central_cells[j])
+            np.testing.assert_array_equal(slots[s, 3:], central_cells[j])
             assert j != i
+            # the coupling this cell sees from j is what j sees going out to this cell
+            back = list(table.index[j]).index(i) if i in table.index[j] else None
+            if back is not None:
+                assert table.coupling_out_db[j, back] == table.coupling_db[i, s]
 
 
 def test_observation_size_does_not_depend_on_the_network():
     sizes = {s: parallel_env(s, FAST).observation_space("s0c0").shape for s in ("hex7", "case1")}
-    assert sizes["hex7"] == sizes["case1"] == (N_CELL + 2 + 6 * N_SLOT,)
+    assert sizes["hex7"] == sizes["case1"] == (N_HEAD + 6 * N_SLOT,)
 
 
 def test_empty_neighbour_slots_when_the_network_is_small():
     env = parallel_env("hex7", {**FAST, "per_cell": {"neighbours": 25}})  # hex7 has 21 cells
     obs, _ = env.reset(seed=0)
-    slots = obs["s0c0"][N_CELL + 2 :].reshape(25, N_SLOT)
+    slots = obs["s0c0"][N_HEAD:].reshape(25, N_SLOT)
     assert slots[:20, 0].all() and not slots[20:].any()
     assert (env.neighbours.coupling_db[:, 20:] == ABSENT_COUPLING_DB).all()
 
@@ -98,6 +103,9 @@ def test_coupling_from_a_hand_made_power_matrix():
     table = interference_neighbours(rx, users, k=2)
     np.testing.assert_array_equal(table.index, [[1, 2], [0, 2], [1, 0]])
     np.testing.assert_allclose(table.coupling_db[0], 10 * np.log10([7 / 34, 0.5 / 34]), rtol=1e-6)
+    # cell 0 into its neighbours' users: into cell 1 (2 of 10), into cell 2 (0.1 of 4)
+    np.testing.assert_allclose(table.coupling_out_db[0], 10 * np.log10([2 / 10, 0.1 / 4]),
+                               rtol=1e-6)  # fmt: skip
 
 
 def test_hex7_strongest_interferers_are_close_by():
@@ -165,7 +173,7 @@ def test_vec_env_stacks_every_cell_of_every_network():
     venv = PerCellVecEnv([fn, fn])
     venv.seed(5)
     obs = venv.reset()
-    assert obs.shape == (42, N_CELL + 2 + 6 * N_SLOT)
+    assert obs.shape == (42, N_HEAD + 6 * N_SLOT)
     totals = np.zeros(42)
     for step in range(8):
         obs, rewards, dones, infos = venv.step(np.ones(42, np.int64))
