@@ -288,6 +288,9 @@ class EnvConfig(_Strict):
     initial_tilt: Literal["scenario", "random"] = "scenario"  # random: uniform over the range
     demand_noise: Annotated[float, Field(ge=0, le=2)] = 0.1  # per-step log-normal σ per component
     network_seed: Annotated[int, Field(ge=0)] = 0  # shadowing / LOS realisation of the network
+    # chance that an episode has one extra site outage (random site, start, 2–10 h), to train
+    # policies that cope with failures; evaluation keeps the scenario's own events only
+    random_outage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
     reward: RewardWeights = RewardWeights()
     kpi: KpiConfig = KpiConfig()
     per_cell: PerCellConfig = PerCellConfig()

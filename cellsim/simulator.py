@@ -107,6 +107,8 @@ class Simulator:
         self._outages = [
             (ev.site, ev.start_hour, ev.end_hour) for ev in scenario.events if ev.kind == "outage"
         ]
+        #: outages beyond the scenario's, e.g. drawn per episode to train for failures
+        self.extra_outages: list[tuple[int, float, float]] = []
         self.reset_load()
 
     def reset_load(self) -> None:
@@ -117,7 +119,7 @@ class Simulator:
         """Cells on air at `hour` (outage events switch a site's cells off)."""
         on = np.ones(self.n_cells, bool)
         h = hour % 24.0
-        for site, start, end in self._outages:
+        for site, start, end in self._outages + self.extra_outages:
             if start <= h < end or start <= h + 24.0 < end:
                 on[self.cell_site == site] = False
         return on

@@ -54,7 +54,9 @@ class TiltEnv(gym.Env):
     Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
     clock at `start_hour`, the load ↔ interference fixed point iterated
     `reset_load_iterations` times. The network realisation (shadowing, LOS) comes from
-    `network_seed`; the per-step demand noise from the reset seed.
+    `network_seed`; the per-step demand noise from the reset seed. With
+    `random_outage_probability` > 0 an episode may also lose one random site for 2–10 hours
+    (drawn from the reset seed), to train policies that cope with failures.
 
     ## Episode End
     Never terminated; truncated after `episode_hours` (one day by default, 96 steps of 15
@@ -133,6 +135,7 @@ class TiltEnv(gym.Env):
         else:
             self.tilt_deg = self._scenario_tilt.copy()
         self.t = 0
+        self.sim.extra_outages = self._random_outages()
         self.sim.reset_load()
         self._last = self.sim.step(
             self.tilt_deg, self.hour, self._users(), iterations=cfg.reset_load_iterations
@@ -193,6 +196,15 @@ class TiltEnv(gym.Env):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
         a = np.clip(a, -1.0, 1.0)
         return cfg.tilt_min_deg + (a + 1.0) / 2.0 * (cfg.tilt_max_deg - cfg.tilt_min_deg)
+
+    def _random_outages(self) -> list[tuple[int, float, float]]:
+        """With probability `random_outage_probability`, one site off for 2–10 h this episode."""
+        p = self.config.random_outage_probability
+        if p <= 0 or self.np_random.random() >= p:
+            return []
+        site = int(self.np_random.integers(self.sim.layout.n_sites))
+        start = (self.config.start_hour + self.np_random.uniform(0.0, 24.0)) % 24.0
+        return [(site, start, start + self.np_random.uniform(2.0, 10.0))]
 
     def _users(self) -> np.ndarray:
         sigma = self.config.demand_noise

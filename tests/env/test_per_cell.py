@@ -215,3 +215,20 @@ def test_shared_model_with_another_neighbour_count_is_refused():
     with pytest.raises(ConfigError, match="neighbours"):
         SharedCellModel(model, 3).bind(TiltEnv("hex7", FAST))
     assert len(CELL_OBSERVATION) == N_CELL
+
+
+def test_random_outages_train_for_failures_and_are_off_by_default():
+    env = TiltEnv("hex7", {"random_outage_probability": 1.0})
+    seen = set()
+    for seed in range(6):
+        env.reset(seed=seed)
+        (site, start, end), = env.sim.extra_outages
+        assert 0 <= start < 24 and 2 <= end - start <= 10
+        hour = start + 0.5
+        assert not env.sim.active_at(hour)[env.sim.cell_site == site].any()
+        assert env.sim.active_at(hour)[env.sim.cell_site != site].all()
+        seen.add(site)
+    assert len(seen) > 1  # a different site from episode to episode
+    plain = TiltEnv("hex7")
+    plain.reset(seed=0)
+    assert plain.sim.extra_outages == []
