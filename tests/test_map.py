@@ -219,3 +219,46 @@ def test_outage_server_map_has_no_region_for_the_failed_site():
     serving = evaluate_plan(sim, sim.layout.cells.tilt_deg, 10.0).state.serving_cell
     regions = server_regions(sim.raster, serving[: sim.raster.n_points])
     assert site0.isdisjoint(regions.polygons)
+
+
+def test_despeckle_gives_islands_to_their_surroundings():
+    from cellsim.viz.regions import despeckle
+
+    image = np.zeros((6, 8), int)
+    image[:, 4:] = 1
+    image[2, 1] = 1  # a one-point island of 1 inside 0
+    image[0, 7] = 2  # cell 2 serves one point only: its largest part, kept
+    image[5, 0] = -1  # no receiver
+    out = despeckle(image, 4)
+    expected = image.copy()
+    expected[2, 1] = 0
+    assert (out == expected).all()
+
+
+def _n_parts(geometries) -> int:
+    return sum(len(shapely.get_parts(g)) for g in geometries)
+
+
+def test_region_outlines_leave_out_shadowing_specks():
+    """City's shadowing scatters hundreds of islands; the outlines drawn keep each serving cell's
+    main part and cover the same area, with a small fraction of the parts and rings."""
+    from cellsim.viz.maps import evaluate_plan, map_figure
+    from cellsim.viz.regions import server_regions
+
+    sim = TiltEnv("city").sim
+    tilt = sim.layout.cells.tilt_deg
+    serving = evaluate_plan(sim, tilt, 11.0).state.serving_cell[: sim.raster.n_points]
+    regions = server_regions(sim.raster, serving)
+    raw, drawn = _n_parts(regions.polygons.values()), _n_parts(regions.outlines.values())
+    assert raw > 500 and drawn <= 0.1 * raw
+    assert sorted(regions.outlines) == sorted(regions.polygons)
+    for cell, region in regions.polygons.items():
+        main = max(shapely.get_parts(region), key=lambda p: p.area)
+        assert regions.outlines[cell].covers(main)
+    area = sum(p.area for p in regions.outlines.values())
+    assert area == pytest.approx(sum(p.area for p in regions.polygons.values()))
+    fig = map_figure(sim, tilt, 11.0, "sinr", "city")
+    lines = next(c for c in fig.axes[0].collections if c.get_gid() == "regions")
+    raw_rings = _n_parts(p.boundary for p in regions.polygons.values())
+    assert len(lines.get_segments()) == _n_parts(p.boundary for p in regions.outlines.values())
+    assert len(lines.get_segments()) <= 0.1 * raw_rings

@@ -12,6 +12,10 @@ from cellsim.simulator import Simulator
 from cellsim.viz.regions import ServerRegions
 
 LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "w", "ec": "none", "alpha": 0.7}
+#: Region outlines on a server map, and over a continuous map (faint white borders that do not
+#: hide the values).
+OUTLINE_LABELLED = {"colors": "k", "linewidths": 0.45, "alpha": 0.7}
+OUTLINE_OVER_VALUES = {"colors": "w", "linewidths": 0.4, "alpha": 0.55}
 
 
 def label_size(n_cells: int) -> float:
@@ -57,15 +61,16 @@ def draw_exclusions(ax: Axes, sim: Simulator) -> None:
 def draw_regions(
     ax: Axes, sim: Simulator, regions: ServerRegions, labels: bool, tilt_deg=None
 ) -> None:
-    """Best-server region outlines (the shapely polygons), with cell names when `labels`."""
+    """Best-server region outlines (the despeckled polygons: no shadowing specks), with cell
+    names when `labels`. The outlines' LineCollection has the gid "regions"."""
     segments = []
-    for region in regions.polygons.values():
+    for region in regions.outlines.values():
         for line in shapely.get_parts(region.boundary):
             segments.extend(shapely.get_coordinates(part) for part in shapely.get_parts(line))
-    if not labels:  # over a continuous map: faint white borders that do not hide the values
-        ax.add_collection(LineCollection(segments, colors="w", linewidths=0.4, alpha=0.55))
+    style = OUTLINE_LABELLED if labels else OUTLINE_OVER_VALUES
+    ax.add_collection(LineCollection(segments, gid="regions", **style))
+    if not labels:
         return
-    ax.add_collection(LineCollection(segments, colors="k", linewidths=0.45, alpha=0.7))
     names = sim.layout.cells.name
     size = label_size(sim.n_cells)
     for cell, (x, y) in regions.label_xy.items():

@@ -4,6 +4,11 @@ A raster server map is turned into one (Multi)Polygon per serving cell by mergin
 row's runs of one server into rectangles and uniting them; regions that share a raster edge are
 neighbours, and a greedy colouring over that graph, weighted by border length, gives neighbours
 different palette colours however many cells there are.
+
+Shadowing scatters islands of a few raster points of one server inside another's region; drawn,
+their outlines mesh the map. Outlines are therefore drawn from a despeckled server map, where
+every island smaller than a small share of the map joins the region of its nearest kept point
+(each server keeps its largest part however small); the exact regions stay in `polygons`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from cellsim.network.area import Raster
@@ -21,16 +27,22 @@ REGION_PALETTE = (
     "#8ecae6", "#ffb703", "#a7c957", "#f4a6c0", "#cdb4db",
     "#f9844a", "#90be6d", "#bde0fe", "#e9c46a", "#b8b8b8",
 )  # fmt: skip
+#: Outlines leave out islands smaller than this share of the map's raster points, and than
+#: SPECK_MIN_POINTS points (maps are drawn at one size, so this is a share of the drawn area).
+SPECK_SHARE = 0.004
+SPECK_MIN_POINTS = 4
 
 
 @dataclass(frozen=True)
 class ServerRegions:
-    """Per serving cell: its region, a point inside it for the label, and a palette index.
+    """Per serving cell: its exact region, its despeckled region to outline, a point inside
+    its region's largest part for the label, and a palette index.
 
     `border[(a, b)]` (a < b) is the length in raster edges of the border between two regions.
     """
 
     polygons: dict[int, BaseGeometry]
+    outlines: dict[int, BaseGeometry]
     label_xy: dict[int, tuple[float, float]]
     colour: dict[int, int]
     border: dict[tuple[int, int], int]
@@ -86,21 +98,46 @@ def greedy_colours(
     return colour
 
 
-def server_regions(raster: Raster, serving: np.ndarray) -> ServerRegions:
-    """Regions of the outdoor raster served by each cell (`serving`: one cell index per point)."""
-    image = np.full(raster.shape, -1, np.int64)
-    image[raster.row, raster.col] = np.asarray(serving, np.int64)
+def despeckle(image: np.ndarray, min_points: int) -> np.ndarray:
+    """`image` (server per raster point, -1 for none) with every island, a 4-connected part of
+    one server's region, smaller than `min_points` given to the server of its nearest point
+    outside such islands; each server's largest part is kept whatever its size."""
+    speck = np.zeros(image.shape, bool)
+    for cell in np.unique(image[image >= 0]):
+        parts, _ = ndimage.label(image == cell)
+        size = np.bincount(parts.ravel())
+        size[0] = 0
+        drop = size < min_points
+        drop[[0, size.argmax()]] = False
+        speck |= drop[parts]
+    if not speck.any():
+        return image
+    _, (r, c) = ndimage.distance_transform_edt(speck | (image < 0), return_indices=True)
+    out = image.copy()
+    out[speck] = image[r[speck], c[speck]]
+    return out
+
+
+def _polygons(raster: Raster, image: np.ndarray) -> dict[int, BaseGeometry]:
+    """One (Multi)Polygon per server of a raster image: its rows' runs as boxes, united."""
     r, c0, c1, values = _row_runs(image)
     x_min, _, _, y_max = raster.extent_m
     res = raster.resolution_m
     boxes = shapely.box(x_min + c0 * res, y_max - (r + 1) * res, x_min + c1 * res, y_max - r * res)
-    polygons, label_xy = {}, {}
-    for cell in np.unique(values):
-        region = shapely.union_all(boxes[values == cell])
-        polygons[int(cell)] = region
-        parts = getattr(region, "geoms", [region])
-        point = max(parts, key=lambda p: p.area).representative_point()
-        label_xy[int(cell)] = (point.x, point.y)
+    return {int(cell): shapely.union_all(boxes[values == cell]) for cell in np.unique(values)}
+
+
+def server_regions(raster: Raster, serving: np.ndarray) -> ServerRegions:
+    """Regions of the outdoor raster served by each cell (`serving`: one cell index per point)."""
+    image = np.full(raster.shape, -1, np.int64)
+    image[raster.row, raster.col] = np.asarray(serving, np.int64)
+    polygons = _polygons(raster, image)
+    min_points = max(SPECK_MIN_POINTS, round(SPECK_SHARE * raster.n_points))
+    outlines = _polygons(raster, despeckle(image, min_points))
+    label_xy = {}
+    for cell, region in polygons.items():
+        point = max(shapely.get_parts(region), key=lambda p: p.area).representative_point()
+        label_xy[cell] = (point.x, point.y)
     border = _borders(image)
     colour = greedy_colours(list(polygons), border, len(REGION_PALETTE))
-    return ServerRegions(polygons, label_xy, colour, border)
+    return ServerRegions(polygons, outlines, label_xy, colour, border)
