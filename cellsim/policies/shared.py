@@ -30,7 +30,8 @@ class SharedCellPolicy(TiltPolicy):
         if expected != got:
             raise ConfigError(
                 f"shared model expects observations of shape {expected}, {neighbours} "
-                f"neighbours make {got}: per_cell.neighbours must be the one it was trained with"
+                f"neighbours make {got}: per_cell.neighbours must be the one it was trained with "
+                "(or the model predates this observation layout: retrain it)"
             )
 
     def agent_observations(self, obs: np.ndarray) -> np.ndarray:
