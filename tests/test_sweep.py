@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cellsim.cli import main
 from cellsim.errors import ConfigError
 from cellsim.evaluation import EVAL_SEED0, compare, mean_ci95, to_json
 from cellsim.sweep import load_sweep, parse_sweep, run_sweep
 from cellsim.sweep.results import CSV_COLUMNS
+from tests.test_cli import error_line, run_cli
 
 SWEEP = {
     "name": "tiny",
@@ -53,23 +53,6 @@ def write_sweep(folder: Path, data: dict, name: str = "sweep.yaml") -> Path:
 def read_records(out: Path) -> dict[str, dict]:
     lines = (out / "trials.jsonl").read_text().splitlines()
     return {r["trial_id"]: r for r in map(json.loads, lines)}
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = 0 if exc.code is None else exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
