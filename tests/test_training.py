@@ -612,3 +612,48 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(tmp_path, capsys, monkeypatch):
     assert code == 130
     assert (out / "checkpoints" / "model_64_steps.zip").is_file()
     assert f"--resume --out {out}" in stdout
+
+
+# -- shared per-cell policy -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("shared") / "run"
+    hyper = {"policy": "MlpPolicy", "n_steps": 8, "batch_size": 84, "n_epochs": 1}
+    train(spec(run, agent="ppo-shared", timesteps=21 * 8 * 2, n_envs=1, hyperparams=hyper,
+               eval_freq=21 * 8, checkpoint_freq=21 * 8))  # fmt: skip
+    return run
+
+
+def test_shared_run_counts_cell_steps_and_saves_its_neighbour_count(shared_run):
+    config = yaml.safe_load((shared_run / "config.yml").read_text())
+    assert config["agent"] == "ppo-shared"
+    assert config["env_config"]["per_cell"]["neighbours"] == 6
+    metrics = json.loads((shared_run / "metrics.json").read_text())
+    assert metrics["timesteps"] == 21 * 8 * 2  # 21 cells × 8 steps per rollout × 2 rollouts
+
+
+@pytest.mark.parametrize("scenario, n_cells", [("case1", 57), ("city", 33), ("outage", 21)])
+def test_a_shared_policy_trained_on_hex7_runs_on_other_networks(shared_run, scenario, n_cells):
+    env = TiltEnv(scenario, {"episode_hours": 1})
+    policy = load_run(shared_run)[0].bind(env)
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.predict(obs)
+    assert action.shape == (n_cells,) and env.action_space.contains(action)
+    episode = run_episode(env, policy, seed=1)
+    assert np.isfinite(episode.reward) and len(episode.per_step["reward"]) == 4
+
+
+def test_compare_accepts_a_shared_policy_on_another_network(shared_run):
+    from cellsim.evaluation import compare
+
+    results = compare("outage", ["rule-son", f"shared={shared_run}"], episodes=1,
+                      config={"episode_hours": 1})  # fmt: skip
+    assert set(results) == {"rule-son", "shared", "rule-geometric", "oracle"}
+    assert np.isfinite(results["shared"].episodes[0].reward)
+
+
+def test_an_unbound_shared_model_says_how_to_use_it(shared_run):
+    with pytest.raises(ConfigError, match="bind"):
+        load_run(shared_run)[0].predict(np.zeros(10))
