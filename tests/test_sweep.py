@@ -298,3 +298,12 @@ def test_ray_sweep_gives_the_local_results(local_run, sweep_file, tmp_path):
             assert other["error"] == r["error"]
     assert (json.loads((tmp_path / "ray" / "results.json").read_text())["scenarios"]
             == json.loads((out / "results.json").read_text())["scenarios"])  # fmt: skip
+
+
+def test_unreachable_ray_address_fails_fast(sweep_file, tmp_path, capsys):
+    started = time.monotonic()
+    code, _, err = run_cli(capsys, "sweep", str(sweep_file), "--engine", "ray", "--address",
+                           "127.0.0.1:1", "--out", str(tmp_path / "o"))  # fmt: skip
+    line = error_line(code, err)
+    assert "127.0.0.1:1" in line and "ray start --head" in line
+    assert time.monotonic() - started < 30  # not Ray's minutes of retries

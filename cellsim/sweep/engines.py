@@ -24,6 +24,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -154,6 +155,7 @@ def _ray_init(ray, address: str | None, workers: int | None, cpus_per_trial: flo
         "log_to_driver": False, "include_dashboard": False, "logging_level": logging.ERROR,
     }  # fmt: skip
     if address:
+        _check_reachable(address)
         try:
             ray.init(address=address, **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -165,6 +167,20 @@ def _ray_init(ray, address: str | None, workers: int | None, cpus_per_trial: flo
     else:
         ray.init(num_cpus=max(1, round((workers or os.cpu_count() or 1) * cpus_per_trial)),
                  **options)  # fmt: skip
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # "auto", "ray://…": Ray resolves those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--address {address!r}: no Ray cluster answers there ({exc.strerror or exc}); "
+            "start one with `ray start --head` or omit --address for a local one"
+        ) from None
 
 
 def _trial_name(trial) -> str:
