@@ -145,6 +145,9 @@ def test_ray_missing_is_one_line_with_the_install_command(sweep_file, tmp_path, 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(ConfigError, match=r"pip install 'cellsim\[ray\]'"):
         run_ray([], str(tmp_path), 1, lambda record: None)
+    with pytest.raises(ConfigError, match=r"pip install 'cellsim\[ray\]'"):
+        run_sweep(sweep_file, "ray", tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()
 
 
 def test_refuses_a_folder_holding_something_else(sweep_file, local_run, tmp_path, capsys):
@@ -307,3 +310,4 @@ def test_unreachable_ray_address_fails_fast(sweep_file, tmp_path, capsys):
     line = error_line(code, err)
     assert "127.0.0.1:1" in line and "ray start --head" in line
     assert time.monotonic() - started < 30  # not Ray's minutes of retries
+    assert not (tmp_path / "o").exists()  # checked before anything is written

@@ -169,6 +169,16 @@ def _ray_init(ray, address: str | None, workers: int | None, cpus_per_trial: flo
                  **options)  # fmt: skip
 
 
+def check_ray(address: str | None) -> None:
+    """Before any work: Ray is installed and, given HOST:PORT, something listens there."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError(RAY_MISSING) from None
+    if address:
+        _check_reachable(address)
+
+
 def _check_reachable(address: str) -> None:
     """Fail fast on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
     host, sep, port = address.rpartition(":")

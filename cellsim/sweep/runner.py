@@ -60,6 +60,10 @@ def run_sweep(
     if cpus_per_trial <= 0:
         raise ParameterError("--cpus-per-trial", cpus_per_trial, "> 0")
     sweep = load_sweep(path)
+    if engine == "ray":
+        from cellsim.sweep.engines import check_ray
+
+        check_ray(address)
     store = SweepStore(Path(out or default_out(sweep)).resolve(), sweep)
     store.open()
     finished = store.finished()
