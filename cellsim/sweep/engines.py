@@ -165,7 +165,8 @@ def _ray_init(ray, address: str | None, workers: int | None, cpus_per_trial: flo
                 "with `ray start --head` or omit --address for a local one"
             ) from None
     else:
-        ray.init(num_cpus=max(1, round((workers or os.cpu_count() or 1) * cpus_per_trial)),
+        ray.init(address="local",  # a new local Ray, even where `ray start` left one
+                 num_cpus=max(1, round((workers or os.cpu_count() or 1) * cpus_per_trial)),
                  **options)  # fmt: skip
 
 
