@@ -259,7 +259,9 @@ def test_rerun_skips_finished_retries_failed_and_lost(local_run, tmp_path, sweep
 def test_ctrl_c_keeps_finished_trials(tmp_path):
     """A real interruption: SIGINT to the sweep's process group (as Ctrl-C does) while an a2c
     trial is in flight; the sweep stops at once and what was recorded stays whole."""
-    data = {**SWEEP, "agents": [SWEEP["agents"][1]], "seeds": [0, 1]}
+    # a2c trainings long enough (minutes) that one is surely in flight when Ctrl-C comes
+    long_a2c = {**SWEEP["agents"][1], "timesteps": 200_000}
+    data = {**SWEEP, "agents": [long_a2c], "seeds": [0, 1]}
     path = write_sweep(tmp_path, data)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "cellsim.cli", "sweep", str(path), "--out", str(out),
