@@ -17,6 +17,7 @@ from cellsim import __version__
 from cellsim.errors import CellsimError, ParameterError
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -641,6 +642,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `cellsim scenarios schema | head`
         return 0
+    except KeyboardInterrupt:  # Ctrl-C before a command's own handling (e.g. while importing)
+        print(f"\ncellsim {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
