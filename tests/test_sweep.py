@@ -266,8 +266,15 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "cellsim.cli", "sweep", str(path), "--out", str(out),
            "--workers", "1", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # A test run started in the background (CI, `make test &`) inherits an ignored SIGINT,
+    # which Python keeps ignored: give the sweep the default disposition, as a terminal would.
+    def default_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
+    )  # fmt: skip
     deadline = time.monotonic() + 180  # a loaded CI machine may take long to finish the oracle
     while time.monotonic() < deadline and proc.poll() is None:
         if (out / "trials.jsonl").is_file():  # the oracle is done: an a2c trial is in flight
