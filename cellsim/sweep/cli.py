@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 SWEEP_HELP = (
@@ -57,11 +56,7 @@ def run(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are kept; re-run the same command to continue",
               file=sys.stderr)  # fmt: skip
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Every finished record is on disk already; leave now rather than let interpreter exit
-        # join the process pool's manager thread, which can wait on workers just terminated.
-        os._exit(130)
+        sys.exit(130)
     print((outcome.out / "results.md").read_text())
     totals = outcome.results["trials"]
     print(f"{outcome.ran} trials run ({outcome.ok} ok, {outcome.failed} failed), "
