@@ -90,6 +90,9 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         process.terminate()
     for process in processes:
         process.join(timeout=5)
+    # Let the pool's manager thread see its workers gone and end now: left running, it is woken
+    # at interpreter exit through a pipe already closed, which prints an OSError traceback.
+    pool.shutdown(wait=True)
 
 
 def _tune_trial(config: dict[str, Any]) -> None:
