@@ -21,3 +21,14 @@ class ScenarioError(CellsimError):
 
 class ConfigError(CellsimError):
     """A configuration override (from code or the CLI) that does not validate."""
+
+
+def read_user_file(path, kind: str, error: type[CellsimError]) -> str:
+    """The text of a file the user named; unreadable or non-UTF-8 files raise `error` with one
+    line naming the file (`kind`: what it should be, e.g. "scenario file")."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"{path}: cannot read {kind}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a UTF-8 text file") from None

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from cellsim.errors import CellsimError, ScenarioError
+from cellsim.errors import CellsimError, ScenarioError, read_user_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -449,12 +449,7 @@ def parse_scenario(data: dict[str, Any], source: str, source_file: str | None = 
 
 def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    text = read_user_file(path, "scenario file", ScenarioError)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

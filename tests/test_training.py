@@ -42,15 +42,7 @@ TINY_PPO = {"n_steps": 64, "batch_size": 64, "n_epochs": 1}
 SHORT_DAY = {"episode_hours": 2}  # 8 steps of 15 min: cheap evaluation episodes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny networks: torch's thread pool only adds contention on a busy machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def spec(out: Path | str | None, **overrides) -> TrainSpec:

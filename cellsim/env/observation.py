@@ -93,3 +93,10 @@ def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.nd
         slots[:, :, column] = np.where(present, np.clip(coupling / 20.0, -3.0, 1.0), 0.0)
     slots[:, :, 3:] = np.where(present[..., None], cells[np.maximum(neighbours.index, 0)], 0.0)
     return out
+
+
+def agent_observations_from_state(state: np.ndarray, n_cells: int, neighbours) -> np.ndarray:
+    """`agent_observations` from a centralised observation (`cellsim/Tilt-v0`'s), which holds
+    the cell feature matrix and the time features already."""
+    cells = state[: n_cells * N_CELL].reshape(n_cells, N_CELL)
+    return agent_observations(cells, state[-2:], neighbours)

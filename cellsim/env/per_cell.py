@@ -24,19 +24,11 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from cellsim.env.neighbours import network_neighbours
-from cellsim.env.observation import (
-    agent_observation_bounds,
-    agent_observations,
-    cell_observation,
-    time_features,
-)
-from cellsim.env.reward import agent_rewards, cell_scores
+from cellsim.env.observation import agent_observation_bounds, agent_observations_from_state
+from cellsim.env.reward import agent_rewards
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.kpi import CELL_FEATURES
 from cellsim.scenario import Scenario
-
-_SERVED = CELL_FEATURES.index("served_share")
 
 
 class TiltParallelEnv(ParallelEnv):
@@ -56,6 +48,7 @@ class TiltParallelEnv(ParallelEnv):
         self.sim = self.central.sim
         self.possible_agents = list(self.central.cell_names)
         self.agents: list[str] = []
+        self._state: np.ndarray | None = None  # the centralised observation, for state()
         self._index = {name: i for i, name in enumerate(self.possible_agents)}
         self.neighbours = network_neighbours(self.sim, self.central.config.per_cell.neighbours)
         low, high = agent_observation_bounds(self.neighbours.k)
@@ -79,10 +72,10 @@ class TiltParallelEnv(ParallelEnv):
     # -- PettingZoo API ---------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
-        _, info = self.central.reset(seed=seed, options=options)
+        self._state, info = self.central.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         infos = {a: {"network": info} for a in self.agents}
-        return self._observations(), infos
+        return self._per_agent(self.observation_matrix()), infos
 
     def step(self, actions: dict[str, Any]):
         if not self.agents:
@@ -91,7 +84,7 @@ class TiltParallelEnv(ParallelEnv):
             self._joint_action(actions)
         )
         agents = self.agents
-        obs = {a: matrix[self._index[a]] for a in agents}
+        obs = self._per_agent(matrix)
         rewards = {a: float(rewards_arr[self._index[a]]) for a in agents}
         terminations = dict.fromkeys(agents, terminated)
         truncations = dict.fromkeys(agents, truncated)
@@ -104,18 +97,17 @@ class TiltParallelEnv(ParallelEnv):
         """The array form of `step` (for vectorised training): the joint action in
         `possible_agents` order → (observation matrix, rewards, terminated, truncated, info)."""
         before = self.central.tilt_deg
-        _, reward, terminated, truncated, info = self.central.step(joint)
+        self._state, reward, terminated, truncated, info = self.central.step(joint)
         changed = (self.central.tilt_deg != before).astype(np.float64)
         kpis = self.central._last.kpis
         cfg = self.central.config
-        rewards = agent_rewards(
-            cell_scores(kpis, changed, cfg.reward), kpis.cell[:, _SERVED].astype(np.float64),
-            self.neighbours, reward, cfg.per_cell,
-        )  # fmt: skip
+        rewards = agent_rewards(kpis, changed, cfg.reward, self.neighbours, reward, cfg.per_cell)
         return self.observation_matrix(), rewards, bool(terminated), bool(truncated), info
 
     def state(self) -> np.ndarray:
-        return self.central._observation()
+        if self._state is None:
+            raise ConfigError("state() called before reset()")
+        return self._state.copy()
 
     def render(self):
         return self.central.render()
@@ -127,13 +119,9 @@ class TiltParallelEnv(ParallelEnv):
 
     def observation_matrix(self) -> np.ndarray:
         """(n_cells, obs_dim): every agent's observation, in `possible_agents` order."""
-        c = self.central
-        cells = cell_observation(c._last.kpis, c.tilt_deg, c._last.active,
-                                 c.config.tilt_min_deg, c.config.tilt_max_deg)  # fmt: skip
-        return agent_observations(cells, time_features(c.hour), self.neighbours)
+        return agent_observations_from_state(self._state, self.sim.n_cells, self.neighbours)
 
-    def _observations(self) -> dict[str, np.ndarray]:
-        matrix = self.observation_matrix()
+    def _per_agent(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
         return {a: matrix[self._index[a]] for a in self.agents}
 
     def _joint_action(self, actions: dict[str, Any]) -> np.ndarray:

@@ -40,14 +40,19 @@ def cell_scores(kpis: Kpis, changed: np.ndarray, weights: RewardWeights) -> np.n
 
 
 def agent_rewards(
-    scores: np.ndarray, served_share: np.ndarray, neighbours, network_reward: float, mix
+    kpis: Kpis, changed: np.ndarray, weights: RewardWeights, neighbours, network_reward: float, mix
 ) -> np.ndarray:
     """Every agent's reward: `mix.own` × its cell's score + `mix.neighbourhood` × its
-    neighbours' scores weighted by the demand they serve + `mix.network` × the network reward."""
-    out = np.full(len(scores), mix.network * network_reward)
+    neighbours' scores weighted by the demand they serve + `mix.network` × the network reward.
+    Cell scores are computed only when a local term is weighted (not with the default mix)."""
+    out = np.full(kpis.cell.shape[0], mix.network * network_reward)
+    if not (mix.own or (mix.neighbourhood and neighbours.k)):
+        return out
+    scores = cell_scores(kpis, changed, weights)
     if mix.own:
         out += mix.own * scores
     if mix.neighbourhood and neighbours.k:
+        served_share = kpis.cell[:, CELL_FEATURES.index("served_share")].astype(np.float64)
         idx = np.maximum(neighbours.index, 0)
         w = np.where(neighbours.present, served_share[idx], 0.0) + 1e-9 * neighbours.present
         total = w.sum(axis=1)

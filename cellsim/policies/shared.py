@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from cellsim.env.neighbours import network_neighbours
-from cellsim.env.observation import agent_observation_bounds, agent_observations
+from cellsim.env.observation import agent_observation_bounds, agent_observations_from_state
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
@@ -35,7 +35,7 @@ class SharedCellPolicy(TiltPolicy):
             )
 
     def agent_observations(self, obs: np.ndarray) -> np.ndarray:
-        return agent_observations(self.cells(obs), obs[-2:], self.neighbours)
+        return agent_observations_from_state(obs, self.n_cells, self.neighbours)
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         actions, _ = self.model.predict(self.agent_observations(obs), deterministic=True)

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from cellsim.errors import CellsimError, ConfigError
+from cellsim.errors import CellsimError, ConfigError, read_user_file
 from cellsim.evaluation import REFERENCE_AGENTS
 
 DEFAULT_EPISODES = 10
@@ -237,12 +237,7 @@ def parse_sweep(data: Any, source: str, base: Path | None = None) -> Sweep:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and validate a sweep file; errors are one line naming file, field and value."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read sweep file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file") from None
+    text = read_user_file(path, "sweep file", ConfigError)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
