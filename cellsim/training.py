@@ -37,9 +37,14 @@ AGENTS = {
     "sac": ("SAC", "continuous"),
     "td3": ("TD3", "continuous"),
     "ppo-shared": ("PPO", "discrete"),
+    "ippo-shared": ("PPO", "discrete"),
 }
-#: Agents trained on the per-cell front-end: one policy shared by every cell (PerCellVecEnv).
-SHARED_AGENTS = {"ppo-shared"}
+#: Agents whose model is one per-cell policy shared by every cell: they run on any network.
+#: ppo-shared trains it inside the centralised PPO on cellsim/Tilt-v0 (SharedCellActorPolicy:
+#: the cells' moves are one joint action); ippo-shared on the per-cell front-end, every cell an
+#: independent sample (PerCellVecEnv, independent PPO with parameter sharing).
+SHARED_AGENTS = {"ppo-shared", "ippo-shared"}
+PER_CELL_ENV_AGENTS = {"ippo-shared"}
 OFF_POLICY = {"dqn", "sac", "td3"}
 DQN_MAX_ACTIONS = 243  # 3^5: DQN's joint Discrete action space up to five cells
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
@@ -78,9 +83,43 @@ def _literal(node: ast.AST) -> Any:
     return ast.literal_eval(node)
 
 
+class LinearSchedule:
+    """rl-zoo3's `lin_X`: X at the start of training, falling linearly to 0 at the end (SB3
+    calls it with the progress remaining, 1 → 0). A class, so saved models pickle it plainly."""
+
+    def __init__(self, initial: float):
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial:g}"
+
+
+#: Hyperparameters that rl-zoo3 lets a file give as a schedule (`lin_X`).
+_SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+
+
+def _schedule(name: str, value: Any) -> Any:
+    if not (isinstance(value, str) and value.startswith("lin_")):
+        return value
+    try:
+        initial = float(value[4:])
+    except ValueError:
+        initial = float("nan")
+    if not initial > 0:
+        raise ConfigError(f"{name} {value!r}: allowed a number or lin_X with X > 0, e.g. lin_1e-3")
+    return LinearSchedule(initial)
+
+
 def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
-    """The algorithm's constructor arguments from a zoo entry (policy_kwargs as in rl-zoo3)."""
+    """The algorithm's constructor arguments from a zoo entry (policy_kwargs and `lin_X`
+    schedules as in rl-zoo3)."""
     kwargs = {k: v for k, v in hyperparams.items() if k not in _ZOO_KEYS}
+    for name in _SCHEDULED:
+        if name in kwargs:
+            kwargs[name] = _schedule(name, kwargs[name])
     pk = kwargs.get("policy_kwargs")
     if isinstance(pk, str):  # rl-zoo3 writes "dict(net_arch=[...])"
         try:
@@ -96,13 +135,30 @@ def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def resolve_policy(name: str):
-    """SB3's policy names, plus cellsim's own (PerCellPolicy)."""
-    if name == "PerCellPolicy":
-        from cellsim.policies.networks import PerCellPolicy
+#: cellsim's own policy classes, by the name an agents/*.yml file gives them.
+CELLSIM_POLICIES = ("PerCellPolicy", "SharedCellActorPolicy")
 
-        return PerCellPolicy
+
+def resolve_policy(name: str):
+    """SB3's policy names, plus cellsim's own (`CELLSIM_POLICIES`)."""
+    if name in CELLSIM_POLICIES:
+        from cellsim.policies import networks
+
+        return getattr(networks, name)
     return name
+
+
+def _policy_kwargs(policy, algo_kw: dict[str, Any], scenario: str, env_config: dict[str, Any]):
+    """`algo_kwargs`' policy_kwargs, plus the training network's neighbour table for
+    SharedCellActorPolicy (the one input that policy needs from the network itself)."""
+    kwargs = dict(algo_kw.get("policy_kwargs") or {})
+    if policy == resolve_policy("SharedCellActorPolicy"):
+        from cellsim.env.neighbours import network_neighbours
+        from cellsim.env.tilt_env import TiltEnv
+
+        sim = TiltEnv(scenario, env_config).sim
+        kwargs["neighbour_table"] = network_neighbours(sim, env_config["per_cell"]["neighbours"])
+    return kwargs
 
 
 @dataclass
@@ -228,7 +284,7 @@ def per_cell_env_fn(scenario: str, config: dict[str, Any]):
 def _vec_env(scenario: str, config: dict[str, Any], n_envs: int, seed: int, agent: str = ""):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    if agent in SHARED_AGENTS:
+    if agent in PER_CELL_ENV_AGENTS:
         from cellsim.env.per_cell_vec import PerCellVecEnv
 
         venv = PerCellVecEnv([per_cell_env_fn(scenario, config)] * n_envs)
@@ -382,9 +438,12 @@ def train(spec: TrainSpec) -> Path:
         if config["agent"] in OFF_POLICY and buffer.is_file():
             model.load_replay_buffer(buffer)
     else:
+        policy = resolve_policy(hyper.get("policy", "MlpPolicy"))
+        kwargs = algo_kwargs(hyper)
+        kwargs["policy_kwargs"] = _policy_kwargs(policy, kwargs, scenario, env_config)
         model = algo(
-            resolve_policy(hyper.get("policy", "MlpPolicy")), venv, seed=seed, device="cpu",
-            tensorboard_log=str(run / "tb"), verbose=spec.verbose, **algo_kwargs(hyper),
+            policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
+            verbose=spec.verbose, **kwargs,
         )  # fmt: skip
     callbacks, eval_env = _callbacks(run, spec, scenario, env_config, venv.num_envs)
     if checkpoint is not None:

@@ -491,13 +491,35 @@ def test_algo_kwargs_parses_nested_dicts_as_rl_zoo_writes_them():
     assert nested["policy_kwargs"] == {"net_arch": {"pi": [64], "vf": [64, 64]}}
 
 
+def test_algo_kwargs_reads_rl_zoo_linear_schedules():
+    kwargs = algo_kwargs({"learning_rate": "lin_1e-3", "clip_range": "lin_0.2", "gamma": 0.9})
+    assert kwargs["learning_rate"](1.0) == pytest.approx(1e-3)
+    assert kwargs["learning_rate"](0.25) == pytest.approx(2.5e-4)
+    assert kwargs["clip_range"](0.0) == 0.0
+    assert kwargs["gamma"] == 0.9
+
+
+@pytest.mark.parametrize("text", ["lin_", "lin_fast", "lin_-1e-3", "lin_0"])
+def test_algo_kwargs_rejects_bad_schedules_naming_the_field(text):
+    with pytest.raises(ConfigError, match=f"learning_rate '{text}'"):
+        algo_kwargs({"learning_rate": text})
+
+
+def test_a_scheduled_run_saves_and_reloads_its_schedule(tmp_path):
+    run = tmp_path / "lin"
+    train(spec(run, hyperparams={**TINY_PPO, "learning_rate": "lin_1e-3"}, timesteps=128))
+    model, _ = load_run(run)
+    assert model.lr_schedule(0.5) == pytest.approx(5e-4)
+    assert model.learning_rate(0.5) == pytest.approx(5e-4)
+
+
 def test_every_agent_file_loads_and_parses():
     for agent, (algo, _) in training.AGENTS.items():
         hyper = load_hyperparams(agent)
         kwargs = algo_kwargs(hyper)
         assert not set(kwargs) & {"n_envs", "n_timesteps", "policy", "env_config"}
         assert isinstance(kwargs.get("policy_kwargs", {}), dict), agent
-        assert hyper["policy"] in ("MlpPolicy", "PerCellPolicy"), algo
+        assert hyper["policy"] in ("MlpPolicy", *training.CELLSIM_POLICIES), algo
         assert training.resolve_policy(hyper["policy"]) is not None
 
 
@@ -609,21 +631,32 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(tmp_path, capsys, monkeypatch):
 # -- shared per-cell policy -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shared_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("shared") / "run"
-    hyper = {"policy": "MlpPolicy", "n_steps": 8, "batch_size": 84, "n_epochs": 1}
-    train(spec(run, agent="ppo-shared", timesteps=21 * 8 * 2, n_envs=1, hyperparams=hyper,
-               eval_freq=21 * 8, checkpoint_freq=21 * 8))  # fmt: skip
+#: A tiny run of each shared agent: ppo-shared steps hex7 (timesteps count network steps),
+#: ippo-shared its 21 cells as sub-envs (timesteps count cell-steps).
+SHARED_RUNS = {
+    "ppo-shared": {"timesteps": 8 * 2, "hyperparams": {"n_steps": 8, "batch_size": 8,
+                                                       "n_epochs": 1}, "every": 8},
+    "ippo-shared": {"timesteps": 21 * 8 * 2, "hyperparams": {
+        "policy": "MlpPolicy", "n_steps": 8, "batch_size": 84, "n_epochs": 1}, "every": 21 * 8},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=sorted(SHARED_RUNS))
+def shared_run(request, tmp_path_factory):
+    agent, tiny = request.param, SHARED_RUNS[request.param]
+    run = tmp_path_factory.mktemp(agent) / "run"
+    train(spec(run, agent=agent, timesteps=tiny["timesteps"], n_envs=1,
+               hyperparams=tiny["hyperparams"], eval_freq=tiny["every"],
+               checkpoint_freq=tiny["every"]))  # fmt: skip
     return run
 
 
-def test_shared_run_counts_cell_steps_and_saves_its_neighbour_count(shared_run):
+def test_shared_run_counts_its_steps_and_saves_its_neighbour_count(shared_run):
     config = yaml.safe_load((shared_run / "config.yml").read_text())
-    assert config["agent"] == "ppo-shared"
+    assert config["agent"] in SHARED_RUNS
     assert config["env_config"]["per_cell"]["neighbours"] == 6
     metrics = json.loads((shared_run / "metrics.json").read_text())
-    assert metrics["timesteps"] == 21 * 8 * 2  # 21 cells × 8 steps per rollout × 2 rollouts
+    assert metrics["timesteps"] == SHARED_RUNS[config["agent"]]["timesteps"]
 
 
 @pytest.mark.parametrize("scenario, n_cells", [("case1", 57), ("city", 33), ("outage", 21)])

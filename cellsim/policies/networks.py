@@ -9,12 +9,13 @@ cells. Use it with `policy: PerCellPolicy` in agents/ppo.yml (cellsim train reso
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.env.observation import CELL_OBSERVATION, N_HEAD, N_SLOT
 
 N_FEATURES = len(CELL_OBSERVATION)
 N_TIME = 2
@@ -99,3 +100,110 @@ class PerCellPolicy(ActorCriticPolicy):
         self.optimizer = self.optimizer_class(
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
+
+
+# -- one transferable actor for every cell, trained with the centralised PPO ------------------
+
+
+class NeighbourhoodExtractor(nn.Module):
+    """The actor is one network applied to each cell's per-cell agent observation
+    (`cellsim.env.observation.agent_observations`: own cell, network mean, time, k neighbour
+    slots), built here in torch from the centralised observation and the training network's
+    neighbour table. The critic pools the cells' codes with the network mean and the time.
+
+    Why not train it on the per-cell env (PerCellVecEnv)? There every cell's move is an
+    independent PPO sample whose ratio is clipped on its own; here the cells' moves form one
+    joint action whose product ratio PPO clips as a whole, a much more careful step for agents
+    that share a reward. Same actor either way, so it runs on any network (`act_cells`).
+    """
+
+    def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64):
+        super().__init__()
+        self.n_cells = (obs_dim - N_TIME) // N_FEATURES
+        self.k, self.hidden = neighbour_table.k, hidden
+        if neighbour_table.index.shape[0] != self.n_cells:
+            raise ValueError(
+                f"neighbour table of {neighbour_table.index.shape[0]} cells for an observation "
+                f"of {self.n_cells} cells"
+            )
+        present = torch.as_tensor(neighbour_table.present, dtype=torch.float32)
+        index = torch.as_tensor(np.maximum(neighbour_table.index, 0), dtype=torch.long)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("present", present, persistent=False)
+        for name, db in (("coupling_in", neighbour_table.coupling_db),
+                         ("coupling_out", neighbour_table.coupling_out_db)):  # fmt: skip
+            scaled = torch.as_tensor(np.clip(db / 20.0, -3.0, 1.0), dtype=torch.float32)
+            self.register_buffer(name, scaled * present, persistent=False)
+        self.encoder = nn.Sequential(
+            nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
+            nn.Linear(hidden, hidden), nn.Tanh(),
+        )  # fmt: skip
+        self.critic = nn.Sequential(nn.Linear(hidden + N_FEATURES + N_TIME, hidden), nn.Tanh())
+        self.latent_dim_pi = self.n_cells * hidden
+        self.latent_dim_vf = hidden
+
+    def agent_observations(self, obs: torch.Tensor) -> torch.Tensor:
+        """(B, n_cells, N_HEAD + k N_SLOT): the per-cell env's observations, in torch."""
+        b, n, k = obs.shape[0], self.n_cells, self.k
+        cells = obs[:, : n * N_FEATURES].reshape(b, n, N_FEATURES)
+        time = obs[:, -N_TIME:]
+        flags = [x[None, :, :, None].expand(b, n, k, 1)
+                 for x in (self.present, self.coupling_in, self.coupling_out)]  # fmt: skip
+        slots = cells[:, self.index] * self.present[None, :, :, None]
+        slots = torch.cat([*flags, slots], dim=3).reshape(b, n, k * N_SLOT)
+        mean = cells.mean(dim=1, keepdim=True).expand(b, n, N_FEATURES)
+        return torch.cat([cells, mean, time[:, None].expand(b, n, N_TIME), slots], dim=2)
+
+    def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        codes = self.encoder(self.agent_observations(obs))
+        cells = obs[:, : self.n_cells * N_FEATURES].reshape(-1, self.n_cells, N_FEATURES)
+        pooled = torch.cat([codes.mean(dim=1), cells.mean(dim=1), obs[:, -N_TIME:]], dim=1)
+        return codes.flatten(1), self.critic(pooled)
+
+    def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.encoder(self.agent_observations(obs)).flatten(1)
+
+    def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
+        return self._latents(obs)[1]
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._latents(obs)  # one pass of the encoder for both heads
+
+
+class SharedCellActorPolicy(PerCellPolicy):
+    """`PerCellPolicy` whose actor sees each cell's per-cell agent observation (see
+    `NeighbourhoodExtractor`); `neighbour_table` is the training network's
+    (`cellsim.env.neighbours.network_neighbours`). `act_cells` runs the actor on the agent
+    observations of any network, which is how a model trained on one network acts on another.
+    """
+
+    def __init__(self, observation_space, action_space, lr_schedule, neighbour_table=None,
+                 hidden: int = 64, **kwargs):  # fmt: skip
+        if neighbour_table is None:
+            raise ValueError(
+                "SharedCellActorPolicy needs policy_kwargs neighbour_table "
+                "(cellsim.env.neighbours.network_neighbours of the network)"
+            )
+        self._neighbour_table = neighbour_table
+        super().__init__(observation_space, action_space, lr_schedule, hidden=hidden, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.mlp_extractor = NeighbourhoodExtractor(
+            self.features_dim, self._neighbour_table, self._hidden
+        )
+
+    def _get_constructor_parameters(self) -> dict:
+        data = super()._get_constructor_parameters()
+        data["neighbour_table"] = self._neighbour_table
+        return data
+
+    @property
+    def agent_observation_dim(self) -> int:
+        return N_HEAD + self.mlp_extractor.k * N_SLOT
+
+    def act_cells(self, agent_observations: np.ndarray) -> np.ndarray:
+        """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim)."""
+        with torch.no_grad():
+            x = torch.as_tensor(np.asarray(agent_observations, np.float32), device=self.device)
+            logits = self.action_net.linear(self.mlp_extractor.encoder(x))
+        return logits.argmax(dim=1).cpu().numpy().astype(np.int64)

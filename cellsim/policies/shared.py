@@ -1,7 +1,10 @@
-"""A shared per-cell policy (trained on `cellsim.env.parallel_env`) acting on any network.
+"""A shared per-cell policy acting on any network.
 
-The model maps one cell's observation (its features, the time, its k most interfering
-neighbours) to that cell's action, so it fits every network. To act in the centralised
+The model maps one cell's agent observation (its features, the network mean, the time, its k
+most interfering neighbours) to that cell's action, so it fits every network. It is either an
+SB3 model trained on `cellsim.env.parallel_env` (`ippo-shared`: its observation space is the
+agent observation) or a centralised PPO whose policy is `SharedCellActorPolicy` (`ppo-shared`:
+its `act_cells` runs the actor alone). To act in the centralised
 `cellsim/Tilt-v0` of any scenario — which is how `cellsim compare`, maps and recordings run
 every agent — `SharedCellPolicy` derives the network's own neighbour table and builds all cells'
 observations from the centralised observation, then asks the model for every cell in one batch.
@@ -25,7 +28,11 @@ class SharedCellPolicy(TiltPolicy):
         super().__init__(env)
         self.model = model
         self.neighbours = network_neighbours(env.sim, neighbours)
-        expected = tuple(model.observation_space.shape)
+        self._act_cells = getattr(model.policy, "act_cells", None)
+        if self._act_cells is not None:
+            expected = (model.policy.agent_observation_dim,)
+        else:
+            expected = tuple(model.observation_space.shape)
         got = agent_observation_bounds(neighbours)[0].shape
         if expected != got:
             raise ConfigError(
@@ -38,6 +45,8 @@ class SharedCellPolicy(TiltPolicy):
         return agent_observations_from_state(obs, self.n_cells, self.neighbours)
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        if self._act_cells is not None:
+            return self._act_cells(self.agent_observations(obs))
         actions, _ = self.model.predict(self.agent_observations(obs), deterministic=True)
         if self.discrete:
             return np.asarray(actions, np.int64).reshape(self.n_cells)
