@@ -654,7 +654,8 @@ def shared_run(request, tmp_path_factory):
 def test_shared_run_counts_its_steps_and_saves_its_neighbour_count(shared_run):
     config = yaml.safe_load((shared_run / "config.yml").read_text())
     assert config["agent"] in SHARED_RUNS
-    assert config["env_config"]["per_cell"]["neighbours"] == 6
+    in_file = load_hyperparams(config["agent"]).get("env_config", {}).get("per_cell", {})
+    assert config["env_config"]["per_cell"]["neighbours"] == in_file.get("neighbours", 6)
     metrics = json.loads((shared_run / "metrics.json").read_text())
     assert metrics["timesteps"] == SHARED_RUNS[config["agent"]]["timesteps"]
 

@@ -21,9 +21,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 def _model(scenario: str, k: int = 6, seed: int = 0) -> PPO:
     env = TiltEnv(scenario, {**FAST, "per_cell": {"neighbours": k}})
-    table = network_neighbours(env.sim, k)
+    kwargs = {"neighbour_table": network_neighbours(env.sim, k)}
     return PPO(SharedCellActorPolicy, env, n_steps=16, batch_size=16, n_epochs=1, seed=seed,
-               device="cpu", policy_kwargs={"neighbour_table": table})  # fmt: skip
+               device="cpu", policy_kwargs=kwargs)  # fmt: skip
 
 
 @pytest.mark.parametrize("scenario, k", [("hex7", 6), ("outage", 3), ("city", 6)])
