@@ -377,6 +377,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
                 f"make 3^{n_cells} joint actions (at most {DQN_MAX_ACTIONS} fit); use ppo or a2c"
             )
     hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
+    algo_kwargs(hyper)  # a bad value is refused before the run folder is written
     env_config = {**hyper.get("env_config", {}), **spec.config}
     if action == "continuous":
         env_config["action"] = "continuous"

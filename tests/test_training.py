@@ -604,6 +604,8 @@ def test_cli_train(tmp_path, capsys):
         (["--agent", "ppo", "--config", '{"episode_hours": -1}'], "episode_hours"),
         (["--agent", "ppo", "--config", '{"tilt_stepp_deg": 2}'], "tilt_stepp_deg"),
         (["--agent", "ppo", "--hyperparams", "nope"], "--hyperparams"),
+        (["--agent", "ppo", "--hyperparams", '{"learning_rate": "lin_fast"}'], "lin_fast"),
+        (["--agent", "ppo", "--hyperparams", '{"policy_kwargs": "dict(a=b)"}'], "policy_kwargs"),
         (["--agent", "dreamer"], "--agent"),
         (["--agent", "ppo", "--timesteps", "0"], "--timesteps"),
         (["--agent", "ppo", "--resume"], "--resume"),
