@@ -148,15 +148,15 @@ def resolve_policy(name: str):
     return name
 
 
-def _policy_kwargs(policy, algo_kw: dict[str, Any], scenario: str, env_config: dict[str, Any]):
+def _policy_kwargs(policy, algo_kw: dict[str, Any], eval_env, env_config: dict[str, Any]):
     """`algo_kwargs`' policy_kwargs, plus the training network's neighbour table for
-    SharedCellActorPolicy (the one input that policy needs from the network itself)."""
+    SharedCellActorPolicy (the one input that policy needs from the network itself), read from
+    the evaluation env's simulator (a DummyVecEnv of the training scenario, already built)."""
     kwargs = dict(algo_kw.get("policy_kwargs") or {})
     if policy == resolve_policy("SharedCellActorPolicy"):
         from cellsim.env.neighbours import network_neighbours
-        from cellsim.env.tilt_env import TiltEnv
 
-        sim = TiltEnv(scenario, env_config).sim
+        sim = eval_env.envs[0].unwrapped.sim
         kwargs["neighbour_table"] = network_neighbours(sim, env_config["per_cell"]["neighbours"])
     return kwargs
 
@@ -432,6 +432,7 @@ def train(spec: TrainSpec) -> Path:
     spec.agent = config["agent"]
     venv = _vec_env(scenario, env_config, n_envs, seed, spec.agent)
     hyper = config["hyperparams"]
+    callbacks, eval_env = _callbacks(run, spec, scenario, env_config, venv.num_envs)
     checkpoint = latest_checkpoint(run) if spec.resume else None
     if checkpoint is not None:
         model = algo.load(checkpoint, env=venv, device="cpu")
@@ -441,12 +442,11 @@ def train(spec: TrainSpec) -> Path:
     else:
         policy = resolve_policy(hyper.get("policy", "MlpPolicy"))
         kwargs = algo_kwargs(hyper)
-        kwargs["policy_kwargs"] = _policy_kwargs(policy, kwargs, scenario, env_config)
+        kwargs["policy_kwargs"] = _policy_kwargs(policy, kwargs, eval_env, env_config)
         model = algo(
             policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
             verbose=spec.verbose, **kwargs,
         )  # fmt: skip
-    callbacks, eval_env = _callbacks(run, spec, scenario, env_config, venv.num_envs)
     if checkpoint is not None:
         _restore_eval_history(callbacks[0], run)
     remaining = max(0, total - model.num_timesteps)

@@ -78,6 +78,14 @@ def agent_observation_bounds(k: int) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
+def slot_couplings(neighbours) -> np.ndarray:
+    """(n_cells, k, 2) float32: each slot's coupling in and out, dB / 20 clipped to [-3, 1], 0 for
+    an empty slot: the numbers a neighbour slot carries besides the neighbour's features."""
+    db = np.stack([neighbours.coupling_db, neighbours.coupling_out_db], axis=-1)
+    scaled = np.clip(db / 20.0, -3.0, 1.0)
+    return np.where(neighbours.present[..., None], scaled, 0.0).astype(np.float32)
+
+
 def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.ndarray:
     """(n_cells, N_HEAD + N_SLOT k) float32: every agent's observation from the cell feature
     matrix (`cell_observation`), the time features and a `NeighbourTable`."""
@@ -89,8 +97,7 @@ def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.nd
     slots = out[:, N_HEAD:].reshape(n, k, N_SLOT)
     present = neighbours.present
     slots[:, :, 0] = present
-    for column, coupling in ((1, neighbours.coupling_db), (2, neighbours.coupling_out_db)):
-        slots[:, :, column] = np.where(present, np.clip(coupling / 20.0, -3.0, 1.0), 0.0)
+    slots[:, :, 1:3] = slot_couplings(neighbours)
     slots[:, :, 3:] = np.where(present[..., None], cells[np.maximum(neighbours.index, 0)], 0.0)
     return out
 

@@ -15,7 +15,7 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from cellsim.env.observation import CELL_OBSERVATION, N_HEAD, N_SLOT
+from cellsim.env.observation import CELL_OBSERVATION, N_HEAD, N_SLOT, slot_couplings
 
 N_FEATURES = len(CELL_OBSERVATION)
 N_TIME = 2
@@ -130,10 +130,8 @@ class NeighbourhoodExtractor(nn.Module):
         index = torch.as_tensor(np.maximum(neighbour_table.index, 0), dtype=torch.long)
         self.register_buffer("index", index, persistent=False)
         self.register_buffer("present", present, persistent=False)
-        for name, db in (("coupling_in", neighbour_table.coupling_db),
-                         ("coupling_out", neighbour_table.coupling_out_db)):  # fmt: skip
-            scaled = torch.as_tensor(np.clip(db / 20.0, -3.0, 1.0), dtype=torch.float32)
-            self.register_buffer(name, scaled * present, persistent=False)
+        couplings = torch.as_tensor(slot_couplings(neighbour_table))  # (n, k, 2)
+        self.register_buffer("couplings", couplings, persistent=False)
         self.encoder = nn.Sequential(
             nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
@@ -147,10 +145,10 @@ class NeighbourhoodExtractor(nn.Module):
         b, n, k = obs.shape[0], self.n_cells, self.k
         cells = obs[:, : n * N_FEATURES].reshape(b, n, N_FEATURES)
         time = obs[:, -N_TIME:]
-        flags = [x[None, :, :, None].expand(b, n, k, 1)
-                 for x in (self.present, self.coupling_in, self.coupling_out)]  # fmt: skip
-        slots = cells[:, self.index] * self.present[None, :, :, None]
-        slots = torch.cat([*flags, slots], dim=3).reshape(b, n, k * N_SLOT)
+        present = self.present[None, :, :, None]
+        parts = (present.expand(b, n, k, 1), self.couplings[None].expand(b, n, k, 2),
+                 cells[:, self.index] * present)  # fmt: skip
+        slots = torch.cat(parts, dim=3).reshape(b, n, k * N_SLOT)
         mean = cells.mean(dim=1, keepdim=True).expand(b, n, N_FEATURES)
         return torch.cat([cells, mean, time[:, None].expand(b, n, N_TIME), slots], dim=2)
 

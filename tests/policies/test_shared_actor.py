@@ -67,7 +67,7 @@ def test_saved_model_keeps_its_neighbour_table(tmp_path):
     model.save(tmp_path / "m.zip")
     again = PPO.load(tmp_path / "m.zip", device="cpu").policy.mlp_extractor
     np.testing.assert_array_equal(again.index, model.policy.mlp_extractor.index)
-    np.testing.assert_array_equal(again.coupling_in, model.policy.mlp_extractor.coupling_in)
+    np.testing.assert_array_equal(again.couplings, model.policy.mlp_extractor.couplings)
     assert again.k == 4
 
 
