@@ -38,18 +38,22 @@ AGENTS = {
     "td3": ("TD3", "continuous"),
     "ppo-shared": ("PPO", "discrete"),
     "ippo-shared": ("PPO", "discrete"),
+    "dagger-shared": ("PPO", "discrete"),
 }
 #: Agents whose model is one per-cell policy shared by every cell: they run on any network.
 #: ppo-shared trains it inside the centralised PPO on cellsim/Tilt-v0 (SharedCellActorPolicy:
 #: the cells' moves are one joint action); ippo-shared on the per-cell front-end, every cell an
 #: independent sample (PerCellVecEnv, independent PPO with parameter sharing).
-SHARED_AGENTS = {"ppo-shared", "ippo-shared"}
+#: dagger-shared is the same actor as ppo-shared, trained by imitating the oracle
+#: (cellsim.imitation), with optional PPO steps after it.
+SHARED_AGENTS = {"ppo-shared", "ippo-shared", "dagger-shared"}
 PER_CELL_ENV_AGENTS = {"ippo-shared"}
 OFF_POLICY = {"dqn", "sac", "td3"}
 DQN_MAX_ACTIONS = 243  # 3^5: DQN's joint Discrete action space up to five cells
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
 _ZOO_KEYS = {
     "n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "env_config",
+    "imitation",
 }  # fmt: skip
 EVAL_SEED_OFFSET = 10_000
 
@@ -384,6 +388,9 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     elif env_config.get("action", "discrete") != "discrete":
         raise ConfigError(f"--agent {spec.agent}: needs action = 'discrete' tilts")
     full_env = merge_config(scenario.env, env_config, "env config")
+    if "imitation" in hyper:
+        _check_imitation(spec.agent, hyper, full_env)
+    _check_actor_ignores(hyper)
     config = {
         "agent": spec.agent,
         "algo": algo_name,
@@ -401,6 +408,50 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     run.mkdir(parents=True, exist_ok=True)
     _atomic_write_text(run / "config.yml", text)
     return run, config
+
+
+def _check_imitation(agent: str, hyper: dict[str, Any], env_config) -> None:
+    """The `imitation` block (cellsim.imitation) trains a SharedCellActorPolicy's actor only."""
+    from cellsim.imitation import imitation_settings
+
+    if hyper.get("policy") != "SharedCellActorPolicy":
+        raise ConfigError(
+            f"--agent {agent}: imitation needs policy SharedCellActorPolicy, got "
+            f"{hyper.get('policy')!r} (the oracle's moves train a per-cell actor)"
+        )
+    imitation_settings(hyper["imitation"], env_config, f"agents/{agent}.yml")
+
+
+def _check_actor_ignores(hyper: dict[str, Any]) -> None:
+    ignores = (algo_kwargs(hyper).get("policy_kwargs") or {}).get("actor_ignores", ())
+    if ignores:
+        from cellsim.policies.networks import IGNORABLE
+
+        bad = [name for name in ignores if name not in IGNORABLE]
+        if bad or isinstance(ignores, str):
+            raise ConfigError(
+                f"policy_kwargs actor_ignores = {ignores!r}: allowed a list of "
+                f"{', '.join(IGNORABLE)}"
+            )
+
+
+def _imitate(model, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
+    """The oracle warm start before PPO (cellsim.imitation); a checkpoint after it, so that a
+    resumed run goes straight on to PPO. Its figures go to imitation.json (metrics.json)."""
+    from cellsim.imitation import imitate_oracle, imitation_settings
+    from cellsim.scenario import EnvConfig
+
+    env_config = config["env_config"]
+    settings = imitation_settings(
+        config["hyperparams"]["imitation"], EnvConfig.model_validate(env_config),
+        f"{run}/config.yml",
+    )  # fmt: skip
+    started = time.perf_counter()
+    stats = imitate_oracle(model, config["scenario"], env_config, settings, config["seed"],
+                           progress_bar)  # fmt: skip
+    stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)
+    _atomic_write_text(run / "imitation.json", json.dumps(stats, indent=1))
+    save_checkpoint(model, run)
 
 
 def _versions() -> dict[str, str]:
@@ -447,16 +498,25 @@ def train(spec: TrainSpec) -> Path:
             policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
             verbose=spec.verbose, **kwargs,
         )  # fmt: skip
+    started = time.perf_counter()
+    imitating = checkpoint is None and "imitation" in hyper
     if checkpoint is not None:
         _restore_eval_history(callbacks[0], run)
-    remaining = max(0, total - model.num_timesteps)
-    started = time.perf_counter()
     try:
-        model.learn(
-            remaining, callback=callbacks, progress_bar=spec.progress_bar,
-            reset_num_timesteps=checkpoint is None, tb_log_name="run",
-        )  # fmt: skip
+        if imitating:
+            _imitate(model, run, config, spec.progress_bar)
+            imitating = False
+        remaining = max(0, total - model.num_timesteps)
+        if remaining > 0:  # an imitation-only run (n_timesteps: 0) has no PPO steps
+            model.learn(
+                remaining, callback=callbacks, progress_bar=spec.progress_bar,
+                reset_num_timesteps=checkpoint is None, tb_log_name="run",
+            )  # fmt: skip
     except KeyboardInterrupt:
+        if imitating:  # half an imitation is not worth keeping: a resumed run starts it again
+            print(f"\ninterrupted while imitating the oracle; start again with: "
+                  f"cellsim train --resume --out {run}")  # fmt: skip
+            raise
         path = save_checkpoint(model, run)
         print(f"\ninterrupted at {model.num_timesteps} steps; checkpoint {path}; "
               f"continue with: cellsim train --resume --out {run}")  # fmt: skip
@@ -492,6 +552,9 @@ def _restore_eval_history(evaluation, run: Path) -> None:
 def _write_metrics(run: Path, steps: int, wall_s: float) -> None:
     evals = run / "eval" / "evaluations.npz"
     metrics: dict[str, Any] = {"timesteps": int(steps), "train_wall_s": round(wall_s, 1)}
+    imitation = run / "imitation.json"
+    if imitation.is_file():
+        metrics.update(json.loads(imitation.read_text()))
     if evals.is_file():
         data = np.load(evals)
         metrics["eval_timesteps"] = data["timesteps"].tolist()

@@ -634,12 +634,15 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(tmp_path, capsys, monkeypatch):
 
 
 #: A tiny run of each shared agent: ppo-shared steps hex7 (timesteps count network steps),
-#: ippo-shared its 21 cells as sub-envs (timesteps count cell-steps).
+#: ippo-shared its 21 cells as sub-envs (timesteps count cell-steps), dagger-shared imitates the
+#: oracle for one short episode and takes no PPO step.
 SHARED_RUNS = {
     "ppo-shared": {"timesteps": 8 * 2, "hyperparams": {"n_steps": 8, "batch_size": 8,
                                                        "n_epochs": 1}, "every": 8},
     "ippo-shared": {"timesteps": 21 * 8 * 2, "hyperparams": {
         "policy": "MlpPolicy", "n_steps": 8, "batch_size": 84, "n_epochs": 1}, "every": 21 * 8},
+    "dagger-shared": {"timesteps": 0, "hyperparams": {"imitation": {
+        "iterations": 1, "episodes_per_iteration": 1, "epochs": 1}}, "every": 8},
 }  # fmt: skip
 
 

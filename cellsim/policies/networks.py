@@ -105,6 +105,28 @@ class PerCellPolicy(ActorCriticPolicy):
 # -- one transferable actor for every cell, trained with the centralised PPO ------------------
 
 
+#: What an actor can be told to ignore: a cell feature (in its own cell, the network mean and
+#: every neighbour slot) or the time of day.
+IGNORABLE = (*CELL_OBSERVATION, "time")
+
+
+def observation_mask(k: int, ignore: tuple[str, ...]) -> torch.Tensor:
+    """(N_HEAD + k N_SLOT,) float32: 0 at every column of an agent observation that holds one
+    of the `ignore`d inputs (`IGNORABLE`), 1 elsewhere."""
+    unknown = sorted(set(ignore) - set(IGNORABLE))
+    if unknown:
+        raise ValueError(f"actor_ignores {unknown}: allowed {', '.join(IGNORABLE)}")
+    mask = torch.ones(N_HEAD + k * N_SLOT)
+    for name in ignore:
+        if name == "time":
+            mask[2 * N_FEATURES : N_HEAD] = 0.0
+            continue
+        f = CELL_OBSERVATION.index(name)
+        mask[[f, N_FEATURES + f]] = 0.0
+        mask[[N_HEAD + slot * N_SLOT + 3 + f for slot in range(k)]] = 0.0
+    return mask
+
+
 class NeighbourhoodExtractor(nn.Module):
     """The actor is one network applied to each cell's per-cell agent observation
     (`cellsim.env.observation.agent_observations`: own cell, network mean, time, k neighbour
@@ -117,7 +139,8 @@ class NeighbourhoodExtractor(nn.Module):
     that share a reward. Same actor either way, so it runs on any network (`act_cells`).
     """
 
-    def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64):
+    def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64,
+                 actor_ignores: tuple[str, ...] = ()):  # fmt: skip
         super().__init__()
         self.n_cells = (obs_dim - N_TIME) // N_FEATURES
         self.k, self.hidden = neighbour_table.k, hidden
@@ -132,6 +155,8 @@ class NeighbourhoodExtractor(nn.Module):
         self.register_buffer("present", present, persistent=False)
         couplings = torch.as_tensor(slot_couplings(neighbour_table))  # (n, k, 2)
         self.register_buffer("couplings", couplings, persistent=False)
+        mask = observation_mask(self.k, tuple(actor_ignores))
+        self.register_buffer("input_mask", mask, persistent=False)
         self.encoder = nn.Sequential(
             nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
@@ -152,14 +177,18 @@ class NeighbourhoodExtractor(nn.Module):
         mean = cells.mean(dim=1, keepdim=True).expand(b, n, N_FEATURES)
         return torch.cat([cells, mean, time[:, None].expand(b, n, N_TIME), slots], dim=2)
 
+    def codes(self, agent_observations: torch.Tensor) -> torch.Tensor:
+        """The actor's code of each agent observation (the ignored features zeroed first)."""
+        return self.encoder(agent_observations * self.input_mask)
+
     def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        codes = self.encoder(self.agent_observations(obs))
+        codes = self.codes(self.agent_observations(obs))
         cells = obs[:, : self.n_cells * N_FEATURES].reshape(-1, self.n_cells, N_FEATURES)
         pooled = torch.cat([codes.mean(dim=1), cells.mean(dim=1), obs[:, -N_TIME:]], dim=1)
         return codes.flatten(1), self.critic(pooled)
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.agent_observations(obs)).flatten(1)
+        return self.codes(self.agent_observations(obs)).flatten(1)
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
         return self._latents(obs)[1]
@@ -173,26 +202,32 @@ class SharedCellActorPolicy(PerCellPolicy):
     `NeighbourhoodExtractor`); `neighbour_table` is the training network's
     (`cellsim.env.neighbours.network_neighbours`). `act_cells` runs the actor on the agent
     observations of any network, which is how a model trained on one network acts on another.
+    `actor_ignores` names inputs the actor must not use (`IGNORABLE`): levels that differ from
+    network to network for reasons a tilt cannot change (interference over noise depends on
+    the noise figure and path loss) or that tie it to one network's daily schedule (the time).
     """
 
     def __init__(self, observation_space, action_space, lr_schedule, neighbour_table=None,
-                 hidden: int = 64, **kwargs):  # fmt: skip
+                 hidden: int = 64, actor_ignores: tuple[str, ...] = (), **kwargs):  # fmt: skip
         if neighbour_table is None:
             raise ValueError(
                 "SharedCellActorPolicy needs policy_kwargs neighbour_table "
                 "(cellsim.env.neighbours.network_neighbours of the network)"
             )
         self._neighbour_table = neighbour_table
+        self._actor_ignores = tuple(actor_ignores)
+        observation_mask(0, self._actor_ignores)  # a bad feature name fails before building
         super().__init__(observation_space, action_space, lr_schedule, hidden=hidden, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = NeighbourhoodExtractor(
-            self.features_dim, self._neighbour_table, self._hidden
+            self.features_dim, self._neighbour_table, self._hidden, self._actor_ignores
         )
 
     def _get_constructor_parameters(self) -> dict:
         data = super()._get_constructor_parameters()
         data["neighbour_table"] = self._neighbour_table
+        data["actor_ignores"] = self._actor_ignores
         return data
 
     @property
@@ -203,5 +238,5 @@ class SharedCellActorPolicy(PerCellPolicy):
         """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim)."""
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(agent_observations, np.float32), device=self.device)
-            logits = self.action_net.linear(self.mlp_extractor.encoder(x))
+            logits = self.action_net.linear(self.mlp_extractor.codes(x))
         return logits.argmax(dim=1).cpu().numpy().astype(np.int64)

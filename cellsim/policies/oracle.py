@@ -82,7 +82,7 @@ class Oracle(TiltPolicy):
         self.restarts = restarts
         self.rng = np.random.default_rng(seed)
         self.evaluations = 0
-        self._plans: dict[float, np.ndarray] = {}
+        self._plans: dict[tuple[float, bytes], np.ndarray] = {}
         self._last_plan = np.clip(env.sim.layout.cells.tilt_deg, cfg.tilt_min_deg, cfg.tilt_max_deg)
 
     def objective(self, hour: float) -> Callable[[np.ndarray], float]:
@@ -100,8 +100,9 @@ class Oracle(TiltPolicy):
         return value
 
     def plan(self, hour: float) -> np.ndarray:
-        """Optimum tilts for the demand at `hour` (cached: the same for every episode)."""
-        key = round(hour % 24.0, 6)
+        """Optimum tilts for the demand at `hour` and the cells on air then (cached: the same in
+        every episode with the same outages, e.g. the random ones of imitation training)."""
+        key = (round(hour % 24.0, 6), self.env.sim.active_at(hour).tobytes())
         if key not in self._plans:
             restarts = self.restarts if not self._plans else 0
             best, _ = optimise_tilts(

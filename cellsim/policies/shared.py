@@ -3,8 +3,8 @@
 The model maps one cell's agent observation (its features, the network mean, the time, its k
 most interfering neighbours) to that cell's action, so it fits every network. It is either an
 SB3 model trained on `cellsim.env.parallel_env` (`ippo-shared`: its observation space is the
-agent observation) or a centralised PPO whose policy is `SharedCellActorPolicy` (`ppo-shared`:
-its `act_cells` runs the actor alone). To act in the centralised
+agent observation) or a centralised PPO whose policy is `SharedCellActorPolicy` (`ppo-shared`,
+`dagger-shared`: its `act_cells` runs the actor alone). To act in the centralised
 `cellsim/Tilt-v0` of any scenario — which is how `cellsim compare`, maps and recordings run
 every agent — `SharedCellPolicy` derives the network's own neighbour table and builds all cells'
 observations from the centralised observation, then asks the model for every cell in one batch.

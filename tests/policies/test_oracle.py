@@ -209,3 +209,21 @@ def test_oracle_beats_holding_the_initial_tilts(one_site_env):
     objective = oracle.objective(3.0)
     assert objective(plan) >= objective(np.full(3, 12.0))
     assert objective(plan) >= objective(np.full(3, 0.0))
+
+
+def test_oracle_plans_again_for_the_cells_on_air(tmp_path):
+    """A plan holds for the demand and the cells on air: with a site off (a random outage of
+    imitation training) the same hour gets its own plan, and the healthy plan stays cached."""
+    env = TiltEnv("hex7", {"episode_hours": 1})
+    env.reset(seed=0)
+    oracle = Oracle(env)
+    healthy = oracle.plan(6.0).copy()
+    used = oracle.evaluations
+    env.sim.extra_outages = [(0, 5.0, 7.0)]  # site 0 (cells 0-2) off from 05:00 to 07:00
+    degraded = oracle.plan(6.0)
+    assert oracle.evaluations > used  # searched anew
+    assert not np.array_equal(degraded, healthy)
+    env.sim.extra_outages = []
+    used = oracle.evaluations
+    np.testing.assert_array_equal(oracle.plan(6.0), healthy)
+    assert oracle.evaluations == used

@@ -1,0 +1,126 @@
+"""Warm start of the shared per-cell actor by imitating the oracle (DAgger).
+
+Why: PPO alone teaches the shared actor slowly — every cell's move is credited through one
+network reward — and it plateaued below the centralised PPO on hex7 (RESULTS.md). The oracle
+(`cellsim.policies.oracle`: a search over tilts with the simulator as its model) knows the right
+move of every cell in every state of the training network. DAgger (Ross, Gordon & Bagnell,
+AISTATS 2011) turns that into a policy that needs no search: each iteration rolls out the
+current actor (the oracle itself in the first), a share of cells taking a random move to visit
+more states; the oracle labels every visited cell state with its move; the actor is trained by
+cross entropy on all labels so far. The actor only ever sees a cell's own agent observation, so
+the result runs on any network like a `ppo-shared` model. The oracle is used in training only.
+
+Training episodes cycle through `env_variants`: config overrides of the training scenario, e.g.
+a stricter coverage threshold so that a capacity-limited network also shows its coverage limits.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cellsim.env.config import deep_merge, merge_config
+from cellsim.errors import ConfigError
+from cellsim.scenario import EnvConfig, format_validation_error
+
+
+class ImitationSettings(BaseModel):
+    """The `imitation` block of a hyperparameter entry (agents/dagger-shared.yml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    iterations: Annotated[int, Field(ge=1, le=1000)] = 16
+    episodes_per_iteration: Annotated[int, Field(ge=1, le=1000)] = 9
+    epochs: Annotated[int, Field(ge=1, le=100)] = 5  # passes over all labels, per iteration
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    exploration: Annotated[float, Field(ge=0, le=1)] = 0.1  # share of random cell moves
+    env_variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}])
+
+
+def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> ImitationSettings:
+    """Validated settings; a bad value (or env variant) raises ConfigError naming it."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: imitation must be a mapping of settings, got {raw!r}")
+    try:
+        settings = ImitationSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc, ImitationSettings)) from None
+    if not settings.env_variants:
+        raise ConfigError(f"{source}: imitation.env_variants = []: allowed one or more configs")
+    for i, variant in enumerate(settings.env_variants):
+        merge_config(env_config, variant, f"{source}: imitation.env_variants[{i}]")
+    return settings
+
+
+def _training_setups(
+    model, scenario: str, env_config: dict, settings: ImitationSettings, seed: int
+):
+    """The training envs (one per variant), their oracles and the actor bound to each."""
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.policies.oracle import Oracle
+    from cellsim.policies.shared import SharedCellPolicy
+
+    k = model.policy.mlp_extractor.k
+    out = []
+    for variant in settings.env_variants:
+        env = TiltEnv(scenario, deep_merge(env_config, variant))
+        out.append((env, Oracle(env, seed=seed), SharedCellPolicy(env, model, k)))
+    return out
+
+
+def imitate_oracle(
+    model,
+    scenario: str,
+    env_config: dict,
+    settings: ImitationSettings,
+    seed: int,
+    progress_bar: bool = True,
+) -> dict[str, float]:
+    """Train `model`'s shared actor (a PPO with `SharedCellActorPolicy`) by DAgger on
+    `scenario`; returns the labels used and the actor's agreement with the oracle on them."""
+    import torch
+    from tqdm.auto import tqdm
+
+    policy = model.policy
+
+    def actor(x: torch.Tensor) -> torch.Tensor:  # the cells' logits
+        return policy.action_net.linear(policy.mlp_extractor.codes(x))
+
+    weights = [*policy.mlp_extractor.encoder.parameters(), *policy.action_net.parameters()]
+    optimiser = torch.optim.Adam(weights, lr=settings.learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    setups = _training_setups(model, scenario, env_config, settings, seed)
+    observations: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    bar = tqdm(range(settings.iterations), desc="imitating the oracle", unit="iter",
+               disable=not progress_bar)  # fmt: skip
+    for iteration in bar:
+        for episode in range(settings.episodes_per_iteration):
+            env, oracle, student = setups[episode % len(setups)]
+            obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
+            for _ in range(env.n_steps):
+                target = np.asarray(oracle.act(obs), np.int64)
+                observations.append(student.agent_observations(obs))
+                labels.append(target)
+                move = target.copy() if iteration == 0 else student.act(obs)
+                explore = rng.random(len(move)) < settings.exploration
+                move[explore] = rng.integers(0, 3, int(explore.sum()))
+                obs, *_ = env.step(move)
+        x = torch.as_tensor(np.concatenate(observations))
+        y = torch.as_tensor(np.concatenate(labels))
+        for _ in range(settings.epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for start in range(0, len(x), settings.batch_size):
+                batch = order[start : start + settings.batch_size]
+                loss = torch.nn.functional.cross_entropy(actor(x[batch]), y[batch])
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+        with torch.no_grad():
+            accuracy = float((actor(x).argmax(dim=1) == y).float().mean())
+        bar.set_postfix(labels=len(x), agreement=f"{accuracy:.3f}")
+    return {"imitation_labels": len(x), "imitation_agreement": round(accuracy, 4)}

@@ -1,0 +1,144 @@
+"""The oracle warm start of the shared per-cell actor (cellsim.imitation): it makes the actor
+choose the oracle's moves, its settings are checked like any config, and cellsim train runs it
+before PPO and resumes after it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from cellsim.env.neighbours import network_neighbours
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import ConfigError
+from cellsim.imitation import ImitationSettings, imitate_oracle, imitation_settings
+from cellsim.policies.networks import SharedCellActorPolicy
+from cellsim.policies.oracle import Oracle
+from cellsim.policies.shared import SharedCellPolicy
+from cellsim.scenario import EnvConfig
+from cellsim.training import TrainSpec, latest_checkpoint, load_run, train
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
+SHORT = {"episode_hours": 2, "initial_tilt": "random"}  # 8 steps of 15 min
+
+
+def agreement(model, env: TiltEnv, seeds) -> float:
+    """Share of cell moves where the model's actor picks the oracle's move, on the oracle's
+    own trajectories from these seeds."""
+    oracle = Oracle(env, seed=123)
+    actor = SharedCellPolicy(env, model, model.policy.mlp_extractor.k)
+    same = total = 0
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        for _ in range(env.n_steps):
+            target = oracle.act(obs)
+            same += int((actor.act(obs) == target).sum())
+            total += len(target)
+            obs, *_ = env.step(target)
+    return same / total
+
+
+def test_imitation_makes_the_actor_choose_the_oracles_moves():
+    env = TiltEnv("hex7", SHORT)
+    table = network_neighbours(env.sim, 6)
+    model = PPO(SharedCellActorPolicy, env, policy_kwargs={"neighbour_table": table}, seed=0,
+                device="cpu")  # fmt: skip
+    held_out = range(500, 503)
+    before = agreement(model, env, held_out)
+    settings = ImitationSettings(iterations=3, episodes_per_iteration=4, epochs=20,
+                                 batch_size=64, learning_rate=3e-3)  # fmt: skip
+    stats = imitate_oracle(model, "hex7", SHORT, settings, seed=0, progress_bar=False)
+    assert stats["imitation_labels"] == 3 * 4 * 8 * 21
+    assert stats["imitation_agreement"] > 0.6
+    after = agreement(model, env, held_out)
+    assert after > before + 0.15 and after > 0.65, (before, after)
+
+
+def test_imitation_is_reproducible():
+    def trained_weights():
+        env = TiltEnv("hex7", SHORT)
+        table = network_neighbours(env.sim, 6)
+        model = PPO(SharedCellActorPolicy, env, policy_kwargs={"neighbour_table": table},
+                    seed=1, device="cpu")  # fmt: skip
+        settings = ImitationSettings(iterations=2, episodes_per_iteration=1, epochs=2,
+                                     env_variants=[{}, {"kpi": {"rsrp_min_dbm": -90}}])
+        imitate_oracle(model, "hex7", SHORT, settings, seed=1, progress_bar=False)
+        return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+    assert torch.equal(trained_weights(), trained_weights())
+
+
+@pytest.mark.parametrize(
+    "raw, needle",
+    [
+        ({"iterations": 0}, "iterations = 0"),
+        ({"exploration": 1.5}, "exploration = 1.5"),
+        ({"epochs": "many"}, "epochs"),
+        ({"iteratons": 3}, "iteratons"),
+        ({"env_variants": []}, "env_variants"),
+        ({"env_variants": [{}, {"kpi": {"rsrp_min_dbm": 5}}]}, "env_variants[1]"),
+        ("fast", "imitation must be a mapping"),
+    ],
+)
+def test_bad_imitation_settings_name_the_field(raw, needle):
+    with pytest.raises(ConfigError) as info:
+        imitation_settings(raw, EnvConfig(), "agents/ppo-shared.yml")
+    message = str(info.value)
+    assert "agents/ppo-shared.yml" in message and needle in message
+    assert "\n" not in message.strip() or raw == {"epochs": "many"}
+
+
+TINY_IMITATION = {"iterations": 1, "episodes_per_iteration": 2, "epochs": 1,
+                  "env_variants": [{}, {"kpi": {"rsrp_min_dbm": -90}}]}  # fmt: skip
+
+
+def tiny_spec(out, **overrides) -> TrainSpec:
+    fields = {
+        "agent": "dagger-shared", "scenario": "hex7", "timesteps": 16, "n_envs": 1,
+        "hyperparams": {"n_steps": 8, "batch_size": 8, "n_epochs": 1,
+                        "imitation": TINY_IMITATION},
+        "eval_freq": 8, "eval_episodes": 1, "checkpoint_freq": 8, "config": dict(SHORT),
+        "progress_bar": False, "out": str(out),
+    }  # fmt: skip
+    fields.update(overrides)
+    return TrainSpec(**fields)
+
+
+def test_cellsim_train_imitates_then_runs_ppo(tmp_path):
+    run = train(tiny_spec(tmp_path / "run"))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["imitation_labels"] == 2 * 8 * 21 and metrics["timesteps"] == 16
+    assert 0 <= metrics["imitation_agreement"] <= 1 and metrics["imitation_wall_s"] > 0
+    assert (run / "checkpoints" / "model_0_steps.zip").is_file()  # the imitated actor
+    policy = load_run(run)[0].bind(TiltEnv("case1", {"episode_hours": 1}))
+    assert policy.act(policy.env.reset(seed=0)[0]).shape == (57,)
+
+
+def test_a_run_resumed_after_imitation_goes_straight_to_ppo(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    import cellsim.training as training
+
+    real_learn = PPO.learn
+    monkeypatch.setattr(PPO, "learn", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_spec(run))
+    assert latest_checkpoint(run).name == "model_0_steps.zip"
+    monkeypatch.setattr(PPO, "learn", real_learn)
+    calls = []
+    monkeypatch.setattr(training, "_imitate", lambda *a, **k: calls.append(a))
+    train(tiny_spec(run, resume=True))
+    assert not calls and (run / "model.zip").is_file()
+    assert json.loads((run / "metrics.json").read_text())["timesteps"] == 16
+
+
+def test_imitation_needs_the_shared_actor_and_writes_nothing_when_refused(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ConfigError, match="SharedCellActorPolicy"):
+        train(tiny_spec(out, agent="ppo", hyperparams={"imitation": TINY_IMITATION}))
+    bad = {"n_steps": 8, "imitation": {**TINY_IMITATION, "exploration": -1}}
+    with pytest.raises(ConfigError, match="exploration"):
+        train(tiny_spec(out, hyperparams=bad))
+    assert not out.exists()
