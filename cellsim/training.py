@@ -160,8 +160,13 @@ def _policy_kwargs(policy, algo_kw: dict[str, Any], eval_env, env_config: dict[s
     if policy == resolve_policy("SharedCellActorPolicy"):
         from cellsim.env.neighbours import network_neighbours
 
-        sim = eval_env.envs[0].unwrapped.sim
-        kwargs["neighbour_table"] = network_neighbours(sim, env_config["per_cell"]["neighbours"])
+        env = eval_env.envs[0].unwrapped
+        k = env_config["per_cell"]["neighbours"]
+        kwargs["neighbour_table"] = network_neighbours(env.sim, k)
+        if kwargs.get("tilt_reference") == "planning":
+            from cellsim.policies.shared import planning_reference
+
+            kwargs["tilt_reference"] = planning_reference(env)
     return kwargs
 
 
@@ -390,7 +395,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     full_env = merge_config(scenario.env, env_config, "env config")
     if "imitation" in hyper:
         _check_imitation(spec.agent, hyper, full_env)
-    _check_actor_ignores(hyper)
+    _check_shared_actor_kwargs(hyper)
     config = {
         "agent": spec.agent,
         "algo": algo_name,
@@ -422,8 +427,16 @@ def _check_imitation(agent: str, hyper: dict[str, Any], env_config) -> None:
     imitation_settings(hyper["imitation"], env_config, f"agents/{agent}.yml")
 
 
-def _check_actor_ignores(hyper: dict[str, Any]) -> None:
-    ignores = (algo_kwargs(hyper).get("policy_kwargs") or {}).get("actor_ignores", ())
+def _check_shared_actor_kwargs(hyper: dict[str, Any]) -> None:
+    """SharedCellActorPolicy's own policy_kwargs, checked before the run folder is written."""
+    kwargs = algo_kwargs(hyper).get("policy_kwargs") or {}
+    reference = kwargs.get("tilt_reference", "planning")
+    if reference != "planning" and reference is not None:
+        raise ConfigError(
+            f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
+            "planning tilt) or None"
+        )
+    ignores = kwargs.get("actor_ignores", ())
     if ignores:
         from cellsim.policies.networks import IGNORABLE
 

@@ -142,3 +142,21 @@ def test_imitation_needs_the_shared_actor_and_writes_nothing_when_refused(tmp_pa
     with pytest.raises(ConfigError, match="exploration"):
         train(tiny_spec(out, hyperparams=bad))
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "policy_kwargs, needle",
+    [
+        ("dict(tilt_reference='nearest')", "tilt_reference = 'nearest'"),
+        ("dict(actor_ignores=('tilt', 'weather'))", "actor_ignores"),
+        ("dict(actor_ignores='time')", "actor_ignores"),
+    ],
+)
+def test_bad_shared_actor_kwargs_are_refused_before_the_run_folder(tmp_path, policy_kwargs,
+                                                                  needle):  # fmt: skip
+    out = tmp_path / "run"
+    hyper = {"n_steps": 8, "imitation": TINY_IMITATION, "policy_kwargs": policy_kwargs}
+    with pytest.raises(ConfigError, match="policy_kwargs") as info:
+        train(tiny_spec(out, hyperparams=hyper))
+    assert needle in str(info.value)
+    assert not out.exists()

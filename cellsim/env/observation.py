@@ -102,6 +102,23 @@ def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.nd
     return out
 
 
+def tilt_reference_offsets(reference: np.ndarray, neighbours) -> np.ndarray:
+    """(n_cells, N_HEAD + k N_SLOT) float32 to add to the agent observations so that every tilt
+    in them (own, network mean, each neighbour's) reads relative to that cell's reference tilt,
+    `reference` in the tilt feature's units (0 … 1 over the tilt range). With the planning
+    tilt as reference, a shared actor sees how far each antenna is from what its own height and
+    site spacing suggest, rather than an absolute angle that suits one network's geometry."""
+    n, k = len(reference), neighbours.k
+    tilt = CELL_OBSERVATION.index("tilt")
+    out = np.zeros((n, N_HEAD + k * N_SLOT), np.float32)
+    out[:, tilt] = -reference
+    out[:, N_CELL + tilt] = -np.mean(reference)
+    slots = out[:, N_HEAD:].reshape(n, k, N_SLOT)
+    neighbour_reference = np.asarray(reference)[np.maximum(neighbours.index, 0)]
+    slots[:, :, 3 + tilt] = np.where(neighbours.present, -neighbour_reference, 0.0)
+    return out
+
+
 def agent_observations_from_state(state: np.ndarray, n_cells: int, neighbours) -> np.ndarray:
     """`agent_observations` from a centralised observation (`cellsim/Tilt-v0`'s), which holds
     the cell feature matrix and the time features already."""

@@ -15,7 +15,13 @@ from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from cellsim.env.observation import CELL_OBSERVATION, N_HEAD, N_SLOT, slot_couplings
+from cellsim.env.observation import (
+    CELL_OBSERVATION,
+    N_HEAD,
+    N_SLOT,
+    slot_couplings,
+    tilt_reference_offsets,
+)
 
 N_FEATURES = len(CELL_OBSERVATION)
 N_TIME = 2
@@ -140,7 +146,7 @@ class NeighbourhoodExtractor(nn.Module):
     """
 
     def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64,
-                 actor_ignores: tuple[str, ...] = ()):  # fmt: skip
+                 actor_ignores: tuple[str, ...] = (), tilt_reference=None):  # fmt: skip
         super().__init__()
         self.n_cells = (obs_dim - N_TIME) // N_FEATURES
         self.k, self.hidden = neighbour_table.k, hidden
@@ -157,6 +163,10 @@ class NeighbourhoodExtractor(nn.Module):
         self.register_buffer("couplings", couplings, persistent=False)
         mask = observation_mask(self.k, tuple(actor_ignores))
         self.register_buffer("input_mask", mask, persistent=False)
+        offsets = np.zeros((self.n_cells, N_HEAD + self.k * N_SLOT), np.float32)
+        if tilt_reference is not None:
+            offsets = tilt_reference_offsets(np.asarray(tilt_reference), neighbour_table)
+        self.register_buffer("input_offsets", torch.as_tensor(offsets), persistent=False)
         self.encoder = nn.Sequential(
             nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
@@ -177,18 +187,22 @@ class NeighbourhoodExtractor(nn.Module):
         mean = cells.mean(dim=1, keepdim=True).expand(b, n, N_FEATURES)
         return torch.cat([cells, mean, time[:, None].expand(b, n, N_TIME), slots], dim=2)
 
-    def codes(self, agent_observations: torch.Tensor) -> torch.Tensor:
-        """The actor's code of each agent observation (the ignored features zeroed first)."""
-        return self.encoder(agent_observations * self.input_mask)
+    def codes(self, actor_inputs: torch.Tensor) -> torch.Tensor:
+        """The actor's code of each actor input (an agent observation plus its network's tilt
+        reference offsets), the ignored features zeroed first."""
+        return self.encoder(actor_inputs * self.input_mask)
+
+    def actor_inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.agent_observations(obs) + self.input_offsets
 
     def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        codes = self.codes(self.agent_observations(obs))
+        codes = self.codes(self.actor_inputs(obs))
         cells = obs[:, : self.n_cells * N_FEATURES].reshape(-1, self.n_cells, N_FEATURES)
         pooled = torch.cat([codes.mean(dim=1), cells.mean(dim=1), obs[:, -N_TIME:]], dim=1)
         return codes.flatten(1), self.critic(pooled)
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.codes(self.agent_observations(obs)).flatten(1)
+        return self.codes(self.actor_inputs(obs)).flatten(1)
 
     def forward_critic(self, obs: torch.Tensor) -> torch.Tensor:
         return self._latents(obs)[1]
@@ -205,10 +219,15 @@ class SharedCellActorPolicy(PerCellPolicy):
     `actor_ignores` names inputs the actor must not use (`IGNORABLE`): levels that differ from
     network to network for reasons a tilt cannot change (interference over noise depends on
     the noise figure and path loss) or that tie it to one network's daily schedule (the time).
+    `tilt_reference` (the training network's, one per cell, in tilt-feature units; None: off)
+    makes the actor read every tilt relative to its cell's planning tilt
+    (`cellsim.policies.rules.planning_tilts_deg`); bound to another network, the actor then
+    uses that network's planning tilts (`uses_tilt_reference`).
     """
 
     def __init__(self, observation_space, action_space, lr_schedule, neighbour_table=None,
-                 hidden: int = 64, actor_ignores: tuple[str, ...] = (), **kwargs):  # fmt: skip
+                 hidden: int = 64, actor_ignores: tuple[str, ...] = (), tilt_reference=None,
+                 **kwargs):  # fmt: skip
         if neighbour_table is None:
             raise ValueError(
                 "SharedCellActorPolicy needs policy_kwargs neighbour_table "
@@ -217,26 +236,39 @@ class SharedCellActorPolicy(PerCellPolicy):
         self._neighbour_table = neighbour_table
         self._actor_ignores = tuple(actor_ignores)
         observation_mask(0, self._actor_ignores)  # a bad feature name fails before building
+        if isinstance(tilt_reference, str):
+            raise ValueError(
+                f"tilt_reference={tilt_reference!r}: cellsim train turns 'planning' into the "
+                "network's planning tilts; from a script pass them (one per cell, 0 … 1)"
+            )
+        self._tilt_reference = None if tilt_reference is None else np.asarray(tilt_reference)
         super().__init__(observation_space, action_space, lr_schedule, hidden=hidden, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = NeighbourhoodExtractor(
-            self.features_dim, self._neighbour_table, self._hidden, self._actor_ignores
-        )
+            self.features_dim, self._neighbour_table, self._hidden, self._actor_ignores,
+            self._tilt_reference,
+        )  # fmt: skip
 
     def _get_constructor_parameters(self) -> dict:
         data = super()._get_constructor_parameters()
         data["neighbour_table"] = self._neighbour_table
         data["actor_ignores"] = self._actor_ignores
+        data["tilt_reference"] = self._tilt_reference
         return data
+
+    @property
+    def uses_tilt_reference(self) -> bool:
+        return getattr(self, "_tilt_reference", None) is not None
 
     @property
     def agent_observation_dim(self) -> int:
         return N_HEAD + self.mlp_extractor.k * N_SLOT
 
-    def act_cells(self, agent_observations: np.ndarray) -> np.ndarray:
-        """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim)."""
+    def act_cells(self, actor_inputs: np.ndarray) -> np.ndarray:
+        """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim):
+        agent observations, plus `tilt_reference_offsets` if `uses_tilt_reference`."""
         with torch.no_grad():
-            x = torch.as_tensor(np.asarray(agent_observations, np.float32), device=self.device)
+            x = torch.as_tensor(np.asarray(actor_inputs, np.float32), device=self.device)
             logits = self.action_net.linear(self.mlp_extractor.codes(x))
         return logits.argmax(dim=1).cpu().numpy().astype(np.int64)

@@ -15,7 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from cellsim.env.neighbours import network_neighbours
-from cellsim.env.observation import agent_observation_bounds, agent_observations_from_state
+from cellsim.env.observation import (
+    agent_observation_bounds,
+    agent_observations_from_state,
+    tilt_reference_offsets,
+)
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
@@ -29,6 +33,9 @@ class SharedCellPolicy(TiltPolicy):
         self.model = model
         self.neighbours = network_neighbours(env.sim, neighbours)
         self._act_cells = getattr(model.policy, "act_cells", None)
+        self._offsets = None  # what the actor adds to its inputs on this network
+        if getattr(model.policy, "uses_tilt_reference", False):
+            self._offsets = tilt_reference_offsets(planning_reference(env), self.neighbours)
         if self._act_cells is not None:
             expected = (model.policy.agent_observation_dim,)
         else:
@@ -42,7 +49,10 @@ class SharedCellPolicy(TiltPolicy):
             )
 
     def agent_observations(self, obs: np.ndarray) -> np.ndarray:
-        return agent_observations_from_state(obs, self.n_cells, self.neighbours)
+        """The model's input for every cell: its agent observation (plus the network's tilt
+        reference offsets, for a model that reads tilts relative to the planning tilt)."""
+        x = agent_observations_from_state(obs, self.n_cells, self.neighbours)
+        return x if self._offsets is None else x + self._offsets
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         if self._act_cells is not None:
@@ -51,6 +61,16 @@ class SharedCellPolicy(TiltPolicy):
         if self.discrete:
             return np.asarray(actions, np.int64).reshape(self.n_cells)
         return np.clip(np.asarray(actions, np.float32).reshape(self.n_cells), -1.0, 1.0)
+
+
+def planning_reference(env: TiltEnv) -> np.ndarray:
+    """Each cell's planning tilt (`rule-geometric`'s) in tilt-feature units (0 … 1 over the
+    env's tilt range): the reference a `tilt_reference` actor reads tilts against."""
+    from cellsim.policies.rules import planning_tilts_deg
+
+    cfg = env.config
+    span = cfg.tilt_max_deg - cfg.tilt_min_deg
+    return ((planning_tilts_deg(env) - cfg.tilt_min_deg) / span).astype(np.float32)
 
 
 class SharedCellModel:
