@@ -32,11 +32,14 @@ class ImitationSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     iterations: Annotated[int, Field(ge=1, le=1000)] = 16
-    episodes_per_iteration: Annotated[int, Field(ge=1, le=1000)] = 9
+    episodes_per_iteration: Annotated[int, Field(ge=1, le=1000)] = 8
     epochs: Annotated[int, Field(ge=1, le=100)] = 5  # passes over all labels, per iteration
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
     exploration: Annotated[float, Field(ge=0, le=1)] = 0.1  # share of random cell moves
+    # weight of the oracle's "hold" labels in the loss relative to its moves (> 1: when unsure,
+    # hold rather than move)
+    hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     env_variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}])
 
 
@@ -92,6 +95,7 @@ def imitate_oracle(
     weights = [*policy.mlp_extractor.encoder.parameters(), *policy.action_net.parameters()]
     optimiser = torch.optim.Adam(weights, lr=settings.learning_rate)
     generator = torch.Generator().manual_seed(seed)
+    class_weights = torch.tensor([1.0, settings.hold_weight, 1.0])
     rng = np.random.default_rng(seed)
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
@@ -116,7 +120,8 @@ def imitate_oracle(
             order = torch.randperm(len(x), generator=generator)
             for start in range(0, len(x), settings.batch_size):
                 batch = order[start : start + settings.batch_size]
-                loss = torch.nn.functional.cross_entropy(actor(x[batch]), y[batch])
+                loss = torch.nn.functional.cross_entropy(actor(x[batch]), y[batch],
+                                                         weight=class_weights)  # fmt: skip
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()

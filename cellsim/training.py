@@ -393,8 +393,8 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     elif env_config.get("action", "discrete") != "discrete":
         raise ConfigError(f"--agent {spec.agent}: needs action = 'discrete' tilts")
     full_env = merge_config(scenario.env, env_config, "env config")
-    if "imitation" in hyper:
-        _check_imitation(spec.agent, hyper, full_env)
+    if "imitation" in hyper:  # saved in full: the run rebuilds whatever the defaults become
+        hyper["imitation"] = _check_imitation(spec.agent, hyper, full_env).model_dump(mode="json")
     _check_shared_actor_kwargs(hyper)
     config = {
         "agent": spec.agent,
@@ -415,7 +415,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     return run, config
 
 
-def _check_imitation(agent: str, hyper: dict[str, Any], env_config) -> None:
+def _check_imitation(agent: str, hyper: dict[str, Any], env_config):
     """The `imitation` block (cellsim.imitation) trains a SharedCellActorPolicy's actor only."""
     from cellsim.imitation import imitation_settings
 
@@ -424,7 +424,7 @@ def _check_imitation(agent: str, hyper: dict[str, Any], env_config) -> None:
             f"--agent {agent}: imitation needs policy SharedCellActorPolicy, got "
             f"{hyper.get('policy')!r} (the oracle's moves train a per-cell actor)"
         )
-    imitation_settings(hyper["imitation"], env_config, f"agents/{agent}.yml")
+    return imitation_settings(hyper["imitation"], env_config, f"agents/{agent}.yml")
 
 
 def _check_shared_actor_kwargs(hyper: dict[str, Any]) -> None:

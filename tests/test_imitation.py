@@ -8,6 +8,7 @@ import json
 
 import pytest
 import torch
+import yaml
 from stable_baselines3 import PPO
 
 from cellsim.env.neighbours import network_neighbours
@@ -160,3 +161,12 @@ def test_bad_shared_actor_kwargs_are_refused_before_the_run_folder(tmp_path, pol
         train(tiny_spec(out, hyperparams=hyper))
     assert needle in str(info.value)
     assert not out.exists()
+
+
+def test_the_run_config_holds_every_imitation_setting(tmp_path):
+    """A partial imitation block (here from --hyperparams) is saved with its defaults filled
+    in, so the run can be rebuilt whatever the defaults become."""
+    run = train(tiny_spec(tmp_path / "run"))
+    saved = yaml.safe_load((run / "config.yml").read_text())["hyperparams"]["imitation"]
+    assert saved == ImitationSettings(**TINY_IMITATION).model_dump(mode="json")
+    assert saved["exploration"] == 0.1 and saved["iterations"] == 1
