@@ -54,7 +54,13 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
     if not settings.env_variants:
         raise ConfigError(f"{source}: imitation.env_variants = []: allowed one or more configs")
     for i, variant in enumerate(settings.env_variants):
-        merge_config(env_config, variant, f"{source}: imitation.env_variants[{i}]")
+        where = f"{source}: imitation.env_variants[{i}]"
+        merged = merge_config(env_config, variant, where)
+        if merged.action != "discrete" or merged.per_cell != env_config.per_cell:
+            raise ConfigError(
+                f"{where} = {variant!r}: a variant may not change action or per_cell (the "
+                "actor's moves and neighbour view are the training env's)"
+            )
     return settings
 
 

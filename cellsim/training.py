@@ -386,6 +386,10 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
                 f"make 3^{n_cells} joint actions (at most {DQN_MAX_ACTIONS} fit); use ppo or a2c"
             )
     hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
+    file_imitation = load_hyperparams(spec.agent).get("imitation")
+    given = spec.hyperparams.get("imitation")
+    if isinstance(file_imitation, dict) and isinstance(given, dict):  # a partial override
+        hyper["imitation"] = {**file_imitation, **given}
     algo_kwargs(hyper)  # a bad value is refused before the run folder is written
     env_config = {**hyper.get("env_config", {}), **spec.config}
     if action == "continuous":
@@ -424,28 +428,34 @@ def _check_imitation(agent: str, hyper: dict[str, Any], env_config):
             f"--agent {agent}: imitation needs policy SharedCellActorPolicy, got "
             f"{hyper.get('policy')!r} (the oracle's moves train a per-cell actor)"
         )
-    return imitation_settings(hyper["imitation"], env_config, f"agents/{agent}.yml")
+    return imitation_settings(hyper["imitation"], env_config, f"--agent {agent} hyperparams")
 
 
 def _check_shared_actor_kwargs(hyper: dict[str, Any]) -> None:
     """SharedCellActorPolicy's own policy_kwargs, checked before the run folder is written."""
     kwargs = algo_kwargs(hyper).get("policy_kwargs") or {}
-    reference = kwargs.get("tilt_reference", "planning")
-    if reference != "planning" and reference is not None:
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"policy_kwargs {kwargs!r}: allowed a mapping of keyword arguments")
+    own = [key for key in ("tilt_reference", "actor_ignores") if key in kwargs]
+    if own and hyper.get("policy") != "SharedCellActorPolicy":
+        raise ConfigError(
+            f"policy_kwargs {', '.join(own)}: only for policy SharedCellActorPolicy, not "
+            f"{hyper.get('policy')!r}"
+        )
+    reference = kwargs.get("tilt_reference")
+    if reference not in ("planning", None):
         raise ConfigError(
             f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
             "planning tilt) or None"
         )
-    ignores = kwargs.get("actor_ignores", ())
-    if ignores:
-        from cellsim.policies.networks import IGNORABLE
+    from cellsim.policies.networks import IGNORABLE
 
-        bad = [name for name in ignores if name not in IGNORABLE]
-        if bad or isinstance(ignores, str):
-            raise ConfigError(
-                f"policy_kwargs actor_ignores = {ignores!r}: allowed a list of "
-                f"{', '.join(IGNORABLE)}"
-            )
+    ignores = kwargs.get("actor_ignores") or ()
+    if not isinstance(ignores, list | tuple) or any(name not in IGNORABLE for name in ignores):
+        raise ConfigError(
+            f"policy_kwargs actor_ignores = {kwargs.get('actor_ignores')!r}: allowed a list of "
+            f"{', '.join(IGNORABLE)}"
+        )
 
 
 def _imitate(model, run: Path, config: dict[str, Any], progress_bar: bool) -> None:

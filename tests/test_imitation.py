@@ -19,7 +19,7 @@ from cellsim.policies.networks import SharedCellActorPolicy
 from cellsim.policies.oracle import Oracle
 from cellsim.policies.shared import SharedCellPolicy
 from cellsim.scenario import EnvConfig
-from cellsim.training import TrainSpec, latest_checkpoint, load_run, train
+from cellsim.training import TrainSpec, latest_checkpoint, load_hyperparams, load_run, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
@@ -81,6 +81,8 @@ def test_imitation_is_reproducible():
         ({"iteratons": 3}, "iteratons"),
         ({"env_variants": []}, "env_variants"),
         ({"env_variants": [{}, {"kpi": {"rsrp_min_dbm": 5}}]}, "env_variants[1]"),
+        ({"env_variants": [{"action": "continuous"}]}, "env_variants[0]"),
+        ({"env_variants": [{"per_cell": {"neighbours": 3}}]}, "may not change"),
         ("fast", "imitation must be a mapping"),
     ],
 )
@@ -123,10 +125,15 @@ def test_a_run_resumed_after_imitation_goes_straight_to_ppo(tmp_path, monkeypatc
     import cellsim.training as training
 
     real_learn = PPO.learn
-    monkeypatch.setattr(PPO, "learn", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+
+    def interrupted_learn(*args, **kwargs):
+        # the imitated actor is already on disk when PPO starts, not only saved on Ctrl-C
+        assert latest_checkpoint(run).name == "model_0_steps.zip"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PPO, "learn", interrupted_learn)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_spec(run))
-    assert latest_checkpoint(run).name == "model_0_steps.zip"
     monkeypatch.setattr(PPO, "learn", real_learn)
     calls = []
     monkeypatch.setattr(training, "_imitate", lambda *a, **k: calls.append(a))
@@ -151,6 +158,7 @@ def test_imitation_needs_the_shared_actor_and_writes_nothing_when_refused(tmp_pa
         ("dict(tilt_reference='nearest')", "tilt_reference = 'nearest'"),
         ("dict(actor_ignores=('tilt', 'weather'))", "actor_ignores"),
         ("dict(actor_ignores='time')", "actor_ignores"),
+        ("dict(actor_ignores=5)", "actor_ignores = 5"),
     ],
 )
 def test_bad_shared_actor_kwargs_are_refused_before_the_run_folder(tmp_path, policy_kwargs,
@@ -168,5 +176,24 @@ def test_the_run_config_holds_every_imitation_setting(tmp_path):
     in, so the run can be rebuilt whatever the defaults become."""
     run = train(tiny_spec(tmp_path / "run"))
     saved = yaml.safe_load((run / "config.yml").read_text())["hyperparams"]["imitation"]
-    assert saved == ImitationSettings(**TINY_IMITATION).model_dump(mode="json")
-    assert saved["exploration"] == 0.1 and saved["iterations"] == 1
+    in_file = load_hyperparams("dagger-shared")["imitation"]
+    assert saved == ImitationSettings(**{**in_file, **TINY_IMITATION}).model_dump(mode="json")
+    # what the override leaves out comes from the agent's YAML, not from the code's defaults
+    assert saved["hold_weight"] == in_file["hold_weight"] != ImitationSettings().hold_weight
+    assert saved["iterations"] == 1
+
+
+def test_shared_actor_kwargs_on_another_policy_are_refused(tmp_path):
+    out = tmp_path / "run"
+    hyper = {"n_steps": 8, "policy_kwargs": "dict(tilt_reference='planning')"}
+    with pytest.raises(ConfigError, match="only for policy SharedCellActorPolicy"):
+        train(tiny_spec(out, agent="ppo", hyperparams=hyper))
+    assert not out.exists()
+
+
+def test_a_tilt_reference_of_the_wrong_length_fails_at_once():
+    env = TiltEnv("hex7", SHORT)
+    table = network_neighbours(env.sim, 6)
+    with pytest.raises(ValueError, match="one value per cell"):
+        PPO(SharedCellActorPolicy, env, device="cpu",
+            policy_kwargs={"neighbour_table": table, "tilt_reference": [0.5] * 20})  # fmt: skip

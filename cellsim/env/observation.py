@@ -104,8 +104,9 @@ def agent_observations(cells: np.ndarray, time: np.ndarray, neighbours) -> np.nd
 
 def tilt_reference_offsets(reference: np.ndarray, neighbours) -> np.ndarray:
     """(n_cells, N_HEAD + k N_SLOT) float32 to add to the agent observations so that every tilt
-    in them (own, network mean, each neighbour's) reads relative to that cell's reference tilt,
-    `reference` in the tilt feature's units (0 … 1 over the tilt range). With the planning
+    in them reads relative to a reference: the cell's own tilt to its reference, each
+    neighbour's tilt to that neighbour's, the network mean to the mean reference; `reference`
+    in the tilt feature's units (0 … 1 over the tilt range). With the planning
     tilt as reference, a shared actor sees how far each antenna is from what its own height and
     site spacing suggest, rather than an absolute angle that suits one network's geometry."""
     n, k = len(reference), neighbours.k

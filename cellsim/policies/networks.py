@@ -234,7 +234,7 @@ class SharedCellActorPolicy(PerCellPolicy):
                 "(cellsim.env.neighbours.network_neighbours of the network)"
             )
         self._neighbour_table = neighbour_table
-        self._actor_ignores = tuple(actor_ignores)
+        self._actor_ignores = tuple(actor_ignores or ())
         observation_mask(0, self._actor_ignores)  # a bad feature name fails before building
         if isinstance(tilt_reference, str):
             raise ValueError(
@@ -242,6 +242,12 @@ class SharedCellActorPolicy(PerCellPolicy):
                 "network's planning tilts; from a script pass them (one per cell, 0 … 1)"
             )
         self._tilt_reference = None if tilt_reference is None else np.asarray(tilt_reference)
+        n_cells = neighbour_table.index.shape[0]
+        if self._tilt_reference is not None and self._tilt_reference.shape != (n_cells,):
+            raise ValueError(
+                f"tilt_reference of shape {self._tilt_reference.shape}: allowed one value per "
+                f"cell of the network ({n_cells},)"
+            )
         super().__init__(observation_space, action_space, lr_schedule, hidden=hidden, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
