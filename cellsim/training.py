@@ -385,12 +385,12 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
                 f"--agent dqn needs a Discrete action space: {scenario.name}'s {n_cells} cells "
                 f"make 3^{n_cells} joint actions (at most {DQN_MAX_ACTIONS} fit); use ppo or a2c"
             )
-    hyper = {**load_hyperparams(spec.agent), **spec.hyperparams}
-    file_imitation = load_hyperparams(spec.agent).get("imitation")
+    in_file = load_hyperparams(spec.agent)
+    hyper = {**in_file, **spec.hyperparams}
     given = spec.hyperparams.get("imitation")
-    if isinstance(file_imitation, dict) and isinstance(given, dict):  # a partial override
-        hyper["imitation"] = {**file_imitation, **given}
-    algo_kwargs(hyper)  # a bad value is refused before the run folder is written
+    if isinstance(in_file.get("imitation"), dict) and isinstance(given, dict):  # partial override
+        hyper["imitation"] = {**in_file["imitation"], **given}
+    algo_kw = algo_kwargs(hyper)  # a bad value is refused before the run folder is written
     env_config = {**hyper.get("env_config", {}), **spec.config}
     if action == "continuous":
         env_config["action"] = "continuous"
@@ -399,7 +399,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     full_env = merge_config(scenario.env, env_config, "env config")
     if "imitation" in hyper:  # saved in full: the run rebuilds whatever the defaults become
         hyper["imitation"] = _check_imitation(spec.agent, hyper, full_env).model_dump(mode="json")
-    _check_shared_actor_kwargs(hyper)
+    _check_shared_actor_kwargs(hyper, algo_kw.get("policy_kwargs") or {})
     config = {
         "agent": spec.agent,
         "algo": algo_name,
@@ -431,9 +431,9 @@ def _check_imitation(agent: str, hyper: dict[str, Any], env_config):
     return imitation_settings(hyper["imitation"], env_config, f"--agent {agent} hyperparams")
 
 
-def _check_shared_actor_kwargs(hyper: dict[str, Any]) -> None:
-    """SharedCellActorPolicy's own policy_kwargs, checked before the run folder is written."""
-    kwargs = algo_kwargs(hyper).get("policy_kwargs") or {}
+def _check_shared_actor_kwargs(hyper: dict[str, Any], kwargs) -> None:
+    """SharedCellActorPolicy's own policy_kwargs (`kwargs`, as `algo_kwargs` parsed them),
+    checked before the run folder is written."""
     if not isinstance(kwargs, dict):
         raise ConfigError(f"policy_kwargs {kwargs!r}: allowed a mapping of keyword arguments")
     own = [key for key in ("tilt_reference", "actor_ignores") if key in kwargs]

@@ -163,10 +163,12 @@ class NeighbourhoodExtractor(nn.Module):
         self.register_buffer("couplings", couplings, persistent=False)
         mask = observation_mask(self.k, tuple(actor_ignores))
         self.register_buffer("input_mask", mask, persistent=False)
-        offsets = np.zeros((self.n_cells, N_HEAD + self.k * N_SLOT), np.float32)
+        offsets = None  # nothing to add to the inputs of an actor without a tilt reference
         if tilt_reference is not None:
-            offsets = tilt_reference_offsets(np.asarray(tilt_reference), neighbour_table)
-        self.register_buffer("input_offsets", torch.as_tensor(offsets), persistent=False)
+            offsets = torch.as_tensor(
+                tilt_reference_offsets(np.asarray(tilt_reference), neighbour_table)
+            )
+        self.register_buffer("input_offsets", offsets, persistent=False)
         self.encoder = nn.Sequential(
             nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
@@ -193,7 +195,8 @@ class NeighbourhoodExtractor(nn.Module):
         return self.encoder(actor_inputs * self.input_mask)
 
     def actor_inputs(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.agent_observations(obs) + self.input_offsets
+        inputs = self.agent_observations(obs)
+        return inputs if self.input_offsets is None else inputs + self.input_offsets
 
     def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = self.codes(self.actor_inputs(obs))
@@ -234,8 +237,7 @@ class SharedCellActorPolicy(PerCellPolicy):
                 "(cellsim.env.neighbours.network_neighbours of the network)"
             )
         self._neighbour_table = neighbour_table
-        self._actor_ignores = tuple(actor_ignores or ())
-        observation_mask(0, self._actor_ignores)  # a bad feature name fails before building
+        self._actor_ignores = tuple(actor_ignores or ())  # checked by observation_mask
         if isinstance(tilt_reference, str):
             raise ValueError(
                 f"tilt_reference={tilt_reference!r}: cellsim train turns 'planning' into the "
