@@ -412,13 +412,23 @@ class Tr38901UMa(PathLossModel):
     sf_decorr_nlos_m: ClassVar[float] = 50.0
     los_decorrelation_m: ClassVar[float] = 50.0
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         return _uma_style_los_db(d2d, d3d, h_bs, h_ut, fc, h_e, 28.0, 22.0, 9.0)
 
-    def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
+    def _pathloss_nlos_db(
+        self, d2d: np.ndarray, d3d: np.ndarray, h_bs: np.ndarray, h_ut: np.ndarray, fc: np.ndarray
+    ) -> np.ndarray:
         return 13.54 + 39.08 * np.log10(d3d) + 20.0 * np.log10(fc) - 0.6 * (h_ut - 1.5)
 
-    def _los_probability(self, d, h_ut):  # type: ignore[override]
+    def _los_probability(self, d: np.ndarray, h_ut: np.ndarray) -> np.ndarray:
         return _uma_los_probability(d, h_ut)
 
 
@@ -439,13 +449,23 @@ class Tr38901UMi(PathLossModel):
     sf_decorr_nlos_m: ClassVar[float] = 13.0
     los_decorrelation_m: ClassVar[float] = 50.0
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         return _uma_style_los_db(d2d, d3d, h_bs, h_ut, fc, np.ones_like(d2d), 32.4, 21.0, 9.5)
 
-    def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
+    def _pathloss_nlos_db(
+        self, d2d: np.ndarray, d3d: np.ndarray, h_bs: np.ndarray, h_ut: np.ndarray, fc: np.ndarray
+    ) -> np.ndarray:
         return 35.3 * np.log10(d3d) + 22.4 + 21.3 * np.log10(fc) - 0.3 * (h_ut - 1.5)
 
-    def _los_probability(self, d, h_ut):  # type: ignore[override]
+    def _los_probability(self, d: np.ndarray, h_ut: np.ndarray) -> np.ndarray:
         return _umi_los_probability(d)
 
 
@@ -498,17 +518,27 @@ class Tr38901RMa(PathLossModel):
             + 0.002 * math.log10(h) * d3d
         )
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         d_bp = self.breakpoint_m(h_bs, h_ut, fc)
         pl1 = self._pl1(d3d, fc)
         pl2 = self._pl1(d_bp, fc) + 40.0 * np.log10(d3d / d_bp)
         return np.where(d2d <= d_bp, pl1, pl2)
 
-    def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
+    def _pathloss_nlos_db(
+        self, d2d: np.ndarray, d3d: np.ndarray, h_bs: np.ndarray, h_ut: np.ndarray, fc: np.ndarray
+    ) -> np.ndarray:
         core = _itu_nlos_db(d3d, h_bs, fc, self.street_width_m, self.avg_building_height_m)
         return core - (3.2 * np.log10(11.75 * h_ut) ** 2 - 4.97)
 
-    def _los_probability(self, d, h_ut):  # type: ignore[override]
+    def _los_probability(self, d: np.ndarray, h_ut: np.ndarray) -> np.ndarray:
         return np.where(d <= 10.0, 1.0, np.exp(-(d - 10.0) / 1000.0))
 
     def shadow_std_db(
@@ -555,7 +585,9 @@ class Tr36873UMa(Tr38901UMa):
     label: ClassVar[str] = "TR 36.873 3D-UMa"
     fc_range_ghz: ClassVar[tuple[float, float]] = (2.0, 6.0)
 
-    def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
+    def _pathloss_nlos_db(
+        self, d2d: np.ndarray, d3d: np.ndarray, h_bs: np.ndarray, h_ut: np.ndarray, fc: np.ndarray
+    ) -> np.ndarray:
         core = _itu_nlos_db(d3d, h_bs, fc, 20.0, 20.0)
         return core - (3.2 * math.log10(17.625) ** 2 - 4.97) - 0.6 * (h_ut - 1.5)
 
@@ -575,7 +607,15 @@ class Tr36873UMi(Tr38901UMi):
     sigma_los_db: ClassVar[float] = 3.0
     sigma_nlos_db: ClassVar[float] = 4.0
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         h_bs_e, h_ut_e = h_bs - 1.0, h_ut - 1.0
         d_bp = 4.0 * h_bs_e * h_ut_e * fc * 1e9 / C_3GPP_M_S
         pl1 = 22.0 * np.log10(d3d) + 28.0 + 20.0 * np.log10(fc)
@@ -588,7 +628,9 @@ class Tr36873UMi(Tr38901UMi):
         )
         return np.where(d2d <= d_bp, pl1, pl2)
 
-    def _pathloss_nlos_db(self, d2d, d3d, h_bs, h_ut, fc):  # type: ignore[override]
+    def _pathloss_nlos_db(
+        self, d2d: np.ndarray, d3d: np.ndarray, h_bs: np.ndarray, h_ut: np.ndarray, fc: np.ndarray
+    ) -> np.ndarray:
         return 36.7 * np.log10(d3d) + 22.7 + 26.0 * np.log10(fc) - 0.3 * (h_ut - 1.5)
 
 
@@ -628,7 +670,15 @@ class Macro36814(PathLossModel):
         if float(value) <= 0.0:
             raise ParameterError("bs_above_rooftop_m", value, "0 < Δh_b ≤ 50 m (TR 36.942)")
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         dh = float(self.bs_above_rooftop_m)
         return (
             128.1
@@ -663,7 +713,15 @@ class Cost231Hata(PathLossModel):
         if not isinstance(self.metropolitan, (bool, np.bool_)):
             raise ParameterError("metropolitan", self.metropolitan, "true or false")
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         log_f = np.log10(fc * 1000.0)
         a_hm = (1.1 * log_f - 0.7) * h_ut - (1.56 * log_f - 0.8)
         c_m = 3.0 if self.metropolitan else 0.0
@@ -693,7 +751,15 @@ class FreeSpace(PathLossModel):
     sf_decorr_los_m: ClassVar[float] = 50.0
     sf_decorr_nlos_m: ClassVar[float] = 50.0
 
-    def _pathloss_los_db(self, d2d, d3d, h_bs, h_ut, fc, h_e):  # type: ignore[override]
+    def _pathloss_los_db(
+        self,
+        d2d: np.ndarray,
+        d3d: np.ndarray,
+        h_bs: np.ndarray,
+        h_ut: np.ndarray,
+        fc: np.ndarray,
+        h_e: np.ndarray,
+    ) -> np.ndarray:
         return 20.0 * np.log10(4.0 * np.pi * d3d * fc * 1e9 / C_LIGHT_M_S)
 
 
@@ -724,7 +790,7 @@ def make_pathloss(name: str, **params: Any) -> PathLossModel:
     naming the parameter and listing what the model accepts.
     """
     key = name.strip().lower() if isinstance(name, str) else name
-    cls = PATHLOSS_MODELS.get(key)  # type: ignore[arg-type]
+    cls = PATHLOSS_MODELS.get(key)
     if cls is None:
         raise ParameterError("model", name, "one of: " + ", ".join(PATHLOSS_MODELS))
     accepted = [f.name for f in fields(cls)]
