@@ -200,6 +200,7 @@ class LinkBudget:
     def received_mw(self) -> np.ndarray:
         """Per-cell received power at the last evaluated tilts, (n_cells, n_points), read-only."""
         if self._grid_index is not None:
+            assert self._grid_rows is not None  # a grid index is only set with the grid's rows
             rx = self._grid_rows[np.arange(self.n_cells), self._grid_index]
         else:
             rx = self._rx_mw.view()
@@ -265,6 +266,7 @@ class LinkBudget:
         on = self._all_on if active is None else np.ascontiguousarray(active, bool)
         rows = self._grid_rows_of(tilt)
         if rows is not None:
+            assert self._grid_rows is not None  # rows on the grid imply a precomputed grid
             fold_rows(
                 self._grid_rows, rows, weight, on, self._best, self._best_cell,
                 self._interference,

@@ -8,10 +8,23 @@ vertical coordinate is stored as an int16 table index (2 bytes instead of 4 for 
 
 from __future__ import annotations
 
+from typing import Literal, TypedDict
+
 import numba as nb
 import numpy as np
 
-JIT_OPTIONS = {
+
+class JitOptions(TypedDict):
+    """Keyword arguments of `numba.njit` shared by every kernel (typed so `**` type-checks)."""
+
+    fastmath: bool
+    error_model: Literal["python", "numpy"]
+    boundscheck: bool
+    cache: bool
+    nogil: bool
+
+
+JIT_OPTIONS: JitOptions = {
     "fastmath": True,
     "error_model": "numpy",
     "boundscheck": False,
@@ -22,7 +35,7 @@ POINT_BLOCK = 4096
 
 
 @nb.njit(**JIT_OPTIONS)
-def _gather(x_index, index_offset, table, out):
+def _gather(x_index: np.ndarray, index_offset: int, table: np.ndarray, out: np.ndarray) -> None:
     """out[p] = table[x_index[p] + offset]: the cell's vertical pattern at its current tilt."""
     for p in range(x_index.shape[0]):
         out[p] = table[x_index[p] + index_offset]
@@ -30,8 +43,18 @@ def _gather(x_index, index_offset, table, out):
 
 @nb.njit(**JIT_OPTIONS)
 def _receive_and_fold(
-    recompute, a_mw, b_mw, vertical, rx, cell, weight, best, best_weight, best_cell, interference
-):
+    recompute: bool,
+    a_mw: np.ndarray,
+    b_mw: np.ndarray,
+    vertical: np.ndarray,
+    rx: np.ndarray,
+    cell: int,
+    weight: float,
+    best: np.ndarray,
+    best_weight: np.ndarray,
+    best_cell: np.ndarray,
+    interference: np.ndarray,
+) -> None:
     """Fold one cell into the per-point reduction: keep the strongest cell, add the others
     (weighted by load) to interference.
 
@@ -55,19 +78,19 @@ def _receive_and_fold(
 
 @nb.njit(**JIT_OPTIONS)
 def evaluate_links(
-    a_mw,
-    b_mw,
-    x_index,
-    index_offset,
-    table,
-    changed,
-    weight,
-    active,
-    rx_cache,
-    best,
-    best_cell,
-    interference,
-):
+    a_mw: np.ndarray,
+    b_mw: np.ndarray,
+    x_index: np.ndarray,
+    index_offset: np.ndarray,
+    table: np.ndarray,
+    changed: np.ndarray,
+    weight: np.ndarray,
+    active: np.ndarray,
+    rx_cache: np.ndarray,
+    best: np.ndarray,
+    best_cell: np.ndarray,
+    interference: np.ndarray,
+) -> None:
     """Recompute the rows of `rx_cache` whose tilt changed, then reduce over all cells.
 
     a_mw, b_mw, rx_cache: (n_cells, n_points) float32; x_index: (n_cells, n_points) int16.
@@ -107,7 +130,15 @@ def evaluate_links(
 
 
 @nb.njit(**JIT_OPTIONS)
-def fold_rows(rows, row_index, weight, active, best, best_cell, interference):
+def fold_rows(
+    rows: np.ndarray,
+    row_index: np.ndarray,
+    weight: np.ndarray,
+    active: np.ndarray,
+    best: np.ndarray,
+    best_cell: np.ndarray,
+    interference: np.ndarray,
+) -> None:
     """Reduce over cells whose received power is precomputed per tilt (`rows`).
 
     rows: (n_cells, n_tilts, n_points) float32; row_index: (n_cells,) the tilt row of each cell.
