@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -16,7 +17,13 @@ from cellsim.training import TrainSpec, load_run, train
 MAP_HOUR = 11.0  # the business district's busy hour in hex7
 
 
-def tilts_at(env: TiltEnv, policy, hour: float, seed: int) -> np.ndarray:
+class Predictor(Protocol):
+    """What `tilts_at` drives: a built-in policy or a trained SB3 model (their `predict`)."""
+
+    def predict(self, observation: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]: ...
+
+
+def tilts_at(env: TiltEnv, policy: Predictor, hour: float, seed: int) -> np.ndarray:
     """The tilts a policy has set by `hour` in an episode from `seed`."""
     obs, _ = env.reset(seed=seed)
     if hasattr(policy, "reset"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class CellsimError(Exception):
     """Base of every error caused by user input (a bug raises something else)."""
@@ -23,7 +25,7 @@ class ConfigError(CellsimError):
     """A configuration override (from code or the CLI) that does not validate."""
 
 
-def read_user_file(path, kind: str, error: type[CellsimError]) -> str:
+def read_user_file(path: Path, kind: str, error: type[CellsimError]) -> str:
     """The text of a file the user named; unreadable or non-UTF-8 files raise `error` with one
     line naming the file (`kind`: what it should be, e.g. "scenario file")."""
     try:
