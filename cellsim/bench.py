@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -11,13 +12,19 @@ from cellsim.engine import LinkBudget, draw_link_state
 from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.drop import uniform_in_hexagons
 from cellsim.network.receivers import Receivers
-from cellsim.scenario import load_scenario
+from cellsim.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from cellsim.env.tilt_env import TiltEnv
 
 BENCH_SCENARIO = "tr36814-case1"
 
+BenchRow = dict[str, float | str]
+"""One timing: the scenario's name, sizes and times (JSON-ready)."""
+
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
+    times: list[float] = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
@@ -25,7 +32,7 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return float(np.median(times))
 
 
-def bench_link_budget(n_points: int, repeats: int = 20, seed: int = 0) -> dict[str, float]:
+def bench_link_budget(n_points: int, repeats: int = 20, seed: int = 0) -> BenchRow:
     """Re-evaluate case 1's link budget with all 57 tilts changed at every call."""
     scenario = load_scenario(BENCH_SCENARIO)
     rng = np.random.default_rng(seed)
@@ -50,7 +57,7 @@ def bench_link_budget(n_points: int, repeats: int = 20, seed: int = 0) -> dict[s
     }
 
 
-def bench_env_step(scenario: str, steps: int = 2000) -> dict[str, float]:
+def bench_env_step(scenario: str, steps: int = 2000) -> BenchRow:
     """`env.step` with every cell changing tilt at every step (all up, then all down)."""
     import gymnasium as gym
 
@@ -58,7 +65,8 @@ def bench_env_step(scenario: str, steps: int = 2000) -> dict[str, float]:
     env = gym.make("cellsim/Tilt-v0", scenario=scenario, config={"episode_hours": 168})
     create_s = time.perf_counter() - t0
     env.reset(seed=0)
-    n_cells = env.unwrapped.sim.n_cells
+    tilt_env = cast("TiltEnv", env.unwrapped)
+    n_cells = tilt_env.sim.n_cells
     actions = [np.full(n_cells, 2), np.full(n_cells, 0)]  # uptilt, downtilt: every cell moves
     for k in range(20):
         env.step(actions[k % 2])
@@ -78,18 +86,16 @@ def bench_env_step(scenario: str, steps: int = 2000) -> dict[str, float]:
     return {
         "scenario": scenario,
         "n_cells": n_cells,
-        "n_points": len(env.unwrapped.sim.receivers),
+        "n_points": len(tilt_env.sim.receivers),
         "create_s": round(create_s, 3),
         "step_us": round(elapsed / steps * 1e6, 1),
         "steps_per_s": round(steps / elapsed),
     }
 
 
-def large_hex_scenario(n_sites: int = 169, resolution_m: float = 50.0):
+def large_hex_scenario(n_sites: int = 169, resolution_m: float = 50.0) -> Scenario:
     """hex7's radio, antennas and demand profiles on a network of `n_sites` hexagonal sites
     (169 sites = 507 cells, ≈ 37 km²), no wrap-around, a `resolution_m` raster."""
-    from cellsim.scenario import Scenario
-
     data = load_scenario("hex7").model_dump()
     data["name"] = f"hex{n_sites}"
     data["layout"].update(n_sites=n_sites, wraparound=False)
@@ -98,7 +104,7 @@ def large_hex_scenario(n_sites: int = 169, resolution_m: float = 50.0):
     return Scenario.model_validate(data)
 
 
-def bench_per_cell_step(n_sites: int = 169, steps: int = 300) -> dict[str, float]:
+def bench_per_cell_step(n_sites: int = 169, steps: int = 300) -> BenchRow:
     """The per-cell PettingZoo env's `step` (a dict of one action per cell) on a large network,
     every cell changing tilt at every step."""
     from cellsim.env.per_cell import parallel_env
