@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,13 +14,10 @@ from cellsim.evaluation import compare, to_json, to_markdown
 from cellsim.policies import make_policy
 from cellsim.training import TrainSpec, load_run, train
 
+if TYPE_CHECKING:
+    from cellsim.viz.record import Predictor
+
 MAP_HOUR = 11.0  # the business district's busy hour in hex7
-
-
-class Predictor(Protocol):
-    """What `tilts_at` drives: a built-in policy or a trained SB3 model (their `predict`)."""
-
-    def predict(self, observation: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]: ...
 
 
 def tilts_at(env: TiltEnv, policy: Predictor, hour: float, seed: int) -> np.ndarray:

@@ -6,8 +6,11 @@ per frame, into its own small canvas. Nothing is rebuilt per frame."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -26,7 +29,7 @@ def _rgba(fig: Figure) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba()).copy()
 
 
-def _sprite(text: str, fontsize: float, bbox=None) -> np.ndarray:
+def _sprite(text: str, fontsize: float, bbox: dict[str, Any] | None = None) -> np.ndarray:
     """A text rendered once on a transparent background, cropped: (h, w, 4) uint8."""
     fig = Figure(figsize=(3, 0.6), dpi=DPI)
     fig.patch.set_alpha(0)
@@ -53,7 +56,8 @@ class FrameRenderer:
     """uint8 (size_px, size_px, 3) frames of per-point values over the study area."""
 
     def __init__(self, sim: Simulator, size_px: int = 800, cmap: str = "viridis",
-                 value_range=SINR_RANGE_DB, label: str = "SINR (dB)"):  # fmt: skip
+                 value_range: tuple[float, float] = SINR_RANGE_DB,
+                 label: str = "SINR (dB)") -> None:  # fmt: skip
         self.raster, self.size = sim.raster, size_px
         self.vmin, self.vmax = value_range
         self._lut = (colormaps[cmap](np.linspace(0, 1, 256))[:, :3] * 255).astype(np.uint8)
@@ -68,7 +72,7 @@ class FrameRenderer:
         draw_exclusions(ax, sim)
         self._base = _rgba(base)[..., :3]
         self._pixels, self._points = self._pixel_map(ax)
-        self._base[: TITLE_PX] = 255
+        self._base[:TITLE_PX] = 255
 
         overlay = Figure(figsize=(inches, inches), dpi=DPI)
         overlay.patch.set_alpha(0)
@@ -90,7 +94,7 @@ class FrameRenderer:
         self._title = self._title_fig.text(0.5, 0.45, "", ha="center", va="center", fontsize=10)
         self._title_canvas = FigureCanvasAgg(self._title_fig)
 
-    def _axes(self, fig: Figure):
+    def _axes(self, fig: Figure) -> Axes:
         ax = fig.add_axes(AXES_RECT)
         x0, x1, y0, y1 = self.raster.extent_m
         ax.set_xlim(x0, x1)
@@ -99,7 +103,7 @@ class FrameRenderer:
         ax.tick_params(labelsize=7)
         return ax
 
-    def _pixel_map(self, ax) -> tuple[np.ndarray, np.ndarray]:
+    def _pixel_map(self, ax: Axes) -> tuple[np.ndarray, np.ndarray]:
         """Flat indices of frame pixels inside the study area, and the raster point of each."""
         size, r = self.size, self.raster
         py, px = np.mgrid[0:size, 0:size]

@@ -3,19 +3,31 @@ zones, best-server region outlines with cell labels."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
 import shapely
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
+from matplotlib.text import Text
 
 from cellsim.simulator import Simulator
 from cellsim.viz.regions import ServerRegions
 
-LABEL_BOX = {"boxstyle": "round,pad=0.15", "fc": "w", "ec": "none", "alpha": 0.7}
+
+class OutlineStyle(TypedDict):
+    """Keyword arguments of the region outlines' LineCollection."""
+
+    colors: str
+    linewidths: float
+    alpha: float
+
+
+LABEL_BOX: dict[str, object] = {"boxstyle": "round,pad=0.15", "fc": "w", "ec": "none", "alpha": 0.7}
 #: Region outlines on a server map, and over a continuous map (faint white borders that do not
 #: hide the values).
-OUTLINE_LABELLED = {"colors": "k", "linewidths": 0.45, "alpha": 0.7}
-OUTLINE_OVER_VALUES = {"colors": "w", "linewidths": 0.4, "alpha": 0.55}
+OUTLINE_LABELLED: OutlineStyle = {"colors": "k", "linewidths": 0.45, "alpha": 0.7}
+OUTLINE_OVER_VALUES: OutlineStyle = {"colors": "w", "linewidths": 0.4, "alpha": 0.55}
 
 
 def label_size(n_cells: int) -> float:
@@ -34,15 +46,17 @@ def sector_arms(sim: Simulator, length: float = 0.04) -> np.ndarray:
     return np.stack([start, end], axis=1)
 
 
-def draw_sites(ax: Axes, sim: Simulator, tilt_deg: np.ndarray | None, animated: bool = False):
+def draw_sites(
+    ax: Axes, sim: Simulator, tilt_deg: np.ndarray | None, animated: bool = False
+) -> list[Text]:
     """Site markers, azimuth arms and (if `tilt_deg`) each cell's tilt at the arm's tip.
 
     Returns the tilt Text artists (empty without tilts) so a frame can update them in place.
     """
     arms = sector_arms(sim)
-    ax.add_collection(LineCollection(arms, colors="k", linewidths=1.0, animated=animated))
+    ax.add_collection(LineCollection(list(arms), colors="k", linewidths=1.0, animated=animated))
     ax.plot(*sim.layout.sites_xy_m.T, "^", color="k", mfc="w", ms=5, animated=animated)
-    texts = []
+    texts: list[Text] = []
     if tilt_deg is not None:
         tips = arms[:, 0] + 1.35 * (arms[:, 1] - arms[:, 0])
         size = label_size(len(tips))
@@ -59,11 +73,15 @@ def draw_exclusions(ax: Axes, sim: Simulator) -> None:
 
 
 def draw_regions(
-    ax: Axes, sim: Simulator, regions: ServerRegions, labels: bool, tilt_deg=None
+    ax: Axes,
+    sim: Simulator,
+    regions: ServerRegions,
+    labels: bool,
+    tilt_deg: np.ndarray | None = None,
 ) -> None:
     """Best-server region outlines (the despeckled polygons: no shadowing specks), with cell
     names when `labels`. The outlines' LineCollection has the gid "regions"."""
-    segments = []
+    segments: list[np.ndarray] = []
     for region in regions.outlines.values():
         for line in shapely.get_parts(region.boundary):
             segments.extend(shapely.get_coordinates(part) for part in shapely.get_parts(line))

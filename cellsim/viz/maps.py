@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
@@ -15,7 +16,7 @@ from cellsim.viz.regions import REGION_PALETTE, server_regions
 from cellsim.viz.style import DIVERGING_CMAP, SINR_RANGE_DB, new_figure, save_figure
 
 #: What `cellsim map --kind` draws: colour map, colour-bar label with units, value range.
-MAP_KINDS = {
+MAP_KINDS: dict[str, tuple[str, str, tuple[float, float] | None]] = {
     "sinr": ("viridis", "SINR (dB)", SINR_RANGE_DB),
     "rsrp": ("magma", "RSRP per resource element (dBm)", (-130.0, -60.0)),
     "throughput": ("cividis", "user throughput (Mbps, log scale)", None),
@@ -61,7 +62,9 @@ def covered(sim: Simulator, result: StepResult) -> np.ndarray:
     )
 
 
-def map_values(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str):
+def map_values(
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str
+) -> tuple[np.ndarray, dict[str, float]]:
     """Per-point values of a map kind at these tilts and hour, and the network KPIs."""
     result = evaluate_plan(sim, tilt_deg, hour)
     return kind_values(sim, result, hour, kind), result.kpis.network()
@@ -71,14 +74,14 @@ def _clock(hour: float) -> str:
     return f"{int(hour) % 24:02d}:{round(hour % 1 * 60):02d}"
 
 
-def _kpi_line(kpis: dict) -> str:
+def _kpi_line(kpis: dict[str, float]) -> str:
     return (
         f"coverage {kpis['coverage']:.3f}, mean rate {kpis['mean_rate_mbps']:.1f} Mbps, "
         f"p5 {kpis['p5_rate_mbps']:.2f} Mbps, mean SINR {kpis['mean_sinr_db']:.1f} dB"
     )
 
 
-def _norm(kind: str, values: np.ndarray, value_range):
+def _norm(kind: str, values: np.ndarray, value_range: tuple[float, float] | None) -> Normalize:
     if kind == "throughput":
         positive = values[values > 0]
         lo = max(float(np.percentile(positive, 1)) if positive.size else 0.01, 0.01)
@@ -87,13 +90,21 @@ def _norm(kind: str, values: np.ndarray, value_range):
     return Normalize(lo, hi if hi > lo else lo + 1.0)
 
 
-def _axes_labels(ax) -> None:
+def _axes_labels(ax: Axes) -> None:
     ax.set_xlabel("x (m)")
     ax.set_ylabel("y (m)")
     ax.set_aspect("equal")
 
 
-def draw_kind(fig: Figure, ax, sim: Simulator, result: StepResult, tilt_deg, hour, kind) -> None:
+def draw_kind(
+    fig: Figure,
+    ax: Axes,
+    sim: Simulator,
+    result: StepResult,
+    tilt_deg: np.ndarray,
+    hour: float,
+    kind: str,
+) -> None:
     """One map panel: the kind's raster, region outlines, sites, tilts, exclusions, colour bar."""
     cmap, label, value_range = MAP_KINDS[kind]
     values = kind_values(sim, result, hour, kind)
@@ -143,7 +154,9 @@ def draw_map(
     return save_figure(map_figure(sim, tilt_deg, hour, kind, title), out)
 
 
-def _coverage_change(ax, sim, before: np.ndarray, after: np.ndarray, names) -> None:
+def _coverage_change(
+    ax: Axes, sim: Simulator, before: np.ndarray, after: np.ndarray, names: list[str]
+) -> None:
     """Points that lost, kept, never had or gained coverage from plan A to plan B."""
     category = np.select([before & ~after, ~before & ~after, before & after], [0, 1, 2], 3)
     cm = ListedColormap([c for _, c in COVERAGE_CHANGE], name="coverage-change")

@@ -4,6 +4,7 @@ from env.render() frames, which already carry the clock, KPIs and tilts."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -11,6 +12,12 @@ from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import CellsimError
 
 FPS = 8
+
+
+class Predictor(Protocol):
+    """What drives an episode: a built-in policy or a trained SB3 model (their `predict`)."""
+
+    def predict(self, observation: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]: ...
 
 
 def mp4_writer_available() -> bool:
@@ -24,7 +31,9 @@ def mp4_writer_available() -> bool:
     return True
 
 
-def episode_frames(env: TiltEnv, policy, seed: int = 0, every: int = 1) -> list[np.ndarray]:
+def episode_frames(
+    env: TiltEnv, policy: Predictor, seed: int = 0, every: int = 1
+) -> list[np.ndarray]:
     """One episode of `policy`: an rgb_array frame at the start and every `every` steps."""
     env.render_mode = "rgb_array"
     obs, _ = env.reset(seed=seed)
@@ -65,6 +74,8 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = FPS) -> Pa
     return out
 
 
-def record_episode(env: TiltEnv, policy, out: str | Path, seed: int = 0, every: int = 1) -> Path:
+def record_episode(
+    env: TiltEnv, policy: Predictor, out: str | Path, seed: int = 0, every: int = 1
+) -> Path:
     """Run one episode of `policy` and write its frames to `out` (.gif or .mp4)."""
     return write_video(episode_frames(env, policy, seed, every), out)

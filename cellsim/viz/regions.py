@@ -108,7 +108,7 @@ def despeckle(image: np.ndarray, min_points: int) -> np.ndarray:
         size = np.bincount(parts.ravel())
         size[0] = 0
         drop = size < min_points
-        drop[[0, size.argmax()]] = False
+        drop[[0, int(size.argmax())]] = False
         speck |= drop[parts]
     if not speck.any():
         return image
