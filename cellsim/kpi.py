@@ -19,26 +19,25 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from cellsim.contract import KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
 from cellsim.kernels import JIT_OPTIONS
 
 SE_ALPHA = 0.6  # TR 36.942 attenuated Shannon: SE = α log2(1 + SINR)
 SE_MAX_BPS_HZ = 4.4
 SINR_MIN_SE_DB = -10.0  # below this SE = 0: the user cannot be served
-MIN_RATE_MBPS = 1e-3  # floor for log-utility and the throughput histogram
 _HIST_LO, _HIST_HI, _HIST_BINS = -3.0, 4.0, 700  # log10 Mbps, 0.01 decade per bin
 
-#: Per-cell features, in the order of `CellKpis.as_array` (documented in cellsim.env).
-CELL_FEATURES = (
-    "load",
-    "served_share",
-    "mean_sinr_db",
-    "poor_sinr_share",
-    "covered_share",
-    "weak_rsrp_share",
-    "interference_over_noise_db",  # of the mean interference-plus-noise at its users
-    "overshoot_share",
-    "mean_log_rate",
-)
+# The per-cell columns of `Kpis.cell`, in the contract's order (cellsim.contract.KPI_COLUMNS):
+# module constants, so that numba compiles them in.
+_LOAD = KPI_COLUMN["load"]
+_SERVED = KPI_COLUMN["served_share"]
+_SINR = KPI_COLUMN["mean_sinr_db"]
+_POOR = KPI_COLUMN["poor_sinr_share"]
+_COVERED = KPI_COLUMN["covered_share"]
+_WEAK = KPI_COLUMN["weak_rsrp_share"]
+_INTERFERENCE = KPI_COLUMN["interference_over_noise_db"]
+_OVERSHOOT = KPI_COLUMN["overshoot_share"]
+_LOG_RATE = KPI_COLUMN["mean_log_rate"]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Kpis:
     load_std: float  # load balance: spread of the on-air cells' loads (capped at 1)
     overshoot_share: float  # share of demand served beyond the overshoot distance
     total_users: float
-    cell: np.ndarray  # (n_cells, len(CELL_FEATURES)) float32
+    cell: np.ndarray  # (n_cells, len(KPI_COLUMNS)) float32, columns named by KPI_COLUMNS
     cell_load: np.ndarray  # (n_cells,) ρ_c uncapped
     next_weight: np.ndarray  # (n_cells,) interference weight for the next evaluation
     sinr_db: np.ndarray  # (n_points,)
@@ -173,15 +172,15 @@ def _kpi_pass(
             load_sq += min(load[c], 1.0) ** 2
         uc = users_c[c]
         inv = 1.0 / uc if uc > 0 else 0.0
-        cell_out[c, 0] = load[c]
-        cell_out[c, 1] = uc / total * n_cells if total > 0 else 0.0
-        cell_out[c, 2] = sinr_sum[c] * inv
-        cell_out[c, 3] = poor[c] * inv
-        cell_out[c, 4] = covered[c] * inv
-        cell_out[c, 5] = weak[c] * inv
-        cell_out[c, 6] = 10.0 * np.log10(in_sum[c] * inv / noise_mw) if uc > 0 else 0.0
-        cell_out[c, 7] = over[c] * inv
-        cell_out[c, 8] = logr[c] * inv
+        cell_out[c, _LOAD] = load[c]
+        cell_out[c, _SERVED] = uc / total * n_cells if total > 0 else 0.0
+        cell_out[c, _SINR] = sinr_sum[c] * inv
+        cell_out[c, _POOR] = poor[c] * inv
+        cell_out[c, _COVERED] = covered[c] * inv
+        cell_out[c, _WEAK] = weak[c] * inv
+        cell_out[c, _INTERFERENCE] = 10.0 * np.log10(in_sum[c] * inv / noise_mw) if uc > 0 else 0.0
+        cell_out[c, _OVERSHOOT] = over[c] * inv
+        cell_out[c, _LOG_RATE] = logr[c] * inv
     load_std = 0.0
     if n_on > 0:
         mean = load_sum / n_on
@@ -216,7 +215,7 @@ def compute_kpis(
     a cell overshoots where it serves demand beyond `overshoot_limit_m[cell]`.
     """
     n_cells = len(overshoot_limit_m)
-    cell = np.zeros((n_cells, len(CELL_FEATURES)), np.float32)
+    cell = np.zeros((n_cells, len(KPI_COLUMNS)), np.float32)
     rate = np.empty(len(users), np.float32)
     weight = np.empty(n_cells, np.float32)
     sinr_db, peak, log_peak = link_quality(state, params.bandwidth_mhz)

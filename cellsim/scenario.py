@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from cellsim.contract import RewardWeights  # one weight per reward term of the contract
 from cellsim.errors import CellsimError, ScenarioError, read_user_file
 
 if sys.version_info >= (3, 11):
@@ -230,17 +231,6 @@ class EventConfig(_Strict):
         if self.end_hour <= self.start_hour:
             raise ValueError("end_hour must be after start_hour")
         return self
-
-
-class RewardWeights(_Strict):
-    """Weights of the named reward terms (see cellsim.env.reward); 0 switches a term off."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    coverage: Annotated[float, Field(ge=-1e6, le=1e6)] = 1.0  # share of demand covered
-    utility: Annotated[float, Field(ge=-1e6, le=1e6)] = 1.0  # mean log user throughput
-    edge: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.5  # 5th-percentile user throughput
-    tilt_change: Annotated[float, Field(ge=-1e6, le=1e6)] = 0.05  # per share of cells re-tilted
 
 
 class PerCellConfig(_Strict):

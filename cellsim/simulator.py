@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cellsim.contract import TiltSpace
 from cellsim.engine import LinkBudget, RadioState, draw_link_state, site_distances_m
 from cellsim.kpi import KpiParams, Kpis, compute_kpis
 from cellsim.network.area import Raster, build_raster
@@ -88,7 +89,7 @@ class Simulator:
         )
         self.budget = LinkBudget(self.layout, self.receivers, self.setup, links)
         if config.action == "discrete":  # tilts stay on this grid: precompute every row
-            grid = np.arange(config.tilt_min_deg, config.tilt_max_deg + 1e-9, config.tilt_step_deg)
+            grid = TiltSpace.of(config).grid_deg
             self.budget.precompute_tilts(np.union1d(grid, self.layout.cells.tilt_deg))
         self.site_distance_m = site_distances_m(self.layout, self.receivers).astype(np.float32)
         self.cell_site = self.layout.cells.site.astype(np.int64)

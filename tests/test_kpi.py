@@ -15,12 +15,13 @@ import math
 import numpy as np
 import pytest
 
+from cellsim.contract import KPI_COLUMNS
 from cellsim.engine import RadioState
-from cellsim.kpi import CELL_FEATURES, KpiParams, compute_kpis
+from cellsim.kpi import KpiParams, compute_kpis
 
 NOISE_MW = 1e-13  # −130 dBm per resource element
 B_MHZ = 9.0  # 50 PRB × 12 subcarriers × 15 kHz
-COL = {name: i for i, name in enumerate(CELL_FEATURES)}
+COL = {name: i for i, name in enumerate(KPI_COLUMNS)}
 
 
 def dbm(x_dbm: float) -> float:
@@ -335,7 +336,7 @@ def test_network_dict_and_shapes():
     assert set(net) >= {"coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate",
                         "mean_sinr_db", "load_std", "overshoot_share"}  # fmt: skip
     assert all(isinstance(v, float) and math.isfinite(v) for v in net.values())
-    assert kpis.cell.shape == (2, len(CELL_FEATURES))
+    assert kpis.cell.shape == (2, len(KPI_COLUMNS))
     assert kpis.rate_mbps.shape == kpis.sinr_db.shape == (6,)
 
 

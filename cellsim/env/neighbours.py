@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cellsim.contract import TiltSpace
+
 ABSENT_COUPLING_DB = -60.0  # what an empty neighbour slot (or a silent neighbour) reports
 
 
@@ -88,8 +90,7 @@ def interference_neighbours(received_mw: np.ndarray, users: np.ndarray, k: int) 
 
 def network_neighbours(sim, k: int) -> NeighbourTable:
     """The neighbour table of a `Simulator`'s network at its scenario tilts, full load."""
-    cfg = sim.config
-    tilt = np.clip(sim.layout.cells.tilt_deg, cfg.tilt_min_deg, cfg.tilt_max_deg)
+    tilt = TiltSpace.of(sim.config).clip(sim.layout.cells.tilt_deg)
     sim.budget.evaluate(tilt, np.ones(sim.n_cells, np.float32), np.ones(sim.n_cells, bool))
     users = np.mean([sim.users_at(h) for h in range(24)], axis=0)
     return interference_neighbours(np.asarray(sim.budget.received_mw), users, k)

@@ -6,9 +6,10 @@ construction; only what each agent sees and is rewarded for is its own.
 
 Each agent (named after its cell, e.g. "s0c1") observes its own 11 cell features, the time of
 day and, for each of its k most interfering neighbours (`cellsim.env.neighbours`), a presence
-flag, the coupling in dB / 20 and the neighbour's 11 features: 13 + 13 k numbers whatever the
-network, so one policy fits every network. It acts 0 = down, 1 = hold, 2 = up (or, with
-`action = "continuous"`, an absolute tilt in [-1, 1]); agents missing from the action dict hold.
+flag, the couplings in and out in dB / 20 and the neighbour's 11 features: 24 + 14 k numbers
+whatever the network, so one policy fits every network (layout: `cellsim.contract`). It acts
+0 = down, 1 = hold, 2 = up (or, with `action = "continuous"`, an absolute tilt in [-1, 1]);
+agents missing from the action dict hold.
 Its reward is `per_cell.own` × its cell's score + `per_cell.neighbourhood` × its neighbours'
 + `per_cell.network` × the centralised env's reward (`cellsim.env.reward`). `state()` is the
 centralised env's observation. Every agent stays for the whole episode (a cell in outage keeps
@@ -23,8 +24,9 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from cellsim.contract import HOLD, N_MOVES, agent_observation_bounds
 from cellsim.env.neighbours import network_neighbours
-from cellsim.env.observation import agent_observation_bounds, agent_observations_from_state
+from cellsim.env.observation import agent_observations_from_state
 from cellsim.env.reward import agent_rewards
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
@@ -58,7 +60,7 @@ class TiltParallelEnv(ParallelEnv):
             a: spaces.Box(low, high, dtype=np.float32) for a in self.possible_agents
         }
         self._action_spaces = {
-            a: spaces.Discrete(3) if discrete else spaces.Box(-1.0, 1.0, (1,), np.float32)
+            a: spaces.Discrete(N_MOVES) if discrete else spaces.Box(-1.0, 1.0, (1,), np.float32)
             for a in self.possible_agents
         }
         self.state_space = self.central.observation_space
@@ -96,12 +98,10 @@ class TiltParallelEnv(ParallelEnv):
     def step_joint(self, joint: np.ndarray):
         """The array form of `step` (for vectorised training): the joint action in
         `possible_agents` order → (observation matrix, rewards, terminated, truncated, info)."""
-        before = self.central.tilt_deg
         self._state, reward, terminated, truncated, info = self.central.step(joint)
-        changed = (self.central.tilt_deg != before).astype(np.float64)
-        kpis = self.central._last.kpis
         cfg = self.central.config
-        rewards = agent_rewards(kpis, changed, cfg.reward, self.neighbours, reward, cfg.per_cell)
+        rewards = agent_rewards(self.central.reward_inputs, cfg.reward, self.neighbours, reward,
+                                cfg.per_cell)  # fmt: skip
         return self.observation_matrix(), rewards, bool(terminated), bool(truncated), info
 
     def state(self) -> np.ndarray:
@@ -131,10 +131,9 @@ class TiltParallelEnv(ParallelEnv):
         c = self.central
         discrete = c.config.action == "discrete"
         if discrete:
-            joint = np.ones(len(self.possible_agents), np.int64)
+            joint = np.full(len(self.possible_agents), HOLD, np.int64)
         else:
-            span = c.config.tilt_max_deg - c.config.tilt_min_deg
-            joint = (2.0 * (c.tilt_deg - c.config.tilt_min_deg) / span - 1.0).astype(np.float32)
+            joint = c.tilt_space.to_continuous(c.tilt_deg)
         for agent, action in actions.items():
             i = self._index.get(agent)
             if i is None:

@@ -7,13 +7,16 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from cellsim.env.config import merge_config
-from cellsim.env.observation import (
-    build_observation,
-    cell_observation,
+from cellsim.contract import (
+    N_MOVES,
+    RewardInputs,
+    TiltSpace,
     observation_bounds,
+    reward_terms,
+    total_reward,
 )
-from cellsim.env.reward import reward_terms, total_reward
+from cellsim.env.config import merge_config
+from cellsim.env.observation import build_observation, cell_observation
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, Scenario, load_scenario
 from cellsim.simulator import Simulator, StepResult
@@ -42,13 +45,13 @@ class TiltEnv(gym.Env):
     `Box(low, high, (n_cells * 11 + 2,), float32)`: 11 features per cell (tilt, load, served
     share, mean SINR, poor-SINR share, covered share, weak-RSRP share, interference over noise,
     overshoot share, mean log throughput, on-air flag), then sin and cos of the time of day.
-    Each feature and its bounds are documented in `cellsim.env.observation`.
+    Each feature, its scale and its bounds are defined in `cellsim.contract.CELL_FEATURES`.
 
     ## Rewards
     `sum(weight[k] * term[k])` over the terms coverage, utility (mean log throughput), edge
     (5th-percentile throughput) and tilt_change (−share of cells re-tilted); weights from the
     config's `reward` table. The terms are in `info["rewards"]`, the network KPIs in
-    `info["kpis"]`. See `cellsim.env.reward`.
+    `info["kpis"]`. The terms are defined in `cellsim.contract.REWARD_TERMS`.
 
     ## Starting State
     Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
@@ -91,7 +94,7 @@ class TiltEnv(gym.Env):
         self._apply_config(self._base_config)
         n = self.sim.n_cells
         if self.config.action == "discrete":
-            self.action_space = gym.spaces.MultiDiscrete(np.full(n, 3))
+            self.action_space = gym.spaces.MultiDiscrete(np.full(n, N_MOVES))
         else:
             self.action_space = gym.spaces.Box(-1.0, 1.0, (n,), np.float32)
         low, high = observation_bounds(n)
@@ -112,8 +115,8 @@ class TiltEnv(gym.Env):
         else:
             self.sim.config = config
         self.n_steps = max(1, round(config.episode_hours * 60 / config.step_minutes))
-        tilts = self.sim.layout.cells.tilt_deg
-        self._scenario_tilt = np.clip(tilts, config.tilt_min_deg, config.tilt_max_deg)
+        self.tilt_space = TiltSpace.of(config)
+        self._scenario_tilt = self.tilt_space.clip(self.sim.layout.cells.tilt_deg)
 
     # -- Gym API ----------------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class TiltEnv(gym.Env):
         cfg = self.config
         if cfg.initial_tilt == "random":
             drawn = self.np_random.uniform(cfg.tilt_min_deg, cfg.tilt_max_deg, self.sim.n_cells)
-            self.tilt_deg = self._snap(drawn)
+            self.tilt_deg = self.tilt_space.snap(drawn)
         else:
             self.tilt_deg = self._scenario_tilt.copy()
         self.t = 0
@@ -146,13 +149,14 @@ class TiltEnv(gym.Env):
         if self._last is None:
             raise ConfigError("step() called before reset()")
         new_tilt = self._tilts_from_action(action)
-        n_changed = int(np.count_nonzero(new_tilt != self.tilt_deg))
+        changed = (new_tilt != self.tilt_deg).astype(np.float64)
         self.tilt_deg = new_tilt
         self.t += 1
         self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
-        terms = reward_terms(
-            self._last.kpis, n_changed, self.sim.n_cells, self.config.kpi.reference_rate_mbps
+        self.reward_inputs = RewardInputs(
+            self._last.kpis, changed, self.config.kpi.reference_rate_mbps
         )
+        terms = reward_terms(self.reward_inputs)
         reward = total_reward(terms, self.config.reward)
         truncated = self.t >= self.n_steps
         if self.render_mode == "human":
@@ -164,12 +168,6 @@ class TiltEnv(gym.Env):
         return self.config.start_hour + self.t * self.config.step_minutes / 60.0
 
     # -- pieces -----------------------------------------------------------------------------
-
-    def _snap(self, tilt: np.ndarray) -> np.ndarray:
-        cfg = self.config
-        steps = np.round((tilt - cfg.tilt_min_deg) / cfg.tilt_step_deg)
-        return np.clip(cfg.tilt_min_deg + steps * cfg.tilt_step_deg, cfg.tilt_min_deg,
-                       cfg.tilt_max_deg)  # fmt: skip
 
     def _tilts_from_action(self, action) -> np.ndarray:
         cfg = self.config
@@ -189,13 +187,11 @@ class TiltEnv(gym.Env):
                 raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
             if a.min() < 0 or a.max() > 2:
                 raise ConfigError(f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)")
-            delta = (1 - a.astype(np.int64)) * cfg.tilt_step_deg  # 0 → +step (down)
-            return np.clip(self.tilt_deg + delta, cfg.tilt_min_deg, cfg.tilt_max_deg)
+            return self.tilt_space.apply_moves(self.tilt_deg, a)
         a = a.astype(np.float64)
         if not np.all(np.isfinite(a)):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
-        a = np.clip(a, -1.0, 1.0)
-        return cfg.tilt_min_deg + (a + 1.0) / 2.0 * (cfg.tilt_max_deg - cfg.tilt_min_deg)
+        return self.tilt_space.from_continuous(a)
 
     def _random_outages(self) -> list[tuple[int, float, float]]:
         """With probability `random_outage_probability`, one site off for 2–10 h this episode."""
@@ -215,10 +211,7 @@ class TiltEnv(gym.Env):
         return self.sim.users_at(self.hour, noise)
 
     def _observation(self) -> np.ndarray:
-        cells = cell_observation(
-            self._last.kpis, self.tilt_deg, self._last.active, self.config.tilt_min_deg,
-            self.config.tilt_max_deg,
-        )  # fmt: skip
+        cells = cell_observation(self._last.kpis, self.tilt_deg, self._last.active, self.tilt_space)
         return build_observation(cells, self.hour)
 
     def _info(self, terms: dict | None) -> dict[str, Any]:

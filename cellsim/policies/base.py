@@ -7,11 +7,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.contract import FEATURE_INDEX, TiltSpace, split_observation
 from cellsim.env.tilt_env import TiltEnv
 
-TILT = CELL_OBSERVATION.index("tilt")
-N_FEATURES = len(CELL_OBSERVATION)
+TILT = FEATURE_INDEX["tilt"]
 
 
 class TiltPolicy(ABC):
@@ -26,29 +25,22 @@ class TiltPolicy(ABC):
     def __init__(self, env: TiltEnv):
         self.env = env
         self.n_cells = env.sim.n_cells
-        cfg = env.config
-        self.tilt_min, self.tilt_max, self.tilt_step = (
-            cfg.tilt_min_deg, cfg.tilt_max_deg, cfg.tilt_step_deg,
-        )  # fmt: skip
-        self.discrete = cfg.action == "discrete"
+        self.space = TiltSpace.of(env.config)
+        self.discrete = env.config.action == "discrete"
 
     def cells(self, obs: np.ndarray) -> np.ndarray:
-        """Per-cell feature matrix (n_cells, n_features) of one observation."""
-        return obs[: self.n_cells * N_FEATURES].reshape(self.n_cells, N_FEATURES)
+        """Per-cell feature matrix (n_cells, N_CELL) of one observation."""
+        return split_observation(obs, self.n_cells)[0]
 
     def tilts(self, obs: np.ndarray) -> np.ndarray:
         """Current tilts (degrees) read back from the observation."""
-        return self.tilt_min + self.cells(obs)[:, TILT] * (self.tilt_max - self.tilt_min)
+        return self.space.from_feature(self.cells(obs)[:, TILT])
 
     def toward(self, current_deg: np.ndarray, target_deg: np.ndarray) -> np.ndarray:
         """The action that moves each cell from its current tilt toward a target tilt."""
         if not self.discrete:
-            span = self.tilt_max - self.tilt_min
-            return (2.0 * (np.clip(target_deg, self.tilt_min, self.tilt_max) - self.tilt_min)
-                    / span - 1.0).astype(np.float32)  # fmt: skip
-        half = self.tilt_step / 2
-        return np.where(target_deg > current_deg + half, 0,
-                        np.where(target_deg < current_deg - half, 2, 1))  # fmt: skip
+            return self.space.to_continuous(target_deg)
+        return self.space.moves_toward(current_deg, target_deg)
 
     @abstractmethod
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:

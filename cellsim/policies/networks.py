@@ -9,22 +9,43 @@ cells. Use it with `policy: PerCellPolicy` in agents/ppo.yml (cellsim train reso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from cellsim.env.observation import (
+from cellsim.contract import (
     CELL_OBSERVATION,
-    N_HEAD,
-    N_SLOT,
-    slot_couplings,
-    tilt_reference_offsets,
+    FEATURE_INDEX,
+    N_TIME,
+    NETWORK_MEAN,
+    OWN,
+    TIME,
+    agent_observation_dim,
+    build_agent_observations,
+    n_cells_of,
+    slot_feature_columns,
+    split_observation,
 )
+from cellsim.contract import N_CELL as N_FEATURES
+from cellsim.env.observation import slot_static, tilt_reference_offsets
 
-N_FEATURES = len(CELL_OBSERVATION)
-N_TIME = 2
+
+class TorchOps:
+    """`cellsim.contract.ArrayOps` in torch: the agent observations are built by the same
+    function as the per-cell env's numpy ones."""
+
+    def cat(self, parts: Sequence[torch.Tensor], axis: int) -> torch.Tensor:
+        return torch.cat(list(parts), dim=axis)
+
+    def expand(self, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        return x.expand(*shape)
+
+    def mean_keepdim(self, x: torch.Tensor, axis: int) -> torch.Tensor:
+        return x.mean(dim=axis, keepdim=True)
 
 
 class PerCellExtractor(nn.Module):
@@ -32,7 +53,7 @@ class PerCellExtractor(nn.Module):
 
     def __init__(self, obs_dim: int, hidden: int = 64, embedding: int = 8):
         super().__init__()
-        self.n_cells = (obs_dim - N_TIME) // N_FEATURES
+        self.n_cells = n_cells_of(obs_dim)
         self.hidden = hidden
         self.cell_embedding = nn.Parameter(torch.zeros(self.n_cells, embedding))
         nn.init.normal_(self.cell_embedding, std=0.1)
@@ -45,8 +66,7 @@ class PerCellExtractor(nn.Module):
         self.latent_dim_vf = hidden
 
     def _split(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        cells = obs[:, : self.n_cells * N_FEATURES].reshape(-1, self.n_cells, N_FEATURES)
-        return cells, obs[:, -N_TIME:]
+        return split_observation(obs, self.n_cells)
 
     def _codes(self, obs: torch.Tensor) -> torch.Tensor:
         cells, time = self._split(obs)
@@ -122,14 +142,13 @@ def observation_mask(k: int, ignore: tuple[str, ...]) -> torch.Tensor:
     unknown = sorted(set(ignore) - set(IGNORABLE))
     if unknown:
         raise ValueError(f"actor_ignores {unknown}: allowed {', '.join(IGNORABLE)}")
-    mask = torch.ones(N_HEAD + k * N_SLOT)
+    mask = torch.ones(agent_observation_dim(k))
     for name in ignore:
         if name == "time":
-            mask[2 * N_FEATURES : N_HEAD] = 0.0
+            mask[TIME] = 0.0
             continue
-        f = CELL_OBSERVATION.index(name)
-        mask[[f, N_FEATURES + f]] = 0.0
-        mask[[N_HEAD + slot * N_SLOT + 3 + f for slot in range(k)]] = 0.0
+        f = FEATURE_INDEX[name]
+        mask[[OWN.start + f, NETWORK_MEAN.start + f, *slot_feature_columns(k, name)]] = 0.0
     return mask
 
 
@@ -148,19 +167,19 @@ class NeighbourhoodExtractor(nn.Module):
     def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64,
                  actor_ignores: tuple[str, ...] = (), tilt_reference=None):  # fmt: skip
         super().__init__()
-        self.n_cells = (obs_dim - N_TIME) // N_FEATURES
+        self.n_cells = n_cells_of(obs_dim)
         self.k, self.hidden = neighbour_table.k, hidden
         if neighbour_table.index.shape[0] != self.n_cells:
             raise ValueError(
                 f"neighbour table of {neighbour_table.index.shape[0]} cells for an observation "
                 f"of {self.n_cells} cells"
             )
-        present = torch.as_tensor(neighbour_table.present, dtype=torch.float32)
+        present = torch.as_tensor(neighbour_table.present[..., None], dtype=torch.float32)
         index = torch.as_tensor(np.maximum(neighbour_table.index, 0), dtype=torch.long)
         self.register_buffer("index", index, persistent=False)
-        self.register_buffer("present", present, persistent=False)
-        couplings = torch.as_tensor(slot_couplings(neighbour_table))  # (n, k, 2)
-        self.register_buffer("couplings", couplings, persistent=False)
+        self.register_buffer("present", present, persistent=False)  # (n, k, 1)
+        static = torch.as_tensor(slot_static(neighbour_table))  # (n, k, len(SLOT_STATIC))
+        self.register_buffer("slot_static", static, persistent=False)
         mask = observation_mask(self.k, tuple(actor_ignores))
         self.register_buffer("input_mask", mask, persistent=False)
         offsets = None  # nothing to add to the inputs of an actor without a tilt reference
@@ -170,7 +189,7 @@ class NeighbourhoodExtractor(nn.Module):
             )
         self.register_buffer("input_offsets", offsets, persistent=False)
         self.encoder = nn.Sequential(
-            nn.Linear(N_HEAD + self.k * N_SLOT, hidden), nn.Tanh(),
+            nn.Linear(agent_observation_dim(self.k), hidden), nn.Tanh(),
             nn.Linear(hidden, hidden), nn.Tanh(),
         )  # fmt: skip
         self.critic = nn.Sequential(nn.Linear(hidden + N_FEATURES + N_TIME, hidden), nn.Tanh())
@@ -179,15 +198,9 @@ class NeighbourhoodExtractor(nn.Module):
 
     def agent_observations(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, n_cells, N_HEAD + k N_SLOT): the per-cell env's observations, in torch."""
-        b, n, k = obs.shape[0], self.n_cells, self.k
-        cells = obs[:, : n * N_FEATURES].reshape(b, n, N_FEATURES)
-        time = obs[:, -N_TIME:]
-        present = self.present[None, :, :, None]
-        parts = (present.expand(b, n, k, 1), self.couplings[None].expand(b, n, k, 2),
-                 cells[:, self.index] * present)  # fmt: skip
-        slots = torch.cat(parts, dim=3).reshape(b, n, k * N_SLOT)
-        mean = cells.mean(dim=1, keepdim=True).expand(b, n, N_FEATURES)
-        return torch.cat([cells, mean, time[:, None].expand(b, n, N_TIME), slots], dim=2)
+        cells, time = split_observation(obs, self.n_cells)
+        return build_agent_observations(cells, time, self.slot_static, self.index, self.present,
+                                        TorchOps())  # fmt: skip
 
     def codes(self, actor_inputs: torch.Tensor) -> torch.Tensor:
         """The actor's code of each actor input (an agent observation plus its network's tilt
@@ -200,8 +213,8 @@ class NeighbourhoodExtractor(nn.Module):
 
     def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = self.codes(self.actor_inputs(obs))
-        cells = obs[:, : self.n_cells * N_FEATURES].reshape(-1, self.n_cells, N_FEATURES)
-        pooled = torch.cat([codes.mean(dim=1), cells.mean(dim=1), obs[:, -N_TIME:]], dim=1)
+        cells, time = split_observation(obs, self.n_cells)
+        pooled = torch.cat([codes.mean(dim=1), cells.mean(dim=1), time], dim=1)
         return codes.flatten(1), self.critic(pooled)
 
     def forward_actor(self, obs: torch.Tensor) -> torch.Tensor:
@@ -271,7 +284,7 @@ class SharedCellActorPolicy(PerCellPolicy):
 
     @property
     def agent_observation_dim(self) -> int:
-        return N_HEAD + self.mlp_extractor.k * N_SLOT
+        return agent_observation_dim(self.mlp_extractor.k)
 
     def act_cells(self, actor_inputs: np.ndarray) -> np.ndarray:
         """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cellsim.env.reward import reward_terms
+from cellsim.contract import RewardInputs, TiltSpace, reward_terms, total_reward
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.policies.base import TiltPolicy
 
@@ -77,25 +77,26 @@ class Oracle(TiltPolicy):
 
     def __init__(self, env: TiltEnv, restarts: int = 1, seed: int = 0):
         super().__init__(env)
-        cfg = env.config
-        self.grid_deg = np.arange(cfg.tilt_min_deg, cfg.tilt_max_deg + 1e-9, cfg.tilt_step_deg)
+        self.grid_deg = TiltSpace.of(env.config).grid_deg
         self.restarts = restarts
         self.rng = np.random.default_rng(seed)
         self.evaluations = 0
         self._plans: dict[tuple[float, bytes], np.ndarray] = {}
-        self._last_plan = np.clip(env.sim.layout.cells.tilt_deg, cfg.tilt_min_deg, cfg.tilt_max_deg)
+        self._last_plan = self.space.clip(env.sim.layout.cells.tilt_deg)
 
     def objective(self, hour: float) -> Callable[[np.ndarray], float]:
+        """The env's reward of holding these tilts through the step to `hour` (expected
+        demand, the simulator's current load state): the one total of `cellsim.contract`,
+        with no tilt changed, so every reward term and weight counts as it does in the env."""
         sim, weights = self.env.sim, self.env.config.reward
         users = sim.users_at(hour)
         ref = self.env.config.kpi.reference_rate_mbps
+        unchanged = np.zeros(self.n_cells)
 
         def value(tilts: np.ndarray) -> float:
             self.evaluations += 1
-            terms = reward_terms(sim.evaluate(tilts, hour, users), 0, self.n_cells, ref)
-            return weights.coverage * terms["coverage"] + weights.utility * terms["utility"] + (
-                weights.edge * terms["edge"]
-            )
+            inputs = RewardInputs(sim.evaluate(tilts, hour, users), unchanged, ref)
+            return total_reward(reward_terms(inputs), weights)
 
         return value
 

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.contract import FEATURE_INDEX as _F
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.policies.base import TiltPolicy
 
 UE_HEIGHT_M = 1.5
-_F = {name: i for i, name in enumerate(CELL_OBSERVATION)}
 
 
 def vertical_beamwidth_deg(env: TiltEnv) -> float:
@@ -45,7 +44,7 @@ def planning_tilts_deg(env: TiltEnv, edge_fraction: float = 2.0 / 3.0) -> np.nda
     dh = layout.cells.height_m - UE_HEIGHT_M
     total = np.degrees(np.arctan2(dh, d_edge)) + vertical_beamwidth_deg(env) / 2.0
     electrical = total - layout.cells.mech_tilt_deg  # the mechanical tilt already points down
-    return np.clip(electrical, env.config.tilt_min_deg, env.config.tilt_max_deg)
+    return env.tilt_space.clip(electrical)
 
 
 class GeometricRule(TiltPolicy):
@@ -112,12 +111,12 @@ class SonRule(TiltPolicy):
                           f[:, _F["poor_sinr_share"]] - self.th.poor_sinr_share)  # fmt: skip
         on = f[:, _F["active"]] > 0.5
         weak_coverage = on & (weak >= 0)  # coverage comes first, even where it cannot uptilt
-        up = weak_coverage & (current > self.tilt_min)
-        down = on & ~weak_coverage & (over >= 0) & (current < self.tilt_max)
+        up = weak_coverage & (current > self.space.min_deg)
+        down = on & ~weak_coverage & (over >= 0) & (current < self.space.max_deg)
         severity = np.where(up, weak, np.where(down, over, -np.inf))
         budget = max(1, int(self.th.max_changed_share * self.n_cells))
         chosen = np.argsort(-severity, kind="stable")[:budget]
         chosen = chosen[np.isfinite(severity[chosen])]
         target = current.copy()
-        target[chosen] += np.where(up[chosen], -self.tilt_step, self.tilt_step)
+        target[chosen] += np.where(up[chosen], -self.space.step_deg, self.space.step_deg)
         return self.toward(current, target)

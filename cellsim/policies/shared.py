@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cellsim.contract import agent_observation_dim
 from cellsim.env.neighbours import network_neighbours
-from cellsim.env.observation import (
-    agent_observation_bounds,
-    agent_observations_from_state,
-    tilt_reference_offsets,
-)
+from cellsim.env.observation import agent_observations_from_state, tilt_reference_offsets
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
@@ -40,7 +37,7 @@ class SharedCellPolicy(TiltPolicy):
             expected = (model.policy.agent_observation_dim,)
         else:
             expected = tuple(model.observation_space.shape)
-        got = agent_observation_bounds(neighbours)[0].shape
+        got = (agent_observation_dim(neighbours),)
         if expected != got:
             raise ConfigError(
                 f"shared model expects observations of shape {expected}, {neighbours} "
@@ -68,9 +65,7 @@ def planning_reference(env: TiltEnv) -> np.ndarray:
     env's tilt range): the reference a `tilt_reference` actor reads tilts against."""
     from cellsim.policies.rules import planning_tilts_deg
 
-    cfg = env.config
-    span = cfg.tilt_max_deg - cfg.tilt_min_deg
-    return ((planning_tilts_deg(env) - cfg.tilt_min_deg) / span).astype(np.float32)
+    return env.tilt_space.to_feature(planning_tilts_deg(env)).astype(np.float32)
 
 
 class SharedCellModel:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
+from cellsim.contract import CELL_OBSERVATION, N_CELL, N_HEAD, N_SLOT
 from cellsim.env import TiltEnv, parallel_env
 from cellsim.env.neighbours import ABSENT_COUPLING_DB, coupling_matrix, interference_neighbours
-from cellsim.env.observation import CELL_OBSERVATION, N_CELL, N_HEAD, N_SLOT
 from cellsim.env.per_cell_vec import PerCellVecEnv
 from cellsim.errors import ConfigError
 

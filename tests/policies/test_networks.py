@@ -8,7 +8,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 
-from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.contract import CELL_OBSERVATION
 from cellsim.policies.networks import PerCellPolicy
 
 N_F = len(CELL_OBSERVATION)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from cellsim.env.observation import CELL_OBSERVATION
+from cellsim.contract import CELL_OBSERVATION
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies import (

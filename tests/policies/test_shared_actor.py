@@ -67,7 +67,7 @@ def test_saved_model_keeps_its_neighbour_table(tmp_path):
     model.save(tmp_path / "m.zip")
     again = PPO.load(tmp_path / "m.zip", device="cpu").policy.mlp_extractor
     np.testing.assert_array_equal(again.index, model.policy.mlp_extractor.index)
-    np.testing.assert_array_equal(again.couplings, model.policy.mlp_extractor.couplings)
+    np.testing.assert_array_equal(again.slot_static, model.policy.mlp_extractor.slot_static)
     assert again.k == 4
 
 
@@ -91,7 +91,8 @@ def _reference_model(scenario: str, seed: int = 0) -> PPO:
 
 
 def test_tilt_reference_offsets_shift_every_tilt_by_its_cells_reference():
-    from cellsim.env.observation import N_CELL, N_HEAD, N_SLOT, tilt_reference_offsets
+    from cellsim.contract import N_CELL, N_HEAD, N_SLOT
+    from cellsim.env.observation import tilt_reference_offsets
 
     env = TiltEnv("hex7", FAST)
     table = network_neighbours(env.sim, 6)
