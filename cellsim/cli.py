@@ -556,7 +556,9 @@ def _add_scenarios(sub: argparse._SubParsersAction) -> None:
         dest="verb", required=True, metavar="{list,show,validate,schema}", parser_class=_Parser
     )
     verbs.add_parser("list", help="built-in scenarios").set_defaults(run=_run_scenarios_list)
-    show = verbs.add_parser("show", help="a scenario with every default filled in")
+    show = verbs.add_parser(
+        "show", help="a scenario resolved: its `extends` chain merged, every default filled in"
+    )
     show.add_argument("name", help="built-in name or file")
     show.set_defaults(run=_run_scenarios_show)
     val = verbs.add_parser("validate", help="check scenario files; one line per file")
@@ -582,13 +584,15 @@ def _run_scenarios_show(args: argparse.Namespace) -> None:
 
 def _run_scenarios_validate(args: argparse.Namespace) -> None:
     from cellsim.network.build import build_layout, build_radio_setup
-    from cellsim.scenario import load_scenario_file
+    from cellsim.scenario import check_event_sites, load_scenario_file
 
     failed = 0
     for f in args.files:
         try:
             scenario = load_scenario_file(f)
-            build_radio_setup(scenario, build_layout(scenario))
+            layout = build_layout(scenario)
+            build_radio_setup(scenario, layout)
+            check_event_sites(scenario, layout.n_sites)
             print(f"{f}: ok ({scenario.name})")
         except CellsimError as exc:
             print(str(exc), file=sys.stderr)

@@ -4,6 +4,21 @@ A scenario is one TOML file. Built-ins live in the top-level `scenarios/` folder
 wheel as `cellsim.scenarios`); users pass a file path instead of a name. Validation rejects unknown
 keys (with a "did you mean"), wrong types and out-of-range values, and names the file, the field
 path, the value and what is allowed.
+
+A file may start from another: `extends = "hex7"` (a built-in name, a name in
+$CELLSIM_SCENARIO_PATH, or a .toml path relative to the file; a built-in extends built-ins only).
+Loading deep-merges the child's TOML over the parent's, parents first along a chain:
+- tables merge key by key, recursively;
+- everything else is replaced whole by the child's, arrays too: `[[demand.hotspots]]` or
+  `[[events]]` in a child is the whole list, not an addition. One rule, no append syntax: a child
+  that wants the parent's hotspots plus one repeats them, and `cellsim scenarios show` prints
+  what a file resolves to;
+- a child that changes `layout.type`, `pathloss.model` or `antenna.kind` replaces that table
+  (the other keys mean something else under another selector);
+- `name` and `description` are never inherited: every file names and describes itself;
+- a relative path in a parent (a CSV `layout.file`) stays relative to the parent's file;
+- each parent must be a valid scenario itself; a cycle, an unknown parent or an invalid parent is
+  one line naming the child, `extends` and its value.
 """
 
 from __future__ import annotations
@@ -183,24 +198,32 @@ class AreaConfig(_Strict):
 ProfileName = Literal["flat", "business", "residential", "evening"]
 
 
-class HotspotConfig(_Strict):
-    """Extra demand: a Gaussian bump or a uniform polygon, scaled over the day by a profile."""
+class HotspotShape(_Strict):
+    """Where and how dense extra demand is, shared by demand hotspots and hotspot events."""
 
     name: str = ""
-    kind: Literal["gaussian", "polygon"]
     center_m: Point2 | None = None  # gaussian
     sigma_m: Annotated[float, Field(gt=0)] | None = None  # gaussian
     polygon: Annotated[list[Point2], Field(min_length=3)] | None = None  # polygon
     density: Annotated[float, Field(ge=0, le=1e6)] = 1.0  # relative to the base density
     profile: ProfileName | Annotated[list[float], Field(min_length=24, max_length=24)] = "flat"
+
+    def _check_shape(self, shape: str, key: str) -> None:
+        if shape == "gaussian" and (self.center_m is None or self.sigma_m is None):
+            raise ValueError(f"a gaussian hotspot ({key} = 'gaussian') needs center_m and sigma_m")
+        if shape == "polygon" and self.polygon is None:
+            raise ValueError(f"a polygon hotspot ({key} = 'polygon') needs polygon")
+
+
+class HotspotConfig(HotspotShape):
+    """Extra demand: a Gaussian bump or a uniform polygon, scaled over the day by a profile."""
+
+    kind: Literal["gaussian", "polygon"]
     active_hours: tuple[Hours, Hours] | None = None  # e.g. an event from 19:00 to 22:00
 
     @model_validator(mode="after")
     def _shape_fields(self) -> HotspotConfig:
-        if self.kind == "gaussian" and (self.center_m is None or self.sigma_m is None):
-            raise ValueError("a gaussian hotspot needs center_m and sigma_m")
-        if self.kind == "polygon" and self.polygon is None:
-            raise ValueError("a polygon hotspot needs polygon")
+        self._check_shape(self.kind, "kind")
         return self
 
 
@@ -218,19 +241,65 @@ class DemandConfig(_Strict):
     indoor_loss_db: Annotated[float, Field(ge=0, le=60)] = 15.0  # mean O2I loss of indoor demand
 
 
-class EventConfig(_Strict):
-    """A site outage: its cells are off from `start_hour` to `end_hour`."""
+def _check_hours(start_hour: float, end_hour: float) -> None:
+    if end_hour <= start_hour:
+        raise ValueError(
+            f"end_hour = {end_hour:g} must be after start_hour = {start_hour:g} "
+            "(past midnight: add 24, e.g. 22 to 26)"
+        )
+
+
+class OutageEvent(_Strict):
+    """A site outage: its cells are off from `start_hour` to `end_hour`, every day of an
+    episode (hours of the day; up to 48 to run past midnight)."""
 
     kind: Literal["outage"] = "outage"
-    site: Annotated[int, Field(ge=0)]
+    site: Annotated[int, Field(ge=0)]  # index of the site: hex order, or CSV order of first row
     start_hour: Hours
     end_hour: Hours
 
     @model_validator(mode="after")
-    def _ordered(self) -> EventConfig:
-        if self.end_hour <= self.start_hour:
-            raise ValueError("end_hour must be after start_hour")
+    def _ordered(self) -> OutageEvent:
+        _check_hours(self.start_hour, self.end_hour)
         return self
+
+
+class HotspotEvent(HotspotShape):
+    """Demand that exists only during an event (a match, a concert): a hotspot on from
+    `start_hour` to `end_hour` every day of an episode, scaled by `profile` while on."""
+
+    kind: Literal["hotspot"]
+    shape: Literal["gaussian", "polygon"]
+    start_hour: Hours
+    end_hour: Hours
+
+    @model_validator(mode="after")
+    def _valid(self) -> HotspotEvent:
+        self._check_shape(self.shape, "shape")
+        _check_hours(self.start_hour, self.end_hour)
+        return self
+
+
+def _event_kind(value: Any) -> str:
+    """`kind` picks the event model; an event without one is an outage (files before events
+    had kinds)."""
+    kind = value.get("kind", "outage") if isinstance(value, dict) else getattr(value, "kind", "")
+    return kind if isinstance(kind, str) else repr(kind)
+
+
+#: One event of a scenario. A new kind is one model here (with a `kind` literal) plus the code
+#: that consumes it (outages: cellsim.simulator; hotspots: cellsim.network.demand).
+Event = Annotated[
+    Annotated[OutageEvent, Tag("outage")] | Annotated[HotspotEvent, Tag("hotspot")],
+    Discriminator(_event_kind),
+]
+#: Models behind the tags of the scenario's tagged unions, for error messages.
+_TAGGED: dict[str, dict[str, type[BaseModel]]] = {
+    "layout": {"hex": HexLayoutConfig, "csv": CsvLayoutConfig},
+    "events": {"outage": OutageEvent, "hotspot": HotspotEvent},
+}
+#: The key whose value picks the model in each tagged union.
+_TAG_KEY = {"layout": "type", "events": "kind"}
 
 
 class PerCellConfig(_Strict):
@@ -310,10 +379,20 @@ class Scenario(_Strict):
     calibration: CalibrationConfig | None = None
     area: AreaConfig = AreaConfig()
     demand: DemandConfig = DemandConfig()
-    events: list[EventConfig] = []
+    events: list[Event] = []
     env: EnvConfig = EnvConfig()
     #: the file it came from, for messages and relative paths inside it (not part of the schema)
     source_file: Annotated[str | None, Field(exclude=True)] = None
+
+    @model_validator(mode="after")
+    def _outage_sites_exist(self) -> Scenario:
+        """A hex layout knows its sites here; a CSV layout's are checked once it is read
+        (`check_event_sites`, from the simulator and `cellsim scenarios validate`)."""
+        if self.layout.type == "hex":
+            problem = _missing_site(self, self.layout.n_sites)
+            if problem:
+                raise ValueError(problem)
+        return self
 
     @property
     def source_dir(self) -> str | None:
@@ -325,23 +404,66 @@ class Scenario(_Strict):
         return self.source_file or f"scenario {self.name!r}"
 
 
+def _missing_site(scenario: Scenario, n_sites: int) -> str | None:
+    """What is wrong with the first outage naming a site the layout does not have, if any."""
+    for i, event in enumerate(scenario.events):
+        if event.kind == "outage" and event.site >= n_sites:
+            return (
+                f"events[{i}].site = {event.site}: no such site; allowed 0 to {n_sites - 1} "
+                f"(the layout has {n_sites} sites)"
+            )
+    return None
+
+
+def check_event_sites(scenario: Scenario, n_sites: int) -> None:
+    """Refuse an outage of a site the built layout does not have (CSV layouts are only known
+    once their file is read)."""
+    problem = _missing_site(scenario, n_sites)
+    if problem:
+        raise ScenarioError(f"{scenario.origin}: {problem}")
+
+
+#: What `extends` may name.
+EXTENDS_ALLOWED = (
+    "a built-in scenario name, a name in $CELLSIM_SCENARIO_PATH, or a .toml path relative to "
+    "this file"
+)
+
+
 def json_schema() -> dict[str, Any]:
-    """JSON Schema of scenario files, for editors."""
+    """JSON Schema of scenario files, for editors (with `extends`, which loading resolves)."""
     schema = Scenario.model_json_schema()
-    schema["properties"].pop("source_file", None)
+    props = schema["properties"]
+    props.pop("source_file", None)
+    help_text = f"The scenario this file is deep-merged over: {EXTENDS_ALLOWED}."
+    extends = {"extends": {"type": "string", "title": "Extends", "description": help_text}}
+    schema["properties"] = {
+        **{k: props[k] for k in ("name", "description") if k in props},
+        **extends,
+        **{k: v for k, v in props.items() if k not in ("name", "description")},
+    }
     return schema
 
 
 # -- errors -----------------------------------------------------------------------------------
 
 
+def _is_tag(loc: tuple[Any, ...], i: int) -> bool:
+    """Whether loc[i] is the tag of a discriminated union (`layout.hex`, `events[0].outage`):
+    pydantic puts it in the location, the user never wrote it."""
+    tags = _TAGGED.get(loc[0]) if loc else None
+    if tags is None or i == 0 or loc[i] not in tags:
+        return False
+    return loc[i - 1] == loc[0] or (i == 2 and isinstance(loc[1], int))
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
-    for p in loc:
+    for i, p in enumerate(loc):
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif p in ("hex", "csv") and parts and parts[-1] == "layout":
-            continue  # discriminated-union tag, not a user-visible key
+        elif _is_tag(loc, i):
+            continue
         else:
             parts.append(("." if parts else "") + str(p))
     return "".join(parts)
@@ -350,18 +472,19 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Keys allowed at `loc` (the parent of an unknown key), for 'did you mean'."""
     current: Any = model
-    for p in loc:
+    for i, p in enumerate(loc):
         if isinstance(p, int) or current is None:
             continue
         fields = getattr(current, "model_fields", {})
         if p in fields:
             ann = fields[p].annotation
             current = _first_model(ann)
-        elif p == "hex":
-            current = HexLayoutConfig
-        elif p == "csv":
-            current = CsvLayoutConfig
-    return [k for k in getattr(current, "model_fields", {}) if k != "source_file"]
+        elif _is_tag(loc, i):
+            current = _TAGGED[loc[0]][p]
+    keys = [k for k in getattr(current, "model_fields", {}) if k != "source_file"]
+    if current is Scenario:  # resolved while loading, so not a field of the model
+        keys.insert(keys.index("description") + 1, "extends")
+    return keys
 
 
 def _first_model(ann: Any) -> Any:
@@ -388,7 +511,8 @@ def format_validation_error(source: str, exc: ValidationError, model: type[BaseM
             msg += f"; allowed here: {', '.join(allowed)}"
         elif err["type"] == "union_tag_invalid":
             ctx = err.get("ctx", {})
-            msg = f"{path}.type = {ctx.get('tag')!r}: allowed {ctx.get('expected_tags')}"
+            key = _TAG_KEY.get(str(loc[0]), "type")
+            msg = f"{path}.{key} = {ctx.get('tag')!r}: allowed {ctx.get('expected_tags')}"
         elif err["type"] == "missing":
             msg = f"{path} is missing: it is required"
         elif not path or isinstance(err.get("input"), dict):  # a check across several fields
@@ -430,21 +554,147 @@ def available_scenarios() -> dict[str, Path]:
     return {**builtin_scenarios(), **user_scenarios()}
 
 
-def parse_scenario(data: dict[str, Any], source: str, source_file: str | None = None) -> Scenario:
+class _CycleError(ScenarioError):
+    """A chain of `extends` that comes back to a file: reported once, where it closes."""
+
+
+#: Fields that hold a path relative to the file that wrote them: a parent's are made absolute
+#: before the merge, so they keep pointing next to the parent whoever extends it.
+_PATH_FIELDS = (("layout", "file"),)
+#: Tables whose selector picks the other keys' meaning: a child that gives another selector
+#: replaces the parent's table instead of merging into it (selector, its default).
+_SELECTORS = {
+    "layout": ("type", "hex"),
+    "pathloss": ("model", None),
+    "antenna": ("kind", "tr36814"),
+}
+#: Keys a child never inherits: every file names and describes itself.
+_OWN_KEYS = ("name", "description")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_user_file(path, "scenario file", ScenarioError)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _merge(parent: dict[str, Any], child: dict[str, Any], top: bool = False) -> dict[str, Any]:
+    """`child` deep-merged over `parent`: tables merge key by key; anything else, arrays
+    included, is replaced whole by the child's."""
+    out = dict(parent)
+    for key, value in child.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            key_default = _SELECTORS.get(key) if top else None
+            if key_default and key_default[0] in value and value[key_default[0]] != old.get(
+                *key_default
+            ):
+                out[key] = value
+            else:
+                out[key] = _merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _absolute_paths(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """`data` with its relative path fields made relative to `folder` (a copy where changed)."""
+    data = dict(data)
+    for table, key in _PATH_FIELDS:
+        section = data.get(table)
+        if isinstance(section, dict) and isinstance(section.get(key), str):
+            written = section[key]
+            if written and not Path(written).is_absolute():
+                data[table] = {**section, key: str(folder / written)}
+    return data
+
+
+def _is_builtin(path: Path) -> bool:
+    return path.resolve().is_relative_to(_builtin_root().resolve())
+
+
+def _find_parent(ref: str, source: str, folder: Path, child: Path | None) -> Path:
+    """The file `extends = ref` names. Paths are relative to the child's folder; names are
+    looked up as `load_scenario` does, except that a built-in extends built-ins only (so the
+    user's folders never change a built-in) and a file never finds itself (a user's hex7.toml
+    may extend the built-in hex7)."""
+    if ref.endswith(".toml") or "/" in ref or os.sep in ref:
+        path = folder / Path(ref).expanduser()
+        if path.is_file():
+            return path
+        raise ScenarioError(
+            f"{source}: extends = {ref!r}: no such file {path}; allowed: {EXTENDS_ALLOWED}"
+        )
+    builtin = child is not None and _is_builtin(child)
+    tables = [builtin_scenarios()] if builtin else [user_scenarios(), builtin_scenarios()]
+    for table in tables:
+        found = table.get(ref)
+        if found is not None and (child is None or found.resolve() != child):
+            return found
+    known = sorted({name for table in tables for name in table})
+    hint = difflib.get_close_matches(ref, known, n=1)
+    more = f" (did you mean {hint[0]!r}?)" if hint else ""
+    where = "built-in scenario" if builtin else f"scenario (built-in or in ${SCENARIO_PATH_ENV})"
+    raise ScenarioError(
+        f"{source}: extends = {ref!r}: no {where} of that name{more}; allowed: a .toml path "
+        f"relative to this file or one of: {', '.join(known)}"
+    )
+
+
+def _resolve_extends(
+    data: dict[str, Any], source: str, folder: Path, chain: tuple[Path, ...]
+) -> dict[str, Any]:
+    """The raw dict of a file with its `extends` chain merged in (parents first). Each parent
+    must be a valid scenario itself; its problems are the child's `extends` problem.
+    `chain`: the resolved files already on the way here, the child's last."""
+    if "extends" not in data:
+        return data
+    data = dict(data)
+    ref = data.pop("extends")
+    if not isinstance(ref, str) or not ref.strip():
+        shown = json.dumps(ref, default=str)
+        raise ScenarioError(f"{source}: extends = {shown}: allowed: {EXTENDS_ALLOWED}")
+    path = _find_parent(ref, source, folder, chain[-1] if chain else None)
+    resolved = path.resolve()
+    if resolved in chain:
+        loop = " → ".join(p.name for p in (*chain[chain.index(resolved) :], resolved))
+        raise _CycleError(
+            f"{source}: extends = {ref!r}: a cycle ({loop}); allowed: a chain of parents that "
+            "ends in a scenario without extends"
+        )
+    try:
+        parent = _resolve_extends(_read_toml(path), str(path), path.parent, (*chain, resolved))
+        _validated(parent, str(path), str(path))
+    except _CycleError:
+        raise
+    except ScenarioError as exc:
+        raise ScenarioError(f"{source}: extends = {ref!r}: the parent is invalid: {exc}") from None
+    parent = {k: v for k, v in _absolute_paths(parent, path.parent).items() if k not in _OWN_KEYS}
+    return _merge(parent, data, top=True)
+
+
+def _validated(data: dict[str, Any], source: str, source_file: str | None) -> Scenario:
     try:
         return Scenario.model_validate({**data, "source_file": source_file})
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(source, exc, Scenario)) from None
 
 
+def parse_scenario(data: dict[str, Any], source: str, source_file: str | None = None) -> Scenario:
+    """A scenario from a dict in the file layout; `extends` is resolved relative to
+    `source_file`'s folder (the working directory without one)."""
+    if isinstance(data, dict) and "extends" in data:
+        where = Path(source_file) if source_file else None
+        folder = where.parent if where else Path.cwd()
+        data = _resolve_extends(data, source, folder, (where.resolve(),) if where else ())
+    return _validated(data, source, source_file)
+
+
 def load_scenario_file(path: str | Path) -> Scenario:
     path = Path(path)
-    text = read_user_file(path, "scenario file", ScenarioError)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
-    return parse_scenario(data, str(path), str(path))
+    return parse_scenario(_read_toml(path), str(path), str(path))
 
 
 def load_scenario_factory(spec: str) -> Scenario:

@@ -18,7 +18,7 @@ from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.demand import DemandModel, build_demand
 from cellsim.network.receivers import Receivers
 from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
-from cellsim.scenario import EnvConfig, Scenario
+from cellsim.scenario import EnvConfig, Scenario, check_event_sites
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Simulator:
         self.scenario = scenario
         self.config = config
         self.layout = build_layout(scenario)
+        check_event_sites(scenario, self.layout.n_sites)  # a CSV layout's sites: known only now
         self.setup = build_radio_setup(scenario, self.layout)
         self.raster = build_raster(scenario, self.layout)
         self.demand: DemandModel = build_demand(scenario, self.raster)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.resources
+import json
 import math
 import sys
 import typing
@@ -22,14 +23,18 @@ from cellsim.scenario import (
     AntennaConfig,
     CalibrationConfig,
     HexLayoutConfig,
+    OutageEvent,
     RadioConfig,
     Scenario,
     ShadowingConfig,
     builtin_scenarios,
+    check_event_sites,
+    json_schema,
     load_scenario,
     load_scenario_file,
     parse_scenario,
 )
+from cellsim.simulator import Simulator
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -260,6 +265,38 @@ BAD_FILES: dict[str, tuple[str, list[str]]] = {
                                    ["antenna.phi_3db_deg", "-70"]),
     "antenna-param-of-other-kind": (HEADER + '[antenna]\nkind = "tr36814"\nn_elements = 4\n',
                                     ["antenna.n_elements", "4"]),
+    # events: a tagged union on `kind`
+    "event-unknown-kind": (HEADER + '[[events]]\nkind = "fire"\nsite = 0\n',
+                           ["events[0].kind", "'fire'", "'outage'", "'hotspot'"]),
+    "event-missing-field": (HEADER + "[[events]]\nsite = 0\nstart_hour = 8\n",
+                            ["events[0].end_hour", "missing"]),
+    "event-unknown-key": (
+        HEADER + '[[events]]\nkind = "outage"\nsite = 0\nstart_hour = 8\nend_hour = 9\nsites = 1\n',
+        ["events[0].sites", "did you mean 'site'", "start_hour"],
+    ),
+    "event-ends-before-it-starts": (
+        HEADER + '[[events]]\nkind = "outage"\nsite = 0\nstart_hour = 9\nend_hour = 8\n',
+        ["events[0]", "end_hour = 8", "after start_hour = 9"],
+    ),
+    "event-outage-of-missing-site": (
+        HEADER + "[[events]]\nsite = 7\nstart_hour = 8\nend_hour = 9\n",
+        ["events[0].site = 7", "0 to 6"],
+    ),
+    "event-hotspot-missing-shape": (
+        HEADER + '[[events]]\nkind = "hotspot"\nstart_hour = 8\nend_hour = 9\n'
+        "polygon = [[0, 0], [100, 0], [0, 100]]\n",
+        ["events[0].shape", "missing"],
+    ),
+    "event-hotspot-polygon-without-polygon": (
+        HEADER + '[[events]]\nkind = "hotspot"\nshape = "polygon"\nstart_hour = 8\n'
+        "end_hour = 9\n",
+        ["events[0]", "needs polygon"],
+    ),
+    "event-hotspot-with-outage-key": (
+        HEADER + '[[events]]\nkind = "hotspot"\nshape = "gaussian"\ncenter_m = [0, 0]\n'
+        "sigma_m = 100\nstart_hour = 8\nend_hour = 9\nsite = 0\n",
+        ["events[0].site", "allowed here", "shape"],
+    ),
 }
 BUILD_TIME = {k for k in BAD_FILES if k.startswith(("model-", "inapplicable", "pathloss-param",
                                                      "antenna-"))}
@@ -381,6 +418,212 @@ def test_layout_table_without_type_is_hex(tmp_path, body, needles):
     message = scenario_error(path)
     for needle in needles:
         assert needle in message
+
+
+# -- extends: a file that starts from another -----------------------------------------------
+
+
+def physical(scenario: Scenario) -> dict[str, Any]:
+    """What a scenario simulates: its dump without how it is named."""
+    return {k: v for k, v in scenario.model_dump().items() if k not in ("name", "description")}
+
+
+def extends_error(path: Path) -> str:
+    """The one-line error of loading `path`, which must be about an `extends`."""
+    message = scenario_error(path)
+    assert "extends = " in message, message
+    return message
+
+
+def test_extends_merges_tables_and_replaces_arrays_whole(tmp_path):
+    path = write(
+        tmp_path,
+        'extends = "hex7"\nname = "mine"\n[layout]\ntilt_deg = 9\n[demand]\npeak_users = 50\n'
+        '[[demand.hotspots]]\nkind = "gaussian"\ncenter_m = [0, 0]\nsigma_m = 100\n',
+    )
+    hex7, mine = load_scenario("hex7"), load_and_build(path)
+    assert mine.name == "mine" and mine.description == ""  # never inherited
+    assert mine.layout.tilt_deg == 9
+    assert mine.layout.model_copy(update={"tilt_deg": hex7.layout.tilt_deg}) == hex7.layout
+    assert mine.demand.base_profile == hex7.demand.base_profile == "residential"
+    assert mine.demand.peak_users == 50
+    # the child's array is the whole array: hex7's three hotspots are gone
+    assert [h.center_m for h in mine.demand.hotspots] == [(0.0, 0.0)]
+    assert mine.radio == hex7.radio and mine.area == hex7.area and mine.env == hex7.env
+
+
+def test_extends_chain_with_paths_relative_to_each_file(tmp_path, monkeypatch):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "mid").mkdir()
+    write(tmp_path / "base", MINIMAL.replace("mini", "base") + "[radio]\nfc_ghz = 3.5\n"
+          "n_prb = 100\n[layout]\nisd_m = 800\n", "c.toml")  # fmt: skip
+    write(tmp_path / "mid", 'extends = "../base/c.toml"\nname = "b"\n[radio]\nn_prb = 25\n',
+          "b.toml")  # fmt: skip
+    top = write(tmp_path, 'extends = "mid/b.toml"\nname = "a"\n[layout]\nisd_m = 600\n', "a.toml")
+    monkeypatch.chdir(tmp_path / "base")  # parents are found next to the file, not the cwd
+    a = load_and_build(top)
+    assert (a.name, a.radio.fc_ghz, a.radio.n_prb, a.layout.isd_m) == ("a", 3.5, 25, 600.0)
+    assert a.pathloss.model == "uma"  # from the grandparent
+    assert a.source_file == str(top)
+
+
+@pytest.mark.parametrize("loop", [["a"], ["a", "b"], ["a", "b", "c"]], ids=len)
+def test_extends_cycle_refused_naming_the_files(tmp_path, loop):
+    for name, parent in zip(loop, loop[1:] + loop[:1], strict=True):
+        write(tmp_path, f'extends = "{parent}.toml"\nname = "{name}"\n[pathloss]\nmodel = "uma"\n',
+              f"{name}.toml")  # fmt: skip
+    message = extends_error(tmp_path / "a.toml")
+    assert "cycle" in message and "allowed" in message
+    for name in loop:
+        assert f"{name}.toml" in message
+
+
+def test_extends_unknown_parent_refused(tmp_path):
+    message = extends_error(write(tmp_path, 'extends = "hex8"\nname = "x"\n'))
+    assert "extends = 'hex8'" in message and "did you mean 'hex7'" in message
+    assert "hex7, outage" in message  # what is allowed
+    message = extends_error(write(tmp_path, 'extends = "nope/parent.toml"\nname = "x"\n'))
+    assert str(tmp_path / "nope" / "parent.toml") in message and "allowed" in message
+
+
+@pytest.mark.parametrize("value", ["5", '""', "[\"hex7\"]", "{ name = 'hex7' }"])
+def test_extends_not_a_name_refused(tmp_path, value):
+    message = extends_error(write(tmp_path, f'extends = {value}\nname = "x"\n'))
+    assert message.startswith(str(tmp_path)) and "allowed: a built-in scenario name" in message
+
+
+@pytest.mark.parametrize(
+    ("parent", "needles"),
+    [
+        (HEADER + "[layout]\nisd_m = -5\n", ["layout.isd_m = -5"]),
+        ('extends = "hex9"\nname = "p"\n', ["p.toml: extends = 'hex9'", "did you mean"]),
+        ('[pathloss]\nmodel = "uma"\n', ["name is missing"]),  # a parent names itself too
+        ("name = [broken\n", ["invalid TOML"]),
+    ],
+    ids=["bad-field", "unknown-grandparent", "nameless", "not-toml"],
+)
+def test_extends_invalid_parent_refused_naming_child_and_parent(tmp_path, parent, needles):
+    write(tmp_path, parent, "p.toml")
+    child = write(tmp_path, 'extends = "p.toml"\nname = "child"\n', "child.toml")
+    message = extends_error(child)
+    assert message.startswith(f"{child}: extends = 'p.toml': the parent is invalid: ")
+    assert str(tmp_path / "p.toml") in message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_extends_keeps_a_parents_csv_path_relative_to_the_parent(tmp_path, monkeypatch):
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "sites.csv").write_text(CSV_SITES)
+    write(tmp_path / "net", HEADER + '[layout]\ntype = "csv"\nfile = "sites.csv"\n', "base.toml")
+    (tmp_path / "work").mkdir()
+    child = write(tmp_path / "work", 'extends = "../net/base.toml"\nname = "child"\n')
+    monkeypatch.chdir(tmp_path)
+    assert len(build_layout(load_and_build(child)).cells) == 4
+    # a built-in: city's city_sites.csv lies next to city.toml, not next to the child
+    city = write(tmp_path / "work", 'extends = "city"\nname = "my-city"\n', "my-city.toml")
+    np.testing.assert_array_equal(build_layout(load_and_build(city)).cells.x_m,
+                                  build_layout(load_scenario("city")).cells.x_m)  # fmt: skip
+    # the child's own relative path is relative to the child
+    (tmp_path / "work" / "mine.csv").write_text(CSV_SITES.replace("b,500", "b,900"))
+    own = write(tmp_path / "work", 'extends = "city"\nname = "own"\n[layout]\nfile = "mine.csv"\n',
+                "own.toml")  # fmt: skip
+    assert build_layout(load_and_build(own)).sites_xy_m[1, 0] == 900
+
+
+def test_extends_that_changes_layout_type_replaces_the_table(tmp_path):
+    (tmp_path / "sites.csv").write_text(CSV_SITES)
+    path = write(tmp_path, 'extends = "hex7"\nname = "x"\n[layout]\ntype = "csv"\n'
+                 'file = "sites.csv"\n[pathloss]\nmodel = "rma"\n')  # fmt: skip
+    scenario = load_and_build(path)  # hex7's n_sites, isd_m… do not leak into the CSV layout
+    assert scenario.layout.model_dump() == {"type": "csv", "file": "sites.csv"}
+    assert scenario.pathloss.model == "rma" and scenario.pathloss.params() == {}
+
+
+def test_extends_by_name_from_the_scenario_path(tmp_path, monkeypatch):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    # a user's hex7 that tweaks the built-in hex7: a file never finds itself by name
+    write(folder, 'extends = "hex7"\nname = "hex7"\n[layout]\ntilt_deg = 10\n', "hex7.toml")
+    write(folder, 'extends = "hex7"\nname = "tilted"\n[env]\nepisode_hours = 6\n', "tilted.toml")
+    monkeypatch.setenv("CELLSIM_SCENARIO_PATH", str(folder))
+    tilted = load_scenario("tilted")  # extends the user's hex7, which extends the built-in
+    assert (tilted.layout.tilt_deg, tilted.env.episode_hours) == (10, 6)
+    assert tilted.demand == load_scenario(BUILTINS["hex7"]).demand
+    # a built-in extends built-ins only: the user's hex7 does not change the built-in outage
+    builtin_hex7 = load_scenario(BUILTINS["hex7"])
+    assert load_scenario("outage").layout.tilt_deg == builtin_hex7.layout.tilt_deg != 10
+
+
+def test_extends_in_a_dict_is_relative_to_the_working_directory(tmp_path, monkeypatch):
+    write(tmp_path, HEADER + "[radio]\nfc_ghz = 3.5\n", "base.toml")
+    monkeypatch.chdir(tmp_path)
+    scenario = parse_scenario({"extends": "base.toml", "name": "coded"}, "factory")
+    assert (scenario.name, scenario.radio.fc_ghz) == ("coded", 3.5)
+
+
+# -- the built-ins that extend hex7 -------------------------------------------------------------
+
+
+def test_outage_is_hex7_plus_its_outage():
+    raw = tomllib.loads(BUILTINS["outage"].read_text(encoding="utf-8"))
+    assert set(raw) == {"extends", "name", "description", "events"}  # only its differences
+    outage, hex7 = load_scenario("outage"), load_scenario("hex7")
+    assert outage.events == [OutageEvent(site=0, start_hour=8, end_hour=16)]
+    assert physical(outage) == {**physical(hex7), "events": [dict(kind="outage", site=0,
+                                start_hour=8.0, end_hour=16.0)]}  # fmt: skip
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+def test_event_without_kind_is_an_outage(tmp_path):
+    path = write(tmp_path, HEADER + "[[events]]\nsite = 1\nstart_hour = 22\nend_hour = 26\n")
+    assert load_and_build(path).events == [OutageEvent(site=1, start_hour=22, end_hour=26)]
+
+
+def test_outage_of_a_site_the_csv_layout_lacks_refused_once_it_is_read(tmp_path):
+    (tmp_path / "sites.csv").write_text(CSV_SITES)  # two sites, 0 and 1
+    path = write(tmp_path, HEADER + '[layout]\ntype = "csv"\nfile = "sites.csv"\n'
+                 "[[events]]\nsite = 2\nstart_hour = 8\nend_hour = 9\n")  # fmt: skip
+    scenario = load_scenario_file(path)  # the file is not read at validation
+    with pytest.raises(ScenarioError) as info:
+        Simulator(scenario, scenario.env)
+    message = str(info.value)
+    assert message.startswith(f"{path}: events[0].site = 2") and "0 to 1" in message
+    assert "\n" not in message
+    with pytest.raises(ScenarioError, match=r"events\[0\]\.site = 2"):
+        check_event_sites(scenario, 2)
+    check_event_sites(scenario, 3)  # site 2 exists in a three-site layout: no error
+
+
+def test_schema_has_extends_and_the_event_kinds():
+    schema = json_schema()
+    assert schema["properties"]["extends"]["type"] == "string"
+    assert "extends" not in schema.get("required", [])
+    kinds = {}
+    for ref in schema["properties"]["events"]["items"]["oneOf"]:
+        model = schema["$defs"][ref["$ref"].rsplit("/", 1)[1]]
+        kinds[model["properties"]["kind"]["const"]] = model
+    assert set(kinds) == {"outage", "hotspot"}
+    assert {"site", "start_hour", "end_hour"} <= set(kinds["outage"]["properties"])
+    assert {"shape", "polygon", "center_m", "density", "start_hour"} <= set(
+        kinds["hotspot"]["properties"]
+    )
+
+
+def test_cli_shows_and_validates_a_file_that_extends(tmp_path, capsys):
+    from cellsim.cli import main as cli_main
+
+    path = write(tmp_path, 'extends = "outage"\nname = "later"\n'
+                 "[[events]]\nsite = 3\nstart_hour = 12\nend_hour = 14\n")  # fmt: skip
+    assert cli_main(["scenarios", "validate", str(path)]) in (0, None)
+    assert capsys.readouterr().out == f"{path}: ok (later)\n"
+    assert cli_main(["scenarios", "show", str(path)]) in (0, None)
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["name"] == "later" and "extends" not in shown
+    assert shown["events"] == [{"kind": "outage", "site": 3, "start_hour": 12.0, "end_hour": 14.0}]
+    assert shown["demand"] == load_scenario("hex7").model_dump(mode="json")["demand"]
 
 
 # -- property: any mutation of a valid scenario is accepted or rejected as a user error ------

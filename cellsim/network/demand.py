@@ -1,5 +1,7 @@
 """Traffic demand over the raster and the day: spatial maps (a base density plus hotspots), each
 scaled by a daily profile and, for hotspots, switched on only within an active-hours window.
+Hotspot events (`[[events]] kind = "hotspot"`) are hotspots whose window is the event's hours;
+they follow the demand hotspots, in file order.
 
 Time is in hours since the episode's midnight; everything is periodic over 24 h, so hour 30 is
 06:00 on the second day. Precomputed here once; `DemandModel.users_at` is one small
@@ -25,7 +27,7 @@ import shapely
 
 from cellsim.errors import ParameterError, ScenarioError
 from cellsim.network.area import Raster, polygon_from_config
-from cellsim.scenario import HotspotConfig, Scenario
+from cellsim.scenario import HotspotEvent, HotspotShape, Scenario
 
 # Built-in hourly profiles, multipliers at 00:00, 01:00, … 23:00 (linear in between), max 1.0.
 # They are modelling choices shaped after typical published cell-traffic curves, not measurements.
@@ -195,12 +197,15 @@ class DemandModel:
         return float(totals[0]) if hours.ndim == 0 else totals.reshape(hours.shape)
 
 
-def _hotspot_map(scenario: Scenario, raster: Raster, spot: HotspotConfig, i: int) -> np.ndarray:
-    """Spatial shape of one hotspot: density × pixel area at each point (unscaled)."""
+def _hotspot_map(
+    scenario: Scenario, raster: Raster, spot: HotspotShape, shape_kind: str, field: str
+) -> np.ndarray:
+    """Spatial shape of one hotspot (`field`: where the file holds it): density × pixel area at
+    each point (unscaled)."""
     where = scenario.origin
-    label = f"demand.hotspots[{i}]" + (f" ({spot.name!r})" if spot.name else "")
+    label = field + (f" ({spot.name!r})" if spot.name else "")
     pixel_km2 = raster.pixel_area_km2
-    if spot.kind == "gaussian":
+    if shape_kind == "gaussian":
         assert spot.center_m is not None and spot.sigma_m is not None  # schema
         centre = np.asarray(spot.center_m, dtype=np.float64)
         if not np.isfinite(centre).all() or not math.isfinite(spot.sigma_m):
@@ -267,17 +272,26 @@ def build_demand(scenario: Scenario, raster: Raster) -> DemandModel:
     windows: list[tuple[float, float] | None] = [None]
     names = ["base"]
     for i, spot in enumerate(cfg.hotspots):
-        maps.append(_hotspot_map(scenario, raster, spot, i))
-        profiles.append(_profile(scenario, spot.profile, f"demand.hotspots[{i}].profile"))
+        field = f"demand.hotspots[{i}]"
+        maps.append(_hotspot_map(scenario, raster, spot, spot.kind, field))
+        profiles.append(_profile(scenario, spot.profile, f"{field}.profile"))
         if spot.active_hours is not None:
             a, b = spot.active_hours
             if a == b:
                 raise ScenarioError(
-                    f"{where}: demand.hotspots[{i}].active_hours = [{a:g}, {b:g}]: empty window; "
+                    f"{where}: {field}.active_hours = [{a:g}, {b:g}]: empty window; "
                     "allowed: [start, end) with end != start (end < start wraps past midnight)"
                 )
-        windows.append(None if spot.active_hours is None else tuple(spot.active_hours))
+        windows.append(spot.active_hours)
         names.append(spot.name or f"hotspot{i}")
+    for i, event in enumerate(scenario.events):
+        if not isinstance(event, HotspotEvent):
+            continue
+        field = f"events[{i}]"
+        maps.append(_hotspot_map(scenario, raster, event, event.shape, field))
+        profiles.append(_profile(scenario, event.profile, f"{field}.profile"))
+        windows.append((event.start_hour, event.end_hour))  # end > start: the schema
+        names.append(event.name or f"event{i}")
     maps_arr = np.stack(maps)
     profiles_arr = np.stack(profiles)
     start_h, length_h = window_arrays(windows)
@@ -286,7 +300,7 @@ def build_demand(scenario: Scenario, raster: Raster) -> DemandModel:
     if not peak_total > 0.0:
         raise ScenarioError(
             f"{where}: demand: no demand at any time of day (base_density = "
-            f"{cfg.base_density:g}, {len(cfg.hotspots)} hotspot(s)); allowed: a base_density "
+            f"{cfg.base_density:g}, {len(names) - 1} hotspot(s)); allowed: a base_density "
             "or a hotspot density > 0 with a profile that is not all zero"
         )
     maps_arr.setflags(write=False)

@@ -270,7 +270,8 @@ def test_builtin_scenario_builds(name):
     raster = build_raster(scenario, layout)
     demand = build_demand(scenario, raster)
     assert 1000 <= len(raster) <= 20_000
-    assert demand.maps.shape == (1 + len(scenario.demand.hotspots), len(raster))
+    events = [e for e in scenario.events if e.kind == "hotspot"]  # hotspots during an event
+    assert demand.maps.shape == (1 + len(scenario.demand.hotspots) + len(events), len(raster))
 
 
 def test_case1_raster_has_at_least_10000_points():

@@ -135,6 +135,39 @@ def test_empty_window_refused():
     assert "demand.hotspots[0].active_hours" in error_of(make({"hotspots": [spot]}))
 
 
+
+def _event_scenario(event: dict) -> Scenario:
+    data = {
+        "name": "t",
+        "pathloss": {"model": "uma"},
+        "area": {"polygon": SQUARE, "resolution_m": 20},
+        "events": [{"kind": "outage", "site": 0, "start_hour": 1, "end_hour": 2}, event],
+    }
+    return parse_scenario(data, "t.toml")
+
+
+def test_hotspot_event_is_an_active_hours_hotspot_during_the_event():
+    event = {"kind": "hotspot", "shape": "gaussian", "center_m": [1000, 1000], "sigma_m": 200,
+             "density": 20, "start_hour": 19, "end_hour": 22}  # fmt: skip
+    _, demand = model_of(_event_scenario(event))
+    assert demand.names == ("base", "event1")  # the outage adds no demand
+    as_hotspot = _window_demand((19, 22))
+    np.testing.assert_array_equal(demand.maps, as_hotspot.maps)
+    for h in (0.0, 12.0, 18.99, 19.0, 20.5, 21.99, 22.0, 43.0):
+        np.testing.assert_array_equal(demand.users_at(h), as_hotspot.users_at(h))
+    assert demand.component_weights(20.0)[1] > 0 and demand.component_weights(22.0)[1] == 0
+
+
+def test_hotspot_event_outside_the_area_names_the_event():
+    event = {"kind": "hotspot", "name": "fair", "shape": "gaussian", "center_m": [9e4, 0],
+             "sigma_m": 50, "start_hour": 10, "end_hour": 12}  # fmt: skip
+    message = error_of(_event_scenario(event))
+    assert "events[1] ('fair')" in message and "outside" in message
+    event = {"kind": "hotspot", "shape": "polygon", "start_hour": 10, "end_hour": 12,
+             "polygon": [[5e4, 5e4], [5.1e4, 5e4], [5e4, 5.1e4]]}  # fmt: skip
+    assert "events[1].polygon" in error_of(_event_scenario(event))
+
+
 # -- normalisation ---------------------------------------------------------------------------
 
 
