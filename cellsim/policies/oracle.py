@@ -16,7 +16,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from cellsim.contract import RewardInputs, TiltSpace, reward_terms, total_reward
+from cellsim.contract import (
+    RewardInputs,
+    TiltSpace,
+    reward_terms,
+    split_observation,
+    total_reward,
+)
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.policies.base import TiltPolicy
 
@@ -115,7 +121,7 @@ class Oracle(TiltPolicy):
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         tilts = self.tilts(obs)
-        sin, cos = obs[-2], obs[-1]
+        sin, cos = split_observation(obs, self.n_cells)[1]
         hour = (np.degrees(np.arctan2(sin, cos)) % 360.0) / 15.0
         next_hour = hour + self.env.config.step_minutes / 60.0
         return self.toward(tilts, self.plan(next_hour))
