@@ -23,6 +23,7 @@ from cellsim.scenario import (
     AntennaConfig,
     CalibrationConfig,
     HexLayoutConfig,
+    HotspotEvent,
     OutageEvent,
     RadioConfig,
     Scenario,
@@ -572,6 +573,40 @@ def test_outage_is_hex7_plus_its_outage():
     assert outage.events == [OutageEvent(site=0, start_hour=8, end_hour=16)]
     assert physical(outage) == {**physical(hex7), "events": [dict(kind="outage", site=0,
                                 start_hour=8.0, end_hour=16.0)]}  # fmt: skip
+
+
+def stadium_as_before() -> Scenario:
+    """stadium as its file said before it extended hex7: the crowd a demand hotspot with
+    active_hours (which user files may still write)."""
+    stadium = load_scenario("stadium").model_dump()
+    (event,) = stadium.pop("events")
+    spot = {k: event[k] for k in ("name", "polygon", "density", "profile")}
+    spot.update(kind="polygon", active_hours=(event["start_hour"], event["end_hour"]))
+    stadium["demand"]["hotspots"].append(spot)
+    return parse_scenario(stadium, "stadium-before.toml")
+
+
+def test_stadium_is_hex7_plus_peak_users_and_a_hotspot_event():
+    stadium, hex7 = load_scenario("stadium"), load_scenario("hex7")
+    (event,) = stadium.events
+    assert isinstance(event, HotspotEvent)
+    assert (event.shape, event.start_hour, event.end_hour) == ("polygon", 18, 22)
+    expected = physical(hex7)
+    expected["demand"] = {**expected["demand"], "peak_users": 900.0}
+    assert physical(stadium) == {**expected, "events": [event.model_dump()]}
+    before = stadium_as_before()
+    assert len(before.demand.hotspots) == 4 and before.events == []
+
+
+def test_stadium_event_demand_is_bit_identical_to_an_active_hours_hotspot():
+    new, old = load_scenario("stadium"), stadium_as_before()
+    sims = [Simulator(s, s.env) for s in (new, old)]
+    assert sims[0].demand.names == sims[1].demand.names
+    assert sims[0].demand.peak_hour == sims[1].demand.peak_hour
+    for hour in np.arange(0.0, 48.0, 0.25):
+        a, b = (sim.users_at(hour) for sim in sims)
+        assert np.array_equal(a, b), hour
+    assert sims[0].users_at(20.0).sum() > 2.5 * sims[0].users_at(12.0).sum()  # the event is on
 
 
 # -- events --------------------------------------------------------------------------------
