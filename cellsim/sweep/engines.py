@@ -31,10 +31,14 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from cellsim.errors import ConfigError
 from cellsim.sweep.trial import failed_record, run_trial
+
+if TYPE_CHECKING:
+    from ray.tune.experiment import Trial as RayTrial
 
 OnRecord = Callable[[dict[str, Any]], None]
 RAY_MISSING = "--engine ray needs Ray, which is not installed: pip install 'cellsim[ray]'"
@@ -124,10 +128,19 @@ def run_ray(
     by_id = {t["trial_id"]: t for t in trials}
 
     class Recorder(tune.Callback):
-        def on_trial_result(self, iteration, trials, trial, result, **info):
+        def on_trial_result(
+            self,
+            iteration: int,
+            trials: list[RayTrial],
+            trial: RayTrial,
+            result: dict[str, Any],
+            **info: Any,
+        ) -> None:
             on_record(json.loads(result["record_json"]))
 
-        def on_trial_error(self, iteration, trials, trial, **info):
+        def on_trial_error(
+            self, iteration: int, trials: list[RayTrial], trial: RayTrial, **info: Any
+        ) -> None:
             spec = by_id[trial.config["trial"]["trial_id"]]
             on_record(failed_record(spec, f"Ray trial failed: {_ray_error(trial)}"))
 
@@ -153,7 +166,9 @@ def run_ray(
             ray.shutdown()
 
 
-def _ray_init(ray, address: str | None, workers: int | None, cpus_per_trial: float) -> None:
+def _ray_init(
+    ray: ModuleType, address: str | None, workers: int | None, cpus_per_trial: float
+) -> None:
     options: dict[str, Any] = {
         "log_to_driver": False, "include_dashboard": False, "logging_level": logging.ERROR,
     }  # fmt: skip
@@ -197,11 +212,11 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
-def _trial_name(trial) -> str:
+def _trial_name(trial: RayTrial) -> str:
     return trial.config["trial"]["trial_id"]
 
 
-def _ray_error(trial) -> str:
+def _ray_error(trial: RayTrial) -> str:
     path = getattr(trial, "error_file", None)
     text = Path(path).read_text() if path and Path(path).is_file() else str(trial)
     lines = [line for line in text.strip().splitlines() if line.strip()]

@@ -124,11 +124,16 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _episode(seed: int, reward: float, tilt_changes: float, kpis: dict[str, float]):
+def _episode(
+    seed: int, reward: float, tilt_changes: float, kpis: dict[str, float]
+) -> EpisodeResult:
     empty = np.zeros(0)
     return EpisodeResult(
-        seed=seed, reward=reward, tilt_changes=tilt_changes, kpis=kpis, hours=empty,
+        seed=seed, reward=reward, kpis=kpis, hours=empty,
         per_step={}, rates_mbps=empty, rate_weights=empty,
+        # A trained agent's record holds the mean over its evaluation episodes, a float; the
+        # field is annotated int (cellsim/evaluation.py) but only ever averaged.
+        tilt_changes=tilt_changes,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -154,7 +159,7 @@ def aggregate(sweep: Sweep, records: dict[str, dict[str, Any]]) -> dict[str, Any
             r = records.get(t.trial_id)
             status = r["status"] if r else "pending"
             counts.setdefault(t.label, {"ok": 0, "failed": 0, "pending": 0})[status] += 1
-            if status == "ok":
+            if r is not None and status == "ok":
                 ok.setdefault(t.label, []).append(r)
         results = {label: agent_result(label, recs) for label, recs in ok.items()}
         name = sweep.scenario_names[scenario]

@@ -16,11 +16,14 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from cellsim.errors import ParameterError
 from cellsim.sweep.results import SweepStore
 from cellsim.sweep.spec import Sweep, Trial, load_sweep
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 ENGINES = ("local", "ray")
 
@@ -105,7 +108,7 @@ def run_sweep(
                         counts["ok"], counts["failed"], results)  # fmt: skip
 
 
-def _progress_bar(total: int, done: int, show: bool):
+def _progress_bar(total: int, done: int, show: bool) -> tqdm[NoReturn] | None:
     if not show:
         return None
     from tqdm import tqdm

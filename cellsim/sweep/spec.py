@@ -50,8 +50,10 @@ class AgentEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     agent: str = Field(description="ppo, a2c, dqn, sac, td3, rule-geometric, rule-son, oracle")
-    name: str | None = Field(None, description="label in the results (default: agent)")
-    timesteps: int | None = Field(None, gt=0, description="training steps (default: the YAML's)")
+    name: str | None = Field(default=None, description="label in the results (default: agent)")
+    timesteps: int | None = Field(
+        default=None, gt=0, description="training steps (default: the YAML's)"
+    )
     hyperparams: dict[str, Any] = Field(default_factory=dict, description="agents/AGENT.yml "
                                         "overrides")  # fmt: skip
     grid: dict[str, list[Any]] = Field(
@@ -109,7 +111,9 @@ class SweepFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(None, description="a name for the sweep (default: the file's stem)")
+    name: str | None = Field(
+        default=None, description="a name for the sweep (default: the file's stem)"
+    )
     scenarios: list[str] = Field(min_length=1, description="scenario names or files")
     agents: list[AgentEntry] = Field(min_length=1)
     seeds: int | list[int] = Field(10, description="N (seeds 0..N-1) or a list of seeds ≥ 0")
@@ -217,17 +221,18 @@ def parse_sweep(data: Any, source: str, base: Path | None = None) -> Sweep:
     listed = {a.agent for a in agents if not a.grid and a.label == a.agent}
     agents += [AgentEntry(agent=ref) for ref in REFERENCE_AGENTS if ref not in listed]
     trials = []
-    for scenario, agent in itertools.product(spec.scenarios, agents):
+    for scenario_text, agent in itertools.product(spec.scenarios, agents):
         for label, hyper in agent.variants():
             trainable = agent.agent in _trainable()
             for seed in spec.seed_list if trainable else [None]:
                 key = {
-                    "scenario": scenario, "agent": agent.agent, "label": label,
+                    "scenario": scenario_text, "agent": agent.agent, "label": label,
                     "hyperparams": hyper, "timesteps": agent.timesteps, "seed": seed,
                     "episodes": spec.episodes, "config": spec.config,
                 }  # fmt: skip
                 trials.append(Trial(
-                    trial_id=_hash(key), scenario=scenario, scenario_path=paths[scenario],
+                    trial_id=_hash(key), scenario=scenario_text,
+                    scenario_path=paths[scenario_text],
                     agent=agent.agent, label=label, hyperparams=hyper, timesteps=agent.timesteps,
                     seed=seed, episodes=spec.episodes, config=dict(spec.config),
                 ))  # fmt: skip
