@@ -59,9 +59,6 @@ def _finite_float(text: str) -> float:
 
 # -- pathloss ---------------------------------------------------------------------------------
 
-PATHLOSS_CLI_MODELS = ("uma", "umi", "rma", "macro", "cost231", "fspl")
-
-
 def check_writable(path: str, suffixes: tuple[str, ...], option: str) -> None:
     """Fail before long work if an output file could not be written."""
     from pathlib import Path
@@ -82,7 +79,10 @@ def _add_pathloss(sub: argparse._SubParsersAction) -> None:
         help="path loss of a 3GPP / empirical model at given distances",
         description="Median path loss (no shadowing) in dB at each 2D distance.",
     )
-    p.add_argument("--model", required=True, choices=PATHLOSS_CLI_MODELS, help="path-loss model")
+    from cellsim.radio.pathloss import PATHLOSS_MODELS
+
+    p.add_argument("--model", required=True, choices=list(PATHLOSS_MODELS),
+                   help="path-loss model")  # fmt: skip
     los = p.add_mutually_exclusive_group(required=True)
     los.add_argument("--los", dest="los", action="store_true", help="line of sight")
     los.add_argument("--nlos", dest="los", action="store_false", help="non line of sight")
@@ -283,15 +283,18 @@ def _json_object(text: str) -> dict:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from cellsim.training import AGENTS
 
+    agents = "; ".join(f"{name}: {spec.doc}" for name, spec in AGENTS.items())
     p = sub.add_parser(
         "train",
         help="train a Stable-Baselines3 agent on cellsim/Tilt-v0",
-        description="Train an agent with the hyperparameters of agents/AGENT.yml (rl-zoo3 "
-        "layout) into a run folder (runs/AGENT/SCENARIO_N/ unless --out): model.zip, "
-        "config.yml, checkpoints/, eval/, tb/ (TensorBoard), metrics.json. Ctrl-C saves a "
-        "checkpoint; --resume continues from the last one.",
+        description="Train an agent with the hyperparameters of its built-in definition "
+        "(agents/AGENT.yml, rl-zoo3 layout) or of --hyperparams-file into a run folder "
+        "(runs/AGENT/SCENARIO_N/ unless --out): model.zip, config.yml, checkpoints/, eval/, "
+        "tb/ (TensorBoard), metrics.json. Ctrl-C saves a checkpoint; --resume continues from "
+        f"the last one. Agents: {agents}.",
     )
-    p.add_argument("--agent", required=True, choices=list(AGENTS), help="algorithm")
+    p.add_argument("--agent", required=True, choices=list(AGENTS),
+                   help="agent of the registry (see above)")  # fmt: skip
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--timesteps", type=_positive_int, help="env steps (default: the YAML's)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed ≥ 0 (default 0)")
@@ -302,6 +305,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help='env config overrides, e.g. \'{"reward": {"edge": 1}}\'')
     p.add_argument("--hyperparams", type=_json_object, default={}, metavar="JSON",
                    help='overrides of the YAML entry, e.g. \'{"learning_rate": 1e-4}\'')
+    p.add_argument("--hyperparams-file", metavar="FILE.yml",
+                   help="your own hyperparameters (rl-zoo3 layout, a cellsim/Tilt-v0 entry) "
+                   "instead of the agent's built-in file")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
 
@@ -312,7 +318,8 @@ def _run_train(args: argparse.Namespace) -> None:
     spec = TrainSpec(
         agent=args.agent, scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
         n_envs=args.n_envs, out=args.out, resume=args.resume, config=args.config,
-        hyperparams=args.hyperparams, progress_bar=not args.no_progress,
+        hyperparams=args.hyperparams, hyperparams_file=args.hyperparams_file,
+        progress_bar=not args.no_progress,
     )  # fmt: skip
     try:
         run = train(spec)

@@ -80,6 +80,16 @@ class TiltSpace:
         return np.where(target_deg > current_deg + half, DOWN,
                         np.where(target_deg < current_deg - half, UP, HOLD))  # fmt: skip
 
+    def allowed_moves(self, tilt_deg: np.ndarray) -> np.ndarray:
+        """(n_cells, N_MOVES) bool: the moves that do something (hold always); the action
+        masks of sb3-contrib's MaskablePPO. Half a step of slack, so tilts read back from a
+        float32 observation mask the same way."""
+        half = self.step_deg / 2
+        out = np.ones((len(tilt_deg), N_MOVES), bool)
+        out[:, DOWN] = tilt_deg < self.max_deg - half
+        out[:, UP] = tilt_deg > self.min_deg + half
+        return out
+
     def from_continuous(self, action: np.ndarray) -> np.ndarray:
         """Absolute tilts from continuous actions in [-1, 1] (clipped)."""
         a = np.clip(np.asarray(action, np.float64), -1.0, 1.0)

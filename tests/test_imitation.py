@@ -122,7 +122,7 @@ def test_cellsim_train_imitates_then_runs_ppo(tmp_path):
 
 def test_a_run_resumed_after_imitation_goes_straight_to_ppo(tmp_path, monkeypatch):
     run = tmp_path / "run"
-    import cellsim.training as training
+    import cellsim.training.trainer as training
 
     real_learn = PPO.learn
 
@@ -144,8 +144,10 @@ def test_a_run_resumed_after_imitation_goes_straight_to_ppo(tmp_path, monkeypatc
 
 def test_imitation_needs_the_shared_actor_and_writes_nothing_when_refused(tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(ConfigError, match="SharedCellActorPolicy"):
+    with pytest.raises(ConfigError, match="imitation is for agents trained by imitation"):
         train(tiny_spec(out, agent="ppo", hyperparams={"imitation": TINY_IMITATION}))
+    with pytest.raises(ConfigError, match="SharedCellActorPolicy"):
+        train(tiny_spec(out, hyperparams={"policy": "MlpPolicy"}))
     bad = {"n_steps": 8, "imitation": {**TINY_IMITATION, "exploration": -1}}
     with pytest.raises(ConfigError, match="exploration"):
         train(tiny_spec(out, hyperparams=bad))

@@ -21,15 +21,15 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import cellsim
 import cellsim.training as training
+import cellsim.training.trainer as trainer
 from cellsim.cli import main
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.evaluation import run_episode
 from cellsim.scenario import EnvConfig
 from cellsim.training import (
-    AGENTS_DIR,
     TrainSpec,
-    _prepare_run,
+    agents_dir,
     algo_kwargs,
     latest_checkpoint,
     load_hyperparams,
@@ -37,6 +37,10 @@ from cellsim.training import (
     save_checkpoint,
     train,
 )
+from cellsim.training.hyperparams import check_keys
+from cellsim.training.trainer import _prepare_run
+
+AGENTS_DIR = agents_dir()
 
 TINY_PPO = {"n_steps": 64, "batch_size": 64, "n_epochs": 1}
 SHORT_DAY = {"episode_hours": 2}  # 8 steps of 15 min: cheap evaluation episodes
@@ -105,13 +109,13 @@ class CountSteps(BaseCallback):
 
 def add_callback(monkeypatch, callback: BaseCallback) -> None:
     """Inject `callback` next to the run's own (evaluation, checkpoints)."""
-    original = training._callbacks
+    original = trainer._callbacks
 
     def patched(*args, **kwargs):
         callbacks, eval_env = original(*args, **kwargs)
         return [*callbacks, callback], eval_env
 
-    monkeypatch.setattr(training, "_callbacks", patched)
+    monkeypatch.setattr(trainer, "_callbacks", patched)
 
 
 # ------------------------------------------------------------------------- a finished run
@@ -365,7 +369,8 @@ def test_continuous_agents_get_a_continuous_env(tmp_path, agent):
 @pytest.mark.parametrize("agent", ["ppo", "a2c"])
 def test_discrete_agents_refuse_a_continuous_env(tmp_path, agent):
     with pytest.raises(ConfigError, match="discrete"):
-        _prepare_run(spec(tmp_path / agent, agent=agent, config={"action": "continuous"}))
+        _prepare_run(spec(tmp_path / agent, agent=agent, hyperparams={},
+                          config={"action": "continuous"}))  # fmt: skip
     assert not (tmp_path / agent).exists()
 
 
@@ -514,12 +519,13 @@ def test_a_scheduled_run_saves_and_reloads_its_schedule(tmp_path):
 
 
 def test_every_agent_file_loads_and_parses():
-    for agent, (algo, _) in training.AGENTS.items():
+    for agent, entry in training.AGENTS.items():
         hyper = load_hyperparams(agent)
+        check_keys(entry, hyper, agent)  # every key an argument of its algorithm
         kwargs = algo_kwargs(hyper)
         assert not set(kwargs) & {"n_envs", "n_timesteps", "policy", "env_config"}
         assert isinstance(kwargs.get("policy_kwargs", {}), dict), agent
-        assert hyper["policy"] in ("MlpPolicy", *training.CELLSIM_POLICIES), algo
+        assert hyper["policy"] in ("MlpPolicy", *training.CELLSIM_POLICIES), entry.algorithm
         assert training.resolve_policy(hyper["policy"]) is not None
 
 

@@ -163,6 +163,13 @@ class TiltEnv(gym.Env):
             self.render()
         return self._observation(), reward, False, truncated, self._info(terms)
 
+    def action_masks(self) -> np.ndarray:
+        """(n_cells × 3,) bool: each cell's moves that stay in the tilt range (hold always), as
+        sb3-contrib's MaskablePPO asks for them."""
+        if self.config.action != "discrete":
+            raise ConfigError("action_masks(): only for action = 'discrete' tilts")
+        return self.tilt_space.allowed_moves(self.tilt_deg).ravel()
+
     @property
     def hour(self) -> float:
         return self.config.start_hour + self.t * self.config.step_minutes / 60.0

@@ -43,7 +43,7 @@ from cellsim.evaluation import (
     to_markdown,
 )
 from cellsim.sweep.spec import Sweep
-from cellsim.training import _atomic_write_text
+from cellsim.training.runs import atomic_write_text as _atomic_write_text
 
 CSV_COLUMNS = (
     "trial_id", "scenario", "label", "agent", "hyperparams", "timesteps", "seed", "status",

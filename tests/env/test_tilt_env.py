@@ -508,7 +508,7 @@ def test_outage_lowers_service_with_the_same_tilts_and_demand():
 
 def test_stadium_event_loads_the_stadium_cells_at_20h():
     scenario = load_scenario("stadium")
-    spot = next(h for h in scenario.demand.hotspots if h.name == "stadium")
+    spot = next(e for e in scenario.events if e.kind == "hotspot" and e.name == "stadium")
     stadium = shapely.Polygon(spot.polygon)
     env = make("stadium", {"demand_noise": 0.0})
     env.reset(seed=0)

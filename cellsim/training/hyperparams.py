@@ -1,0 +1,168 @@
+"""Hyperparameter files (rl-zoo3 layout) and what cellsim makes of them.
+
+A file holds one entry per env id; cellsim reads the `cellsim/Tilt-v0` entry. Its keys are the
+algorithm's constructor arguments plus rl-zoo3's own (`ZOO_KEYS`) and cellsim's (`env_config`,
+`imitation`). Values follow rl-zoo3: `lin_X` schedules, `policy_kwargs` as a `dict(...)` string.
+Everything is checked before a run folder is written, with one line naming the file and key.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib.resources
+import inspect
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cellsim.errors import ConfigError
+from cellsim.training.registry import ENV_ID, AgentSpec
+
+#: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
+ZOO_KEYS = {
+    "n_envs", "n_timesteps", "policy", "normalize", "env_wrapper", "frame_stack", "env_config",
+    "imitation",
+}  # fmt: skip
+#: Hyperparameters that rl-zoo3 lets a file give as a schedule (`lin_X`).
+SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
+#: cellsim's own policy classes, by the name a hyperparameter file gives them.
+CELLSIM_POLICIES = ("PerCellPolicy", "SharedCellActorPolicy")
+
+
+def agents_dir() -> Path:
+    """The built-in agent definitions (the top-level agents/ folder, `cellsim.agents` in the
+    wheel)."""
+    return Path(str(importlib.resources.files("cellsim.agents")))
+
+
+def load_hyperparams(agent: str, path: str | Path | None = None) -> dict[str, Any]:
+    """The `cellsim/Tilt-v0` entry of `path` (default: the agent's built-in defaults file)."""
+    path = Path(path) if path is not None else agents_dir() / f"{agent}.yml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read hyperparameters: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict) or ENV_ID not in data:
+        keys = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
+        raise ConfigError(
+            f"{path}: no entry for {ENV_ID!r} (found: {keys or 'nothing'}): the file is in "
+            f"rl-zoo3's layout, one entry per env id"
+        )
+    entry = data[ENV_ID]
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{path}: {ENV_ID} = {entry!r}: allowed a mapping of hyperparameters")
+    return dict(entry)
+
+
+def check_keys(spec: AgentSpec, hyper: dict[str, Any], source: str) -> None:
+    """Every key is an argument of the agent's algorithm or an rl-zoo3/cellsim key."""
+    allowed = set(inspect.signature(spec.algo_class().__init__).parameters) - {"self", "env"}
+    allowed |= ZOO_KEYS
+    for key in hyper:
+        if key not in allowed:
+            hint = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            more = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(
+                f"{source}: unknown hyperparameter {key!r} for {spec.name} "
+                f"({spec.algorithm.replace(':', '.')}){more}; allowed: {', '.join(sorted(allowed))}"
+            )
+    if "imitation" in hyper and spec.trainer != "imitation":
+        raise ConfigError(
+            f"{source}: imitation is for agents trained by imitation (dagger-shared), not "
+            f"{spec.name}"
+        )
+
+
+def _literal(node: ast.AST) -> Any:
+    """A literal, where `dict(key=...)` calls count as literals too (rl-zoo3 writes them)."""
+    if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "dict" and not node.args:
+        return {kw.arg: _literal(kw.value) for kw in node.keywords}
+    return ast.literal_eval(node)
+
+
+class LinearSchedule:
+    """rl-zoo3's `lin_X`: X at the start of training, falling linearly to 0 at the end (SB3
+    calls it with the progress remaining, 1 → 0). A class, so saved models pickle it plainly."""
+
+    def __init__(self, initial: float):
+        self.initial = initial
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial:g}"
+
+
+def _schedule(name: str, value: Any) -> Any:
+    if not (isinstance(value, str) and value.startswith("lin_")):
+        return value
+    try:
+        initial = float(value[4:])
+    except ValueError:
+        initial = float("nan")
+    if not initial > 0:
+        raise ConfigError(f"{name} {value!r}: allowed a number or lin_X with X > 0, e.g. lin_1e-3")
+    return LinearSchedule(initial)
+
+
+def algo_kwargs(hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """The algorithm's constructor arguments from a zoo entry (policy_kwargs and `lin_X`
+    schedules as in rl-zoo3)."""
+    kwargs = {k: v for k, v in hyperparams.items() if k not in ZOO_KEYS}
+    for name in SCHEDULED:
+        if name in kwargs:
+            kwargs[name] = _schedule(name, kwargs[name])
+    pk = kwargs.get("policy_kwargs")
+    if isinstance(pk, str):  # rl-zoo3 writes "dict(net_arch=[...])"
+        try:
+            value = _literal(ast.parse(pk, mode="eval").body)
+        except (ValueError, SyntaxError, TypeError):
+            value = None
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"policy_kwargs {pk!r}: allowed a dict(...) of literals, e.g. "
+                "'dict(net_arch=[128, 128])'"
+            )
+        kwargs["policy_kwargs"] = value
+    return kwargs
+
+
+def resolve_policy(name: str) -> Any:
+    """SB3's policy names, plus cellsim's own (`CELLSIM_POLICIES`)."""
+    if name in CELLSIM_POLICIES:
+        from cellsim.policies import networks
+
+        return getattr(networks, name)
+    return name
+
+
+def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any) -> None:
+    """SharedCellActorPolicy's own policy_kwargs (`kwargs`, as `algo_kwargs` parsed them),
+    checked before the run folder is written."""
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"policy_kwargs {kwargs!r}: allowed a mapping of keyword arguments")
+    own = [key for key in ("tilt_reference", "actor_ignores") if key in kwargs]
+    if own and hyper.get("policy") != "SharedCellActorPolicy":
+        raise ConfigError(
+            f"policy_kwargs {', '.join(own)}: only for policy SharedCellActorPolicy, not "
+            f"{hyper.get('policy')!r}"
+        )
+    reference = kwargs.get("tilt_reference")
+    if reference not in ("planning", None):
+        raise ConfigError(
+            f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
+            "planning tilt) or None"
+        )
+    from cellsim.policies.networks import IGNORABLE
+
+    ignores = kwargs.get("actor_ignores") or ()
+    if not isinstance(ignores, list | tuple) or any(name not in IGNORABLE for name in ignores):
+        raise ConfigError(
+            f"policy_kwargs actor_ignores = {kwargs.get('actor_ignores')!r}: allowed a list of "
+            f"{', '.join(IGNORABLE)}"
+        )

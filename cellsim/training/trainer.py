@@ -1,0 +1,289 @@
+"""Train (or resume) an agent of the registry on cellsim/Tilt-v0 into a run folder.
+
+The agent's entry (`cellsim.training.registry`) says which algorithm, env and trainer; its
+hyperparameters come from its defaults file or the user's own (`hyperparams_file`, rl-zoo3
+layout), with `hyperparams` overrides on top, all checked before the run folder is written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cellsim.env.config import merge_config
+from cellsim.errors import ConfigError
+from cellsim.scenario import EnvConfig, load_scenario
+from cellsim.training.envs import vec_env
+from cellsim.training.hyperparams import (
+    algo_kwargs,
+    check_keys,
+    check_shared_actor_kwargs,
+    load_hyperparams,
+    resolve_policy,
+)
+from cellsim.training.registry import ENV_ID, AgentSpec, agent_spec
+from cellsim.training.runs import (
+    atomic_save,
+    atomic_write_text,
+    latest_checkpoint,
+    next_run_dir,
+    restore_eval_history,
+    save_checkpoint,
+    versions,
+    write_metrics,
+)
+
+EVAL_SEED_OFFSET = 10_000
+
+
+@dataclass
+class TrainSpec:
+    agent: str = "ppo"
+    scenario: str = "hex7"
+    timesteps: int | None = None  # default: the hyperparameter file's n_timesteps
+    seed: int = 0
+    n_envs: int | None = None
+    out: str | None = None
+    resume: bool = False
+    config: dict[str, Any] = field(default_factory=dict)  # env config overrides
+    hyperparams: dict[str, Any] = field(default_factory=dict)  # overrides of the YAML entry
+    hyperparams_file: str | None = None  # the user's own file (default: agents/AGENT.yml)
+    eval_freq: int = 10_000  # env steps between evaluations (all envs together)
+    eval_episodes: int = 2
+    checkpoint_freq: int = 20_000
+    progress_bar: bool = True
+    verbose: int = 0
+    torch_threads: int = 1
+
+
+def _policy_kwargs(
+    policy: Any, algo_kw: dict[str, Any], eval_env: Any, env_config: dict[str, Any]
+) -> dict[str, Any]:
+    """`algo_kwargs`' policy_kwargs, plus the training network's neighbour table for
+    SharedCellActorPolicy (the one input that policy needs from the network itself), read from
+    the evaluation env's simulator (a DummyVecEnv of the training scenario, already built)."""
+    kwargs = dict(algo_kw.get("policy_kwargs") or {})
+    if policy == resolve_policy("SharedCellActorPolicy"):
+        from cellsim.env.neighbours import network_neighbours
+
+        env = eval_env.envs[0].unwrapped
+        k = env_config["per_cell"]["neighbours"]
+        kwargs["neighbour_table"] = network_neighbours(env.sim, k)
+        if kwargs.get("tilt_reference") == "planning":
+            from cellsim.policies.shared import planning_reference
+
+            kwargs["tilt_reference"] = planning_reference(env)
+    return kwargs
+
+
+def _callbacks(
+    run: Path, spec: TrainSpec, agent: AgentSpec, scenario: str, config: dict[str, Any],
+    n_envs: int,
+) -> tuple[list[Any], Any]:  # fmt: skip
+    """Evaluation and checkpoints every so many env steps; `n_envs` = the VecEnv's sub-envs."""
+    from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+    class AtomicCheckpoint(BaseCallback):
+        def __init__(self, every: int):
+            super().__init__()
+            self.every = max(1, every // n_envs)
+
+        def _on_step(self) -> bool:
+            if self.n_calls % self.every == 0:
+                save_checkpoint(self.model, run)
+            return True
+
+    eval_cls: Any = EvalCallback
+    if agent.masked:  # evaluate with the masks it trains with
+        from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+
+        eval_cls = MaskableEvalCallback
+    eval_env = vec_env(agent, scenario, config, 1, spec.seed + EVAL_SEED_OFFSET)
+    evaluation = eval_cls(
+        eval_env,
+        n_eval_episodes=spec.eval_episodes * eval_env.num_envs,  # every cell's, if per cell
+        eval_freq=max(1, spec.eval_freq // n_envs),
+        best_model_save_path=str(run),
+        log_path=str(run / "eval"),
+        deterministic=True,
+        verbose=spec.verbose,
+    )
+    return [evaluation, AtomicCheckpoint(spec.checkpoint_freq)], eval_env
+
+
+def _hyperparams(spec: TrainSpec, agent: AgentSpec) -> dict[str, Any]:
+    """The agent's entry (its defaults file or the user's), `spec.hyperparams` on top,
+    every key checked against the algorithm."""
+    in_file = load_hyperparams(spec.agent, spec.hyperparams_file)
+    source = spec.hyperparams_file or f"{agent.defaults_file} (built-in)"
+    check_keys(agent, in_file, source)
+    check_keys(agent, spec.hyperparams, "--hyperparams")
+    hyper = {**in_file, **spec.hyperparams}
+    given = spec.hyperparams.get("imitation")
+    if isinstance(in_file.get("imitation"), dict) and isinstance(given, dict):  # partial override
+        hyper["imitation"] = {**in_file["imitation"], **given}
+    return hyper
+
+
+def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
+    """The run folder and its saved config: new, or the one being resumed."""
+    if spec.resume:
+        if not spec.out:
+            raise ConfigError("--resume needs --out RUN_DIR: the run folder to continue")
+        run = Path(spec.out)
+        saved = run / "config.yml"
+        if not saved.is_file():
+            raise ConfigError(f"--out {spec.out!r}: no config.yml there: not a run folder")
+        return run, yaml.safe_load(saved.read_text())
+    agent = agent_spec(spec.agent)
+    scenario = load_scenario(spec.scenario)
+    if spec.out:
+        run = Path(spec.out)
+        if run.exists() and any(run.iterdir()):
+            raise ConfigError(
+                f"--out {spec.out!r} exists and is not empty: continue it with --resume or "
+                "choose a new folder (run folders are never overwritten)"
+            )
+    else:
+        run = next_run_dir(Path("runs"), spec.agent, scenario.name)
+    if agent.max_cells is not None:
+        from cellsim.network.build import build_layout
+
+        n_cells = len(build_layout(scenario).cells)
+        if n_cells > agent.max_cells:
+            raise ConfigError(
+                f"--agent {agent.name}: {scenario.name} has {n_cells} cells, at most "
+                f"{agent.max_cells} fit its joint Discrete action space ({agent.doc}); use ppo or a2c"
+            )
+    hyper = _hyperparams(spec, agent)
+    algo_kw = algo_kwargs(hyper)  # a bad value is refused before the run folder is written
+    env_config = {**hyper.get("env_config", {}), **spec.config}
+    if agent.action == "continuous":
+        env_config["action"] = "continuous"
+    elif env_config.get("action", "discrete") != "discrete":
+        raise ConfigError(f"--agent {spec.agent}: needs action = 'discrete' tilts")
+    full_env = merge_config(scenario.env, env_config, "env config")
+    if agent.trainer == "imitation":  # saved in full: the run rebuilds whatever defaults become
+        hyper["imitation"] = _check_imitation(agent, hyper, full_env).model_dump(mode="json")
+    check_shared_actor_kwargs(hyper, algo_kw.get("policy_kwargs") or {})
+    config = {
+        "agent": spec.agent,
+        "algo": agent.algorithm.partition(":")[2],
+        "env_id": ENV_ID,
+        "scenario": spec.scenario,
+        "scenario_name": scenario.name,
+        "env_config": full_env.model_dump(mode="json"),
+        "hyperparams": hyper,
+        "timesteps": int(spec.timesteps or float(hyper.get("n_timesteps", 100_000))),
+        "n_envs": int(spec.n_envs or hyper.get("n_envs", 1)),
+        "seed": spec.seed,
+        "versions": versions(),
+    }
+    text = yaml.safe_dump(config, sort_keys=False)
+    run.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run / "config.yml", text)
+    return run, config
+
+
+def _check_imitation(agent: AgentSpec, hyper: dict[str, Any], env_config: EnvConfig) -> Any:
+    """The `imitation` block (cellsim.imitation) trains a SharedCellActorPolicy's actor only."""
+    from cellsim.imitation import imitation_settings
+
+    if hyper.get("policy") != "SharedCellActorPolicy":
+        raise ConfigError(
+            f"--agent {agent.name}: imitation needs policy SharedCellActorPolicy, got "
+            f"{hyper.get('policy')!r} (the oracle's moves train a per-cell actor)"
+        )
+    return imitation_settings(hyper.get("imitation", {}), env_config,
+                              f"--agent {agent.name} hyperparams")  # fmt: skip
+
+
+def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
+    """The oracle warm start before PPO (cellsim.imitation); a checkpoint after it, so that a
+    resumed run goes straight on to PPO. Its figures go to imitation.json (metrics.json)."""
+    from cellsim.imitation import imitate_oracle, imitation_settings
+
+    env_config = config["env_config"]
+    settings = imitation_settings(
+        config["hyperparams"]["imitation"], EnvConfig.model_validate(env_config),
+        f"{run}/config.yml",
+    )  # fmt: skip
+    started = time.perf_counter()
+    stats = imitate_oracle(model, config["scenario"], env_config, settings, config["seed"],
+                           progress_bar)  # fmt: skip
+    stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)
+    atomic_write_text(run / "imitation.json", json.dumps(stats, indent=1))
+    save_checkpoint(model, run)
+
+
+def _set_torch_threads(n: int) -> None:
+    """Small MLPs on few cores train fastest on one thread (7× here): don't oversubscribe."""
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
+def train(spec: TrainSpec) -> Path:
+    """Train (or resume) an agent; returns the run folder."""
+    run, config = _prepare_run(spec)
+    agent = agent_spec(config["agent"])
+    algo = agent.algo_class()
+    env_config = config["env_config"]
+    n_envs, seed, total = config["n_envs"], config["seed"], config["timesteps"]
+    scenario = config["scenario"]
+    if spec.resume and (run / "model.zip").is_file():
+        print(f"{run}: already finished ({total} steps); nothing to resume")
+        return run
+    _set_torch_threads(spec.torch_threads)
+    spec.agent = config["agent"]
+    venv = vec_env(agent, scenario, env_config, n_envs, seed)
+    hyper = config["hyperparams"]
+    callbacks, eval_env = _callbacks(run, spec, agent, scenario, env_config, venv.num_envs)
+    checkpoint = latest_checkpoint(run) if spec.resume else None
+    if checkpoint is not None:
+        model = algo.load(checkpoint, env=venv, device="cpu")
+        buffer = run / "checkpoints" / "replay_buffer.pkl"
+        if agent.replay_buffer and buffer.is_file():
+            model.load_replay_buffer(buffer)
+    else:
+        policy = resolve_policy(hyper.get("policy", "MlpPolicy"))
+        kwargs = algo_kwargs(hyper)
+        kwargs["policy_kwargs"] = _policy_kwargs(policy, kwargs, eval_env, env_config)
+        model = algo(
+            policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
+            verbose=spec.verbose, **kwargs,
+        )  # fmt: skip
+    started = time.perf_counter()
+    imitating = checkpoint is None and agent.trainer == "imitation"
+    if checkpoint is not None:
+        restore_eval_history(callbacks[0], run)
+    try:
+        if imitating:
+            _imitate(model, run, config, spec.progress_bar)
+            imitating = False
+        remaining = max(0, total - model.num_timesteps)
+        if remaining > 0:  # an imitation-only run (n_timesteps: 0) has no PPO steps
+            model.learn(
+                remaining, callback=callbacks, progress_bar=spec.progress_bar,
+                reset_num_timesteps=checkpoint is None, tb_log_name="run",
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        if imitating:  # half an imitation is not worth keeping: a resumed run starts it again
+            print(f"\ninterrupted while imitating the oracle; start again with: "
+                  f"cellsim train --resume --out {run}")  # fmt: skip
+            raise
+        path = save_checkpoint(model, run)
+        print(f"\ninterrupted at {model.num_timesteps} steps; checkpoint {path}; "
+              f"continue with: cellsim train --resume --out {run}")  # fmt: skip
+        raise
+    finally:
+        venv.close()
+        eval_env.close()
+    atomic_save(model, run / "model.zip")
+    write_metrics(run, model.num_timesteps, time.perf_counter() - started)
+    return run
