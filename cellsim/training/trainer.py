@@ -158,7 +158,8 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
         if n_cells > agent.max_cells:
             raise ConfigError(
                 f"--agent {agent.name}: {scenario.name} has {n_cells} cells, at most "
-                f"{agent.max_cells} fit its joint Discrete action space ({agent.doc}); use ppo or a2c"
+                f"{agent.max_cells} fit its joint Discrete action space ({agent.doc}); use ppo "
+                "or a2c"
             )
     hyper = _hyperparams(spec, agent)
     algo_kw = algo_kwargs(hyper)  # a bad value is refused before the run folder is written
