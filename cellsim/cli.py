@@ -293,8 +293,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "tb/ (TensorBoard), metrics.json. Ctrl-C saves a checkpoint; --resume continues from "
         f"the last one. Agents: {agents}.",
     )
-    p.add_argument("--agent", required=True, choices=list(AGENTS),
-                   help="agent of the registry (see above)")  # fmt: skip
+    p.add_argument("--agent", choices=list(AGENTS),
+                   help="agent of the registry (see above); not needed with --resume")  # fmt: skip
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--timesteps", type=_positive_int, help="env steps (default: the YAML's)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed ≥ 0 (default 0)")
@@ -315,8 +315,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> None:
     from cellsim.training import TrainSpec, train
 
+    if args.agent is None and not args.resume:
+        raise CellsimError("cellsim train: --agent is required (unless --resume continues a run)")
     spec = TrainSpec(
-        agent=args.agent, scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
+        agent=args.agent or "ppo", scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
         n_envs=args.n_envs, out=args.out, resume=args.resume, config=args.config,
         hyperparams=args.hyperparams, hyperparams_file=args.hyperparams_file,
         progress_bar=not args.no_progress,

@@ -155,8 +155,14 @@ N_CELL = len(CELL_FEATURES)
 #: The KPI kernel's per-cell columns (`Kpis.cell`), in kernel order.
 KPI_COLUMNS: tuple[str, ...] = tuple(f.kpi for f in CELL_FEATURES if f.kpi is not None)
 KPI_COLUMN: dict[str, int] = {name: i for i, name in enumerate(KPI_COLUMNS)}
-#: Where each KPI column goes in the cell feature row.
-_KPI_FEATURES = np.array([i for i, f in enumerate(CELL_FEATURES) if f.kpi is not None])
+#: Where each KPI column goes in the cell feature row (a slice where they are contiguous, as
+#: now: a step copies them in one block).
+_KPI_INDEX = [i for i, f in enumerate(CELL_FEATURES) if f.kpi is not None]
+_KPI_FEATURES: slice | np.ndarray = (
+    slice(_KPI_INDEX[0], _KPI_INDEX[-1] + 1)
+    if _KPI_INDEX == list(range(_KPI_INDEX[0], _KPI_INDEX[-1] + 1))
+    else np.array(_KPI_INDEX)
+)
 _KPI_SCALE = np.array([f.scale for f in CELL_FEATURES if f.kpi is not None], np.float32)
 CELL_LOW = np.array([f.low for f in CELL_FEATURES], np.float32)
 CELL_HIGH = np.array([f.high for f in CELL_FEATURES], np.float32)

@@ -124,3 +124,14 @@ def test_a_missing_hyperparameter_file_or_unknown_key_in_json_is_one_line(tmp_pa
     line = one_line(*run_cli(capsys, "train", "--agent", "a2c", "--hyperparams",
                              '{"clip_range": 0.2}', "--out", str(tmp_path / "r"))[::2])  # fmt: skip
     assert "clip_range" in line and "a2c" in line
+
+
+def test_resume_needs_only_the_run_folder(tmp_path, capsys):
+    """The README's `cellsim train --resume --out DIR`: the agent comes from the run's config."""
+    run = tmp_path / "run"
+    _train(capsys, run, "--agent", "a2c", "--hyperparams", '{"n_steps": 8}')
+    code, out, err = run_cli(capsys, "train", "--resume", "--out", str(run), "--no-progress")
+    assert code == 0, err
+    assert "already finished" in out
+    line = one_line(*run_cli(capsys, "train", "--out", str(tmp_path / "other"))[::2])
+    assert "--agent is required" in line
