@@ -160,7 +160,7 @@ KPI_COLUMN: dict[str, int] = {name: i for i, name in enumerate(KPI_COLUMNS)}
 _KPI_INDEX = [i for i, f in enumerate(CELL_FEATURES) if f.kpi is not None]
 _KPI_FEATURES: slice | np.ndarray = (
     slice(_KPI_INDEX[0], _KPI_INDEX[-1] + 1)
-    if _KPI_INDEX == list(range(_KPI_INDEX[0], _KPI_INDEX[-1] + 1))
+    if list(range(_KPI_INDEX[0], _KPI_INDEX[-1] + 1)) == _KPI_INDEX
     else np.array(_KPI_INDEX)
 )
 _KPI_SCALE = np.array([f.scale for f in CELL_FEATURES if f.kpi is not None], np.float32)

@@ -15,12 +15,16 @@ costs O(points), never O(points × cells).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba as nb
 import numpy as np
 
 from cellsim.contract import KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
 from cellsim.kernels import JIT_OPTIONS
+
+if TYPE_CHECKING:
+    from cellsim.engine import RadioState
 
 SE_ALPHA = 0.6  # TR 36.942 attenuated Shannon: SE = α log2(1 + SINR)
 SE_MAX_BPS_HZ = 4.4
@@ -83,10 +87,28 @@ class Kpis:
 
 @nb.njit(**JIT_OPTIONS)
 def _kpi_pass(
-    serving, serving_mw, interference_mw, noise_mw, sinr_db, peak, log_peak, users,
-    site_distance_m, cell_site, overshoot_limit_m, active, rsrp_min_mw, sinr_min_db,
-    user_rate_mbps, max_load, idle_load, log_reference, cell_out, rate_out, weight_out,
-):  # fmt: skip
+    serving: np.ndarray,
+    serving_mw: np.ndarray,
+    interference_mw: np.ndarray,
+    noise_mw: float,
+    sinr_db: np.ndarray,
+    peak: np.ndarray,
+    log_peak: np.ndarray,
+    users: np.ndarray,
+    site_distance_m: np.ndarray,
+    cell_site: np.ndarray,
+    overshoot_limit_m: np.ndarray,
+    active: np.ndarray,
+    rsrp_min_mw: float,
+    sinr_min_db: float,
+    user_rate_mbps: float,
+    max_load: float,
+    idle_load: float,
+    log_reference: float,
+    cell_out: np.ndarray,
+    rate_out: np.ndarray,
+    weight_out: np.ndarray,
+) -> tuple[float, float, float, float, float, float, float, np.ndarray, float]:
     """Scatter per-point values into per-cell sums, then user throughput under load.
 
     The transcendental parts (SINR in dB, spectral efficiency, log peak rate) come in
@@ -193,7 +215,7 @@ def _kpi_pass(
     )  # fmt: skip
 
 
-def link_quality(state, bandwidth_mhz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def link_quality(state: RadioState, bandwidth_mhz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SINR (dB), peak rate (Mbps) and log10 peak rate per point, in numpy's SIMD loops."""
     sinr = state.serving_mw / (state.interference_mw + np.float32(state.noise_mw))
     sinr_db = 10.0 * np.log10(np.maximum(sinr, np.float32(1e-30)))
@@ -206,7 +228,7 @@ def link_quality(state, bandwidth_mhz: float) -> tuple[np.ndarray, np.ndarray, n
 
 
 def compute_kpis(
-    state, users: np.ndarray, site_distance_m: np.ndarray, cell_site: np.ndarray,
+    state: RadioState, users: np.ndarray, site_distance_m: np.ndarray, cell_site: np.ndarray,
     overshoot_limit_m: np.ndarray, active: np.ndarray, params: KpiParams,
 ) -> Kpis:  # fmt: skip
     """All KPIs of a radio state (`cellsim.engine.RadioState`) for the given demand.

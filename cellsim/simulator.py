@@ -16,6 +16,7 @@ from cellsim.kpi import KpiParams, Kpis, compute_kpis
 from cellsim.network.area import Raster, build_raster
 from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.demand import DemandModel, build_demand
+from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
 from cellsim.scenario import EnvConfig, Scenario, check_event_sites
@@ -58,7 +59,7 @@ def _receivers(scenario: Scenario, raster: Raster) -> tuple[Receivers, np.ndarra
     return both, share
 
 
-def _overshoot_limits_m(layout, ratio: float) -> np.ndarray:
+def _overshoot_limits_m(layout: Layout, ratio: float) -> np.ndarray:
     """Per cell: `ratio` × the distance from its site to the nearest other site (wrap-aware)."""
     sites = layout.sites_xy_m
     if len(sites) < 2:
@@ -133,7 +134,14 @@ class Simulator:
             return per_point
         return np.tile(per_point, 2) * self._demand_share
 
-    def _iterate(self, tilt_deg, hour, users, weight, iterations):
+    def _iterate(
+        self,
+        tilt_deg: np.ndarray,
+        hour: float,
+        users: np.ndarray,
+        weight: np.ndarray,
+        iterations: int,
+    ) -> tuple[RadioState, Kpis, np.ndarray]:
         """The load ↔ interference fixed point from `weight`, `iterations` times."""
         active = self.active_at(hour)
         for _ in range(iterations):

@@ -11,10 +11,14 @@ whatever the network, which is what lets one policy run on networks of any size.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cellsim.contract import TiltSpace
+
+if TYPE_CHECKING:
+    from cellsim.simulator import Simulator
 
 ABSENT_COUPLING_DB = -60.0  # what an empty neighbour slot (or a silent neighbour) reports
 
@@ -34,7 +38,7 @@ class NeighbourTable:
         return self.index >= 0
 
 
-def _sum_by_server(rx_t: np.ndarray, server: np.ndarray, weights: np.ndarray, n: int):
+def _sum_by_server(rx_t: np.ndarray, server: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
     """(n, n): row i = Σ over the receivers that cell i serves of weight × each cell's power."""
     order = np.argsort(server, kind="stable")
     counts = np.bincount(server, minlength=n)
@@ -88,7 +92,7 @@ def interference_neighbours(received_mw: np.ndarray, users: np.ndarray, k: int) 
     return NeighbourTable(index, coupling_in, coupling_out)
 
 
-def network_neighbours(sim, k: int) -> NeighbourTable:
+def network_neighbours(sim: Simulator, k: int) -> NeighbourTable:
     """The neighbour table of a `Simulator`'s network at its scenario tilts, full load."""
     tilt = TiltSpace.of(sim.config).clip(sim.layout.cells.tilt_deg)
     sim.budget.evaluate(tilt, np.ones(sim.n_cells, np.float32), np.ones(sim.n_cells, bool))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 
 from cellsim.contract import (
     N_MOVES,
@@ -20,6 +21,12 @@ from cellsim.env.observation import build_observation, cell_observation
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, Scenario, load_scenario
 from cellsim.simulator import Simulator, StepResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
+    from cellsim.viz.frame import FrameRenderer
 
 SINR_RANGE_DB = (-10.0, 30.0)  # colour range of rendered frames
 
@@ -76,14 +83,14 @@ class TiltEnv(gym.Env):
     - v0: initial release.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
 
     def __init__(
         self,
         scenario: str | Scenario = "hex7",
         config: dict[str, Any] | None = None,
         render_mode: str | None = None,
-    ):
+    ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self._base_config = merge_config(self.scenario.env, config, f"{self.scenario.name} config")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -100,8 +107,8 @@ class TiltEnv(gym.Env):
         low, high = observation_bounds(n)
         self.observation_space = gym.spaces.Box(low, high, dtype=np.float32)
         self.cell_names = self.sim.layout.cells.name
-        self._renderer = None
-        self._figure = None
+        self._renderer: FrameRenderer | None = None
+        self._figure: tuple[Figure, AxesImage] | None = None
         self._last: StepResult | None = None
 
     # -- configuration ----------------------------------------------------------------------
@@ -120,7 +127,8 @@ class TiltEnv(gym.Env):
 
     # -- Gym API ----------------------------------------------------------------------------
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         options = options or {}
         if "config" in options:
@@ -145,7 +153,7 @@ class TiltEnv(gym.Env):
         )
         return self._observation(), self._info(None)
 
-    def step(self, action):
+    def step(self, action: npt.ArrayLike) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise ConfigError("step() called before reset()")
         new_tilt = self._tilts_from_action(action)
@@ -176,7 +184,7 @@ class TiltEnv(gym.Env):
 
     # -- pieces -----------------------------------------------------------------------------
 
-    def _tilts_from_action(self, action) -> np.ndarray:
+    def _tilts_from_action(self, action: npt.ArrayLike) -> np.ndarray:
         cfg = self.config
         n = self.sim.n_cells
         try:
@@ -218,15 +226,19 @@ class TiltEnv(gym.Env):
         return self.sim.users_at(self.hour, noise)
 
     def _observation(self) -> np.ndarray:
-        cells = cell_observation(self._last.kpis, self.tilt_deg, self._last.active, self.tilt_space)
+        last = self._last
+        assert last is not None  # set by reset() before any observation
+        cells = cell_observation(last.kpis, self.tilt_deg, last.active, self.tilt_space)
         return build_observation(cells, self.hour)
 
-    def _info(self, terms: dict | None) -> dict[str, Any]:
-        info = {
-            "kpis": self._last.kpis.network(),
+    def _info(self, terms: dict[str, float] | None) -> dict[str, Any]:
+        last = self._last
+        assert last is not None  # set by reset() before any info
+        info: dict[str, Any] = {
+            "kpis": last.kpis.network(),
             "hour": self.hour,
             "tilt_deg": self.tilt_deg.copy(),
-            "active_cells": int(self._last.active.sum()),
+            "active_cells": int(last.active.sum()),
         }
         if terms is not None:
             info["rewards"] = terms
@@ -234,7 +246,7 @@ class TiltEnv(gym.Env):
 
     # -- rendering --------------------------------------------------------------------------
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         if self.render_mode is None or self._last is None:
             return None
         if self._renderer is None:
@@ -265,7 +277,7 @@ class TiltEnv(gym.Env):
         fig.canvas.draw_idle()
         fig.canvas.flush_events()
 
-    def close(self):
+    def close(self) -> None:
         if self._figure is not None:
             import matplotlib.pyplot as plt
 
