@@ -321,7 +321,7 @@ class PerCellConfig(_Strict):
 
 
 class KpiConfig(_Strict):
-    """Thresholds and the load model behind the KPIs (operator choices, domain.md)."""
+    """Thresholds and the load model behind the KPIs (operator choices, docs/domain.md)."""
 
     rsrp_min_dbm: Annotated[float, Field(ge=-160, le=-40)] = -110.0
     sinr_min_db: Annotated[float, Field(ge=-30, le=30)] = -6.0

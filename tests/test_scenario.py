@@ -771,3 +771,18 @@ def test_mutated_scenario_is_valid_or_a_cellsim_error(fuzz_bases, which, mutatio
         return
     assert math.isfinite(setup.fc_ghz)
     assert np.all(np.isfinite(setup.tx_power_per_re_dbm))
+
+
+def test_model_choices_in_the_schema_are_the_model_registries():
+    """The scenario schema's path-loss and antenna names are exactly the physics registries'
+    (the CLI reads its choices from the same registries)."""
+    import typing
+
+    from cellsim.radio.antenna import ANTENNA_KINDS
+    from cellsim.radio.pathloss import PATHLOSS_MODELS
+    from cellsim.scenario import AntennaConfig, PathlossConfig
+
+    pathloss = typing.get_args(PathlossConfig.model_fields["model"].annotation)
+    antenna = typing.get_args(AntennaConfig.model_fields["kind"].annotation)
+    assert set(pathloss) == set(PATHLOSS_MODELS)
+    assert set(antenna) == set(ANTENNA_KINDS)
