@@ -44,7 +44,7 @@ class TiltParallelEnv(ParallelEnv):
         scenario: str | Scenario = "hex7",
         config: dict[str, Any] | None = None,
         render_mode: str | None = None,
-    ):
+    ) -> None:
         self.central = TiltEnv(scenario, config, render_mode)
         self.render_mode = render_mode
         self.sim = self.central.sim
@@ -73,13 +73,18 @@ class TiltParallelEnv(ParallelEnv):
 
     # -- PettingZoo API ---------------------------------------------------------------------
 
-    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+    def reset(
+        self, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         self._state, info = self.central.reset(seed=seed, options=options)
         self.agents = list(self.possible_agents)
         infos = {a: {"network": info} for a in self.agents}
         return self._per_agent(self.observation_matrix()), infos
 
-    def step(self, actions: dict[str, Any]):
+    def step(self, actions: dict[str, Any]) -> tuple[
+        dict[str, np.ndarray], dict[str, float], dict[str, bool], dict[str, bool],
+        dict[str, dict[str, Any]],
+    ]:  # fmt: skip
         if not self.agents:
             raise ConfigError("step() called before reset() or after the episode ended")
         matrix, rewards_arr, terminated, truncated, info = self.step_joint(
@@ -95,7 +100,9 @@ class TiltParallelEnv(ParallelEnv):
             self.agents = []
         return obs, rewards, terminations, truncations, infos
 
-    def step_joint(self, joint: np.ndarray):
+    def step_joint(
+        self, joint: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, bool, bool, dict[str, Any]]:
         """The array form of `step` (for vectorised training): the joint action in
         `possible_agents` order → (observation matrix, rewards, terminated, truncated, info)."""
         self._state, reward, terminated, truncated, info = self.central.step(joint)
@@ -109,7 +116,7 @@ class TiltParallelEnv(ParallelEnv):
             raise ConfigError("state() called before reset()")
         return self._state.copy()
 
-    def render(self):
+    def render(self) -> np.ndarray | None:
         return self.central.render()
 
     def close(self) -> None:
@@ -119,6 +126,8 @@ class TiltParallelEnv(ParallelEnv):
 
     def observation_matrix(self) -> np.ndarray:
         """(n_cells, obs_dim): every agent's observation, in `possible_agents` order."""
+        if self._state is None:
+            raise ConfigError("observation_matrix() called before reset()")
         return agent_observations_from_state(self._state, self.sim.n_cells, self.neighbours)
 
     def _per_agent(self, matrix: np.ndarray) -> dict[str, np.ndarray]:

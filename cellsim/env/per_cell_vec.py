@@ -14,22 +14,25 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
 from cellsim.env.per_cell import TiltParallelEnv
 
 
 class PerCellVecEnv(VecEnv):
-    def __init__(self, env_fns: Sequence[Callable[[], TiltParallelEnv]]):
+    def __init__(self, env_fns: Sequence[Callable[[], TiltParallelEnv]]) -> None:
         self.envs = [fn() for fn in env_fns]
         sizes = [len(e.possible_agents) for e in self.envs]
         starts = np.cumsum([0, *sizes[:-1]])
         self._slices = [slice(a, a + n) for a, n in zip(starts, sizes, strict=True)]
         first = self.envs[0]
         agent = first.possible_agents[0]
-        super().__init__(sum(sizes), first.observation_space(agent), first.action_space(agent))
+        observation_space = first.observation_space(agent)
+        super().__init__(sum(sizes), observation_space, first.action_space(agent))
+        self._obs_shape = observation_space.shape
         self._returns = np.zeros(self.num_envs)
         self._lengths = np.zeros(self.num_envs, np.int64)
         self._started = time.time()
@@ -51,8 +54,10 @@ class PerCellVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
-    def step_wait(self):
-        obs = np.empty((self.num_envs, *self.observation_space.shape), np.float32)
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called before step_async()")
+        obs = np.empty((self.num_envs, *self._obs_shape), np.float32)
         rewards = np.empty(self.num_envs, np.float32)
         dones = np.zeros(self.num_envs, bool)
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
@@ -85,24 +90,29 @@ class PerCellVecEnv(VecEnv):
         for env in self.envs:
             env.close()
 
-    def _env_of(self, indices) -> list[TiltParallelEnv]:
+    def _env_of(self, indices: VecEnvIndices) -> list[TiltParallelEnv]:
         owner = np.repeat(np.arange(len(self.envs)), [s.stop - s.start for s in self._slices])
         return [self.envs[owner[i]] for i in self._get_indices(indices)]
 
-    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
         return [getattr(env, attr_name) for env in self._env_of(indices)]
 
-    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         for env in self._env_of(indices):
             setattr(env, attr_name, value)
 
-    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:  # fmt: skip
         return [getattr(env, method_name)(*method_args, **method_kwargs)
                 for env in self._env_of(indices)]  # fmt: skip
 
-    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
         # The `episode` statistics above are Monitor's, so evaluation can rely on them.
-        return [wrapper_class is Monitor] * len(self._get_indices(indices))
+        return [wrapper_class is Monitor] * len(list(self._get_indices(indices)))
 
-    def render(self, mode: str | None = None):
+    def render(self, mode: str | None = None) -> np.ndarray | None:
         return self.envs[0].render()

@@ -83,7 +83,8 @@ class TiltEnv(gym.Env):
     - v0: initial release.
     """
 
-    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": 4}
+    # Not a ClassVar: gymnasium's Env declares `metadata` as an attribute, so mypy forbids one.
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array", "human"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -153,7 +154,9 @@ class TiltEnv(gym.Env):
         )
         return self._observation(), self._info(None)
 
-    def step(self, action: npt.ArrayLike) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(
+        self, action: npt.ArrayLike
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise ConfigError("step() called before reset()")
         new_tilt = self._tilts_from_action(action)
