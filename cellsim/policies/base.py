@@ -6,6 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+import numpy.typing as npt
 
 from cellsim.contract import FEATURE_INDEX, TiltSpace, split_observation
 from cellsim.env.tilt_env import TiltEnv
@@ -49,7 +50,14 @@ class TiltPolicy(ABC):
     def reset(self, env_index: int | None = None) -> None:  # noqa: B027  (optional hook)
         """Start of an episode in env `env_index` (None: all); rules with memory override it."""
 
-    def predict(self, observation, state=None, episode_start=None, deterministic: bool = True):
+    def predict(
+        self,
+        observation: npt.ArrayLike,
+        state: tuple[np.ndarray, ...] | None = None,
+        episode_start: npt.ArrayLike | None = None,
+        deterministic: bool = True,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
+        """SB3's `predict`: the action of one observation or of a batch, `state` passed on."""
         obs = np.asarray(observation, np.float32)
         batch = obs[None] if obs.ndim == 1 else obs
         starts = np.zeros(len(batch), bool)

@@ -10,11 +10,14 @@ cells. Use it with `policy: PerCellPolicy` in agents/ppo.yml (cellsim train reso
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.type_aliases import Schedule
 from torch import nn
 
 from cellsim.contract import (
@@ -31,6 +34,7 @@ from cellsim.contract import (
     split_observation,
 )
 from cellsim.contract import N_CELL as N_FEATURES
+from cellsim.env.neighbours import NeighbourTable
 from cellsim.env.observation import slot_static, tilt_reference_offsets
 
 
@@ -51,7 +55,7 @@ class TorchOps:
 class PerCellExtractor(nn.Module):
     """Shared per-cell encoder: actor latent = every cell's code, critic latent = their mean."""
 
-    def __init__(self, obs_dim: int, hidden: int = 64, embedding: int = 8):
+    def __init__(self, obs_dim: int, hidden: int = 64, embedding: int = 8) -> None:
         super().__init__()
         self.n_cells = n_cells_of(obs_dim)
         self.hidden = hidden
@@ -91,7 +95,7 @@ class PerCellExtractor(nn.Module):
 class PerCellHead(nn.Module):
     """The same linear map from each cell's code to its logits (or its action mean)."""
 
-    def __init__(self, n_cells: int, hidden: int, per_cell: int):
+    def __init__(self, n_cells: int, hidden: int, per_cell: int) -> None:
         super().__init__()
         self.n_cells, self.hidden = n_cells, hidden
         self.linear = nn.Linear(hidden, per_cell)
@@ -106,8 +110,14 @@ class PerCellHead(nn.Module):
 class PerCellPolicy(ActorCriticPolicy):
     """ActorCriticPolicy whose actor is shared across cells (MultiDiscrete or Box actions)."""
 
-    def __init__(self, observation_space, action_space, lr_schedule, hidden: int = 64,
-                 embedding: int = 8, **kwargs):  # fmt: skip
+    # SB3 infers MlpExtractor from its own builder; it needs only latent_dim_pi/vf and
+    # forward_actor/forward_critic, which the per-cell extractors have.
+    mlp_extractor: PerCellExtractor  # type: ignore[assignment]
+    action_net: PerCellHead
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 lr_schedule: Schedule, hidden: int = 64, embedding: int = 8,
+                 **kwargs: Any) -> None:  # fmt: skip
         self._hidden, self._embedding = hidden, embedding
         kwargs.setdefault("share_features_extractor", True)
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
@@ -115,7 +125,7 @@ class PerCellPolicy(ActorCriticPolicy):
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = PerCellExtractor(self.features_dim, self._hidden, self._embedding)
 
-    def _build(self, lr_schedule) -> None:
+    def _build(self, lr_schedule: Schedule) -> None:
         super()._build(lr_schedule)
         n = self.mlp_extractor.n_cells
         if isinstance(self.action_space, spaces.MultiDiscrete):
@@ -123,7 +133,8 @@ class PerCellPolicy(ActorCriticPolicy):
         else:
             per_cell = 1
         self.action_net = PerCellHead(n, self._hidden, per_cell)
-        self.optimizer = self.optimizer_class(
+        # every torch optimizer takes lr; the base class Optimizer does not (SB3 ignores it too)
+        self.optimizer = self.optimizer_class(  # type: ignore[call-arg]
             self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs
         )
 
@@ -164,8 +175,16 @@ class NeighbourhoodExtractor(nn.Module):
     that share a reward. Same actor either way, so it runs on any network (`act_cells`).
     """
 
-    def __init__(self, obs_dim: int, neighbour_table, hidden: int = 64,
-                 actor_ignores: tuple[str, ...] = (), tilt_reference=None):  # fmt: skip
+    # buffers (register_buffer), typed for what nn.Module.__getattr__ returns
+    index: torch.Tensor
+    present: torch.Tensor
+    slot_static: torch.Tensor
+    input_mask: torch.Tensor
+    input_offsets: torch.Tensor | None
+
+    def __init__(self, obs_dim: int, neighbour_table: NeighbourTable, hidden: int = 64,
+                 actor_ignores: tuple[str, ...] = (),
+                 tilt_reference: npt.ArrayLike | None = None) -> None:  # fmt: skip
         super().__init__()
         self.n_cells = n_cells_of(obs_dim)
         self.k, self.hidden = neighbour_table.k, hidden
@@ -241,9 +260,12 @@ class SharedCellActorPolicy(PerCellPolicy):
     uses that network's planning tilts (`uses_tilt_reference`).
     """
 
-    def __init__(self, observation_space, action_space, lr_schedule, neighbour_table=None,
-                 hidden: int = 64, actor_ignores: tuple[str, ...] = (), tilt_reference=None,
-                 **kwargs):  # fmt: skip
+    mlp_extractor: NeighbourhoodExtractor  # type: ignore[assignment]  # see PerCellPolicy
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space,
+                 lr_schedule: Schedule, neighbour_table: NeighbourTable | None = None,
+                 hidden: int = 64, actor_ignores: tuple[str, ...] = (),
+                 tilt_reference: npt.ArrayLike | None = None, **kwargs: Any) -> None:  # fmt: skip
         if neighbour_table is None:
             raise ValueError(
                 "SharedCellActorPolicy needs policy_kwargs neighbour_table "
@@ -271,7 +293,7 @@ class SharedCellActorPolicy(PerCellPolicy):
             self._tilt_reference,
         )  # fmt: skip
 
-    def _get_constructor_parameters(self) -> dict:
+    def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["neighbour_table"] = self._neighbour_table
         data["actor_ignores"] = self._actor_ignores

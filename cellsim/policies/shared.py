@@ -12,6 +12,9 @@ observations from the centralised observation, then asks the model for every cel
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, NoReturn
+
 import numpy as np
 
 from cellsim.contract import agent_observation_dim
@@ -25,12 +28,14 @@ from cellsim.policies.base import TiltPolicy
 class SharedCellPolicy(TiltPolicy):
     name = "shared"
 
-    def __init__(self, env: TiltEnv, model, neighbours: int):
+    def __init__(self, env: TiltEnv, model: Any, neighbours: int) -> None:
         super().__init__(env)
-        self.model = model
+        self.model = model  # an SB3 model
         self.neighbours = network_neighbours(env.sim, neighbours)
-        self._act_cells = getattr(model.policy, "act_cells", None)
-        self._offsets = None  # what the actor adds to its inputs on this network
+        self._act_cells: Callable[[np.ndarray], np.ndarray] | None = getattr(
+            model.policy, "act_cells", None
+        )
+        self._offsets: np.ndarray | None = None  # what the actor adds to its inputs on this network
         if getattr(model.policy, "uses_tilt_reference", False):
             self._offsets = tilt_reference_offsets(planning_reference(env), self.neighbours)
         if self._act_cells is not None:
@@ -71,11 +76,11 @@ def planning_reference(env: TiltEnv) -> np.ndarray:
 class SharedCellModel:
     """A loaded shared model not yet bound to an env: `bind(env)` gives its policy there."""
 
-    def __init__(self, model, neighbours: int):
+    def __init__(self, model: Any, neighbours: int) -> None:
         self.model, self.neighbours = model, neighbours
 
     def bind(self, env: TiltEnv) -> SharedCellPolicy:
         return SharedCellPolicy(env, self.model, self.neighbours)
 
-    def predict(self, *args, **kwargs):
+    def predict(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ConfigError("a shared per-cell model acts on one network: bind(env) it first")
