@@ -11,10 +11,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from cellsim import __version__
 from cellsim.errors import CellsimError, ParameterError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -445,7 +448,8 @@ def _run_map(args: argparse.Namespace) -> None:
         raise CellsimError("--compare and --policy: give one or the other")
     env = TiltEnv(args.scenario)
 
-    def plan(spec: str):  # policies import torch (run folders): only when a policy is asked for
+    # policies import torch (run folders): only when a policy is asked for
+    def plan(spec: str) -> tuple[str, np.ndarray]:
         from cellsim.demo import tilts_at
         from cellsim.evaluation import load_policy
 

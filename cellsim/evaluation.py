@@ -10,9 +10,10 @@ evaluated, as the score needs them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -21,6 +22,9 @@ from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies import BUILTIN_POLICIES, make_policy
 from cellsim.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from cellsim.viz.record import Predictor
 
 EVAL_SEED0 = 20_000
 REFERENCE_AGENTS = ("rule-geometric", "oracle")
@@ -32,7 +36,7 @@ CDF_EVERY_STEPS = 8  # user-throughput samples for CDFs: every 2 h of a 15-min e
 class EpisodeResult:
     seed: int
     reward: float
-    tilt_changes: int
+    tilt_changes: float  # a count per episode; a trained agent's sweep record holds a mean
     kpis: dict[str, float]  # episode means of the network KPIs
     hours: np.ndarray
     per_step: dict[str, np.ndarray]  # reward and KPIs per step, for plots over the day
@@ -42,7 +46,7 @@ class EpisodeResult:
     tilts_deg: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)  # per step
 
 
-def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
+def run_episode(env: TiltEnv, policy: Predictor, seed: int) -> EpisodeResult:
     """One episode of `policy` (anything with SB3's `predict`) on `env` from `seed`."""
     obs, _ = env.reset(seed=seed)
     if hasattr(policy, "reset"):
@@ -65,6 +69,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
             series[k].append(info["kpis"][k])
         if env.t % CDF_EVERY_STEPS == 0:
             last = env._last  # the step's per-point results
+            assert last is not None  # set by every step
             rates.append(last.kpis.rate_mbps.copy())
             weights.append(last.users.copy())
             sinrs.append(last.kpis.sinr_db.copy())
@@ -80,7 +85,7 @@ def run_episode(env: TiltEnv, policy, seed: int) -> EpisodeResult:
     )  # fmt: skip
 
 
-def mean_ci95(values) -> tuple[float, list[float]]:
+def mean_ci95(values: Sequence[float] | np.ndarray) -> tuple[float, list[float]]:
     """Mean and Student-t 95 % confidence interval; a single value has a zero-width one."""
     v = np.asarray(values, float)
     m = float(v.mean())
@@ -126,7 +131,7 @@ def parse_agent(spec: str) -> tuple[str, str | None]:
     )
 
 
-def load_policy(spec: str, env: TiltEnv):
+def load_policy(spec: str, env: TiltEnv) -> tuple[str, Predictor]:
     """A built-in policy for `env`, or the model of a run folder (`NAME=RUN_DIR` or RUN_DIR)."""
     from cellsim.training import load_run
 
@@ -134,7 +139,7 @@ def load_policy(spec: str, env: TiltEnv):
     return name, (make_policy(name, env) if path is None else bind(load_run(path)[0], env))
 
 
-def bind(policy, env: TiltEnv):
+def bind(policy: Any, env: TiltEnv) -> Predictor:
     """A loaded model as a policy of `env`: shared per-cell models derive its neighbours."""
     return policy.bind(env) if hasattr(policy, "bind") else policy
 
@@ -174,7 +179,7 @@ def compare(
     for name, path in specs:
         if path is None:
             env = env_for(action)
-            policy = make_policy(name, env)
+            policy: Predictor = make_policy(name, env)
         else:
             policy, run_config = load_run(path)
             trained = run_config["env_config"]["action"]

@@ -16,7 +16,7 @@ a stricter coverage threshold so that a capacity-limited network also shows its 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -24,6 +24,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cellsim.env.config import deep_merge, merge_config
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, format_validation_error
+
+if TYPE_CHECKING:
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.policies.networks import SharedCellActorPolicy
+    from cellsim.policies.oracle import Oracle
+    from cellsim.policies.shared import SharedCellPolicy
+
+
+def _one_plain_variant() -> list[dict[str, Any]]:
+    return [{}]
 
 
 class ImitationSettings(BaseModel):
@@ -40,7 +50,7 @@ class ImitationSettings(BaseModel):
     # weight of the oracle's "hold" labels in the loss relative to its moves (> 1: when unsure,
     # hold rather than move)
     hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
-    env_variants: list[dict[str, Any]] = Field(default_factory=lambda: [{}])
+    env_variants: list[dict[str, Any]] = Field(default_factory=_one_plain_variant)
 
 
 def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> ImitationSettings:
@@ -65,8 +75,8 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
 
 
 def _training_setups(
-    model, scenario: str, env_config: dict, settings: ImitationSettings, seed: int
-):
+    model: Any, scenario: str, env_config: dict[str, Any], settings: ImitationSettings, seed: int
+) -> list[tuple[TiltEnv, Oracle, SharedCellPolicy]]:
     """The training envs (one per variant), their oracles and the actor bound to each."""
     from cellsim.env.tilt_env import TiltEnv
     from cellsim.policies.oracle import Oracle
@@ -81,9 +91,9 @@ def _training_setups(
 
 
 def imitate_oracle(
-    model,
+    model: Any,
     scenario: str,
-    env_config: dict,
+    env_config: dict[str, Any],
     settings: ImitationSettings,
     seed: int,
     progress_bar: bool = True,
@@ -93,7 +103,7 @@ def imitate_oracle(
     import torch
     from tqdm.auto import tqdm
 
-    policy = model.policy
+    policy: SharedCellActorPolicy = model.policy  # model: an SB3 PPO
 
     def actor(x: torch.Tensor) -> torch.Tensor:  # the cells' logits
         return policy.action_net.linear(policy.mlp_extractor.codes(x))

@@ -215,7 +215,9 @@ def _kpi_pass(
     )  # fmt: skip
 
 
-def link_quality(state: RadioState, bandwidth_mhz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def link_quality(
+    state: RadioState, bandwidth_mhz: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SINR (dB), peak rate (Mbps) and log10 peak rate per point, in numpy's SIMD loops."""
     sinr = state.serving_mw / (state.interference_mw + np.float32(state.noise_mw))
     sinr_db = 10.0 * np.log10(np.maximum(sinr, np.float32(1e-30)))

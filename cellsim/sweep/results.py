@@ -130,10 +130,7 @@ def _episode(
     empty = np.zeros(0)
     return EpisodeResult(
         seed=seed, reward=reward, kpis=kpis, hours=empty,
-        per_step={}, rates_mbps=empty, rate_weights=empty,
-        # A trained agent's record holds the mean over its evaluation episodes, a float; the
-        # field is annotated int (cellsim/evaluation.py) but only ever averaged.
-        tilt_changes=tilt_changes,  # type: ignore[arg-type]
+        per_step={}, rates_mbps=empty, rate_weights=empty, tilt_changes=tilt_changes,
     )  # fmt: skip
 
 

@@ -39,14 +39,20 @@ def episode_frames(
     obs, _ = env.reset(seed=seed)
     if hasattr(policy, "reset"):
         policy.reset()
-    frames = [env.render()]
+    frames = [_rgb_frame(env)]
     while True:
         action, _ = policy.predict(obs, deterministic=True)
         obs, _, terminated, truncated, _ = env.step(action)
         if env.t % every == 0:
-            frames.append(env.render())
+            frames.append(_rgb_frame(env))
         if terminated or truncated:
             return frames
+
+
+def _rgb_frame(env: TiltEnv) -> np.ndarray:
+    frame = env.render()
+    assert frame is not None  # render_mode "rgb_array" after reset(): always a frame
+    return frame
 
 
 def write_video(frames: list[np.ndarray], out: str | Path, fps: int = FPS) -> Path:
