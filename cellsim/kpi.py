@@ -1,12 +1,12 @@
 """KPIs of one radio state under load: coverage, SINR, user throughput, overshoot, load balance.
 
-The load model (domain.md): a cell serves its users' flows in processor sharing. A user at point
-p has peak rate C_p = B · SE(SINR_p) (TR 36.942 attenuated Shannon); the cell's load is the share
-of its resources its users need, ρ_c = Σ_p users_p · rate / C_p; a flow at p gets C_p · (1 − ρ_c)
-(the M/G/1-PS mean flow throughput), with ρ capped at `max_load` so an overloaded cell gives its
-users a small but finite rate. A cell interferes in proportion to its load, min(ρ_c, 1), and at
-`idle_load` when it has no users (reference signals). SINR and load depend on each other: the
-simulator iterates the two (`load_iterations`).
+The load model (docs/domain.md): a cell serves its users' flows in processor sharing. A user at
+point p has peak rate C_p = B · SE(SINR_p) (TR 36.942 attenuated Shannon); the cell's load is
+the share of its resources its users need, ρ_c = Σ_p users_p · rate / C_p; a flow at p gets C_p
+· (1 − ρ_c) (the M/G/1-PS mean flow throughput), with ρ capped at `max_load` so an overloaded
+cell gives its users a small but finite rate. A cell interferes in proportion to its load,
+min(ρ_c, 1), and at `idle_load` when it has no users (reference signals). SINR and load depend
+on each other: the simulator iterates the two (`load_iterations`).
 
 Everything per point is one numba pass; per-cell sums are scattered by serving cell, so a step
 costs O(points), never O(points × cells).

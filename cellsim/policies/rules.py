@@ -1,4 +1,4 @@
-"""The tilt tuning operators use today (shared/reference/domain.md): the baselines to beat."""
+"""The tilt tuning operators use today (docs/domain.md): the baselines to beat."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class SonThresholds:
     """When the incremental SON rule acts, per cell, from its KPIs of the last interval.
 
     overshoot_share: downtilt if at least this share of its traffic lies beyond
-        kpi.overshoot_ratio (0.7) × the distance to the next site (domain.md: its furthest 10 %).
+        kpi.overshoot_ratio (0.7) × the distance to the next site (docs/domain.md: its furthest
+        10 %).
     poor_sinr_share: downtilt if at least this share of its users has SINR < kpi.sinr_min_db
         (poor edge quality).
     weak_rsrp_share: uptilt if at least this share of its users has RSRP < kpi.rsrp_min_dbm
