@@ -314,7 +314,7 @@ REWARD_TERMS: tuple[RewardTerm, ...] = (
     RewardTerm("edge", 0.5, "log10(5th-percentile user throughput / reference rate), ≈[−3, 2]",
                _edge),
     RewardTerm("tilt_change", 0.05, "−(cells whose tilt changed) / cells, [−1, 0]",
-               lambda x: -float(x.changed.sum()) / len(x.changed), lambda x: -x.changed),
+               lambda x: -np.count_nonzero(x.changed) / len(x.changed), lambda x: -x.changed),
 )  # fmt: skip
 REWARD_TERM_NAMES: tuple[str, ...] = tuple(t.name for t in REWARD_TERMS)
 
