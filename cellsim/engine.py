@@ -6,6 +6,12 @@ with A, B holding transmit power, horizontal pattern, path loss, shadowing and O
 x the link's vertical coordinate in the antenna frame, and v the tilt-dependent vertical pattern
 as a look-up table (see `cellsim.radio.antenna`). A step only re-reads the tables for cells whose
 tilt changed and reduces over cells in one fused numba pass (`cellsim.kernels`).
+
+A network realisation (shadowing, LOS, effective heights: `LinkState`) only enters A and B; the
+geometry (x, the horizontal pattern) does not depend on it. So a budget computes the geometry
+once, `realisation_terms(links)` gives A and B of any realisation, and `use_terms` swaps them in:
+switching realisation costs no geometry and no per-tilt table (the per-tilt tables hold v, which
+is the same in every realisation).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from cellsim.errors import ParameterError
-from cellsim.kernels import evaluate_links, fold_rows
+from cellsim.kernels import evaluate_grid, evaluate_links
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
@@ -136,45 +142,68 @@ class LinkBudget:
         self.n_cells, self.n_points = len(cells), len(receivers)
         self.noise_mw = float(10.0 ** (setup.noise_per_re_dbm / 10.0))
         self._antenna = setup.antenna
+        self._cells, self._receivers, self._setup = cells, receivers, setup
         off = layout.nearest_image_offsets(receivers.xy_m)  # (S, n, 2)
-        a_mw = np.empty((self.n_cells, self.n_points), np.float32)
-        b_mw = np.empty_like(a_mw)
+        self._d2d_m = np.hypot(off[..., 0], off[..., 1])  # (S, n)
+        self._a_db = np.empty((self.n_cells, self.n_points))  # antenna terms of A and B, dB
+        self._b_db = np.empty_like(self._a_db)
         x = np.empty((self.n_cells, self.n_points))
-        power = np.broadcast_to(np.asarray(setup.tx_power_per_re_dbm, float), (self.n_cells,))
         for c in range(self.n_cells):
             s = cells.site[c]
             dx, dy = off[s, :, 0], off[s, :, 1]
-            d2d = np.hypot(dx, dy)
             dz = receivers.height_m - cells.height_m[c]
             az, down = link_angles(dx, dy, dz)
             az_local, down_local = to_antenna_frame(
                 relative_azimuth_deg(az, cells.azimuth_deg[c]), down, cells.mech_tilt_deg[c]
             )
-            x[c], a_db, b_db = setup.antenna.static_terms(az_local, down_local)
-            h_e = None if links.h_e_m is None else links.h_e_m[s]
-            pl = setup.pathloss.pathloss_db(
-                d2d,
-                cells.height_m[c],
-                receivers.height_m,
-                setup.fc_ghz,
-                links.los[s],
-                h_e_m=h_e,
-                strict=False,
-            )
-            fixed = power[c] - pl - links.shadow_db[s] - receivers.o2i_loss_db
-            a_mw[c] = 10.0 ** ((a_db + fixed) / 10.0)
-            b_mw[c] = 10.0 ** ((b_db + fixed) / 10.0)
-        self._a_mw, self._b_mw = a_mw, b_mw
+            x[c], self._a_db[c], self._b_db[c] = setup.antenna.static_terms(az_local, down_local)
+        self._a_mw, self._b_mw = self.realisation_terms(links)
         self._build_table(x)
-        self._rx_mw = np.zeros_like(a_mw)
+        self._rx_mw = np.zeros_like(self._a_mw)
         self._tilt_deg = np.full(self.n_cells, np.nan)
         self._all_on = np.ones(self.n_cells, bool)
         self._grid_deg: np.ndarray | None = None
-        self._grid_rows: np.ndarray | None = None
-        self._grid_index: np.ndarray | None = None  # rows used by the last evaluation
+        self._grid_gain: np.ndarray | None = None  # (n_cells, n_tilts, n_points) vertical gain
         self._best = np.empty(self.n_points, np.float32)
         self._best_cell = np.empty(self.n_points, np.int32)
         self._interference = np.empty(self.n_points, np.float32)
+
+    def realisation_terms(self, links: LinkState) -> tuple[np.ndarray, np.ndarray]:
+        """A and B (float32 mW, (n_cells, n_points)) of one network realisation: transmit
+        power, antenna, path loss with that realisation's LOS and effective heights, its
+        shadowing, and O2I loss. Sectors of a site at one height share their path loss (it
+        depends on the site's links and the mast height only)."""
+        cells, receivers, setup = self._cells, self._receivers, self._setup
+        power = np.broadcast_to(np.asarray(setup.tx_power_per_re_dbm, float), (self.n_cells,))
+        a_mw = np.empty((self.n_cells, self.n_points), np.float32)
+        b_mw = np.empty_like(a_mw)
+        loss_db: dict[tuple[int, float], np.ndarray] = {}
+        for c in range(self.n_cells):
+            s = int(cells.site[c])
+            key = (s, float(cells.height_m[c]))
+            if key not in loss_db:
+                h_e = None if links.h_e_m is None else links.h_e_m[s]
+                pl = setup.pathloss.pathloss_db(
+                    self._d2d_m[s], cells.height_m[c], receivers.height_m, setup.fc_ghz,
+                    links.los[s], h_e_m=h_e, strict=False,
+                )  # fmt: skip
+                loss_db[key] = pl
+            fixed = power[c] - loss_db[key] - links.shadow_db[s] - receivers.o2i_loss_db
+            a_mw[c] = 10.0 ** ((self._a_db[c] + fixed) / 10.0)
+            b_mw[c] = 10.0 ** ((self._b_db[c] + fixed) / 10.0)
+        return a_mw, b_mw
+
+    def use_terms(self, a_mw: np.ndarray, b_mw: np.ndarray) -> None:
+        """Evaluate another network realisation from now on (`realisation_terms`' arrays)."""
+        if a_mw.shape != self._a_mw.shape or b_mw.shape != self._b_mw.shape:
+            raise ParameterError("a_mw", f"shape {a_mw.shape}", f"shape {self._a_mw.shape}")
+        self._a_mw, self._b_mw = a_mw, b_mw
+        self._tilt_deg[:] = np.nan  # every cached row belongs to the previous realisation
+
+    @property
+    def terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The A and B in use."""
+        return self._a_mw, self._b_mw
 
     def _build_table(self, x: np.ndarray) -> None:
         """Re-base the antenna's vertical table so that a link's coordinate is a table index.
@@ -198,30 +227,30 @@ class LinkBudget:
 
     @property
     def received_mw(self) -> np.ndarray:
-        """Per-cell received power at the last evaluated tilts, (n_cells, n_points), read-only."""
-        if self._grid_index is not None:
-            assert self._grid_rows is not None  # a grid index is only set with the grid's rows
-            rx = self._grid_rows[np.arange(self.n_cells), self._grid_index]
-        else:
-            rx = self._rx_mw.view()
+        """Per-cell received power at the last evaluated tilts, (n_cells, n_points), read-only
+        (a cell off air keeps the row of its last tilt on air)."""
+        rx = self._rx_mw.view()
         rx.flags.writeable = False
         return rx
 
     def precompute_tilts(self, tilt_grid_deg: np.ndarray) -> bool:
-        """Tabulate every cell's received power at each tilt of a grid (e.g. 0…15° in 1° steps).
+        """Tabulate every cell's vertical pattern gain at each tilt of a grid (e.g. 0…15° in 1°
+        steps) over its points.
 
-        Afterwards, evaluating tilts that all lie on the grid only folds precomputed rows — the
-        cheapest step there is, for discrete tilt actions. Skipped (returns False) when the table
-        would exceed TILT_TABLE_MAX_BYTES; other tilts still take the general path.
+        Afterwards, evaluating tilts that all lie on the grid reads a changed cell's pattern
+        from the table instead of gathering it — for discrete tilt actions. The table does not
+        depend on the network realisation (`use_terms` keeps it). Skipped (returns False) when
+        it would exceed TILT_TABLE_MAX_BYTES; other tilts still take the general path.
         """
         grid = np.unique(np.asarray(tilt_grid_deg, float))
         if grid.size * self.n_cells * self.n_points * 4 > TILT_TABLE_MAX_BYTES:
             return False
-        rows = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
+        gain = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
         for k, t in enumerate(grid):
-            self.evaluate(np.full(self.n_cells, t))
-            rows[:, k, :] = self._rx_mw
-        self._grid_deg, self._grid_rows = grid, rows
+            offset = self._index_offset(np.full(self.n_cells, t))
+            for c in range(self.n_cells):
+                gain[c, k] = self._table[self._x_index[c] + offset[c]]
+        self._grid_deg, self._grid_gain = grid, gain
         return True
 
     def _grid_rows_of(self, tilt: np.ndarray) -> np.ndarray | None:
@@ -264,24 +293,21 @@ class LinkBudget:
         if active is not None and np.shape(active) != (self.n_cells,):
             raise ParameterError("active", f"shape {np.shape(active)}", f"({self.n_cells},) bools")
         on = self._all_on if active is None else np.ascontiguousarray(active, bool)
-        rows = self._grid_rows_of(tilt)
-        if rows is not None:
-            assert self._grid_rows is not None  # rows on the grid imply a precomputed grid
-            fold_rows(
-                self._grid_rows, rows, weight, on, self._best, self._best_cell,
-                self._interference,
-            )  # fmt: skip
-            self._grid_index = rows
-            return self._state()
-        if self._grid_index is not None:  # leaving the grid: the cache holds stale rows
-            self._tilt_deg[:] = np.nan
-            self._grid_index = None
         # a cell that is off keeps its stale row and is recomputed when it comes back on
         changed = (tilt != self._tilt_deg) & on
-        evaluate_links(
-            self._a_mw, self._b_mw, self._x_index, self._index_offset(tilt), self._table,
-            changed, weight, on, self._rx_mw, self._best, self._best_cell, self._interference,
-        )  # fmt: skip
+        rows = self._grid_rows_of(tilt)
+        if rows is not None:
+            assert self._grid_gain is not None  # rows on the grid imply a precomputed grid
+            evaluate_grid(
+                self._a_mw, self._b_mw, self._grid_gain, rows, changed, weight, on,
+                self._rx_mw, self._best, self._best_cell, self._interference,
+            )  # fmt: skip
+        else:
+            evaluate_links(
+                self._a_mw, self._b_mw, self._x_index, self._index_offset(tilt), self._table,
+                changed, weight, on, self._rx_mw, self._best, self._best_cell,
+                self._interference,
+            )  # fmt: skip
         self._tilt_deg = np.where(on, tilt, self._tilt_deg)
         return self._state()
 

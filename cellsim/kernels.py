@@ -130,22 +130,23 @@ def evaluate_links(
 
 
 @nb.njit(**JIT_OPTIONS)
-def fold_rows(
-    rows: np.ndarray,
+def evaluate_grid(
+    a_mw: np.ndarray,
+    b_mw: np.ndarray,
+    grid_gain: np.ndarray,
     row_index: np.ndarray,
+    changed: np.ndarray,
     weight: np.ndarray,
     active: np.ndarray,
+    rx_cache: np.ndarray,
     best: np.ndarray,
     best_cell: np.ndarray,
     interference: np.ndarray,
 ) -> None:
-    """Reduce over cells whose received power is precomputed per tilt (`rows`).
-
-    rows: (n_cells, n_tilts, n_points) float32; row_index: (n_cells,) the tilt row of each cell.
-    Same outputs as `evaluate_links`, with no table look-up at all.
-    """
-    n_cells, _, n_points = rows.shape
-    unused = np.empty(0, np.float32)
+    """`evaluate_links` for tilts on a precomputed grid: a changed cell's vertical pattern is
+    read from `grid_gain` (n_cells, n_tilts, n_points), the cell's pattern at each grid tilt,
+    instead of gathered from the table; the same values, with no gather."""
+    n_cells, n_points = a_mw.shape
     best_weight = np.empty(POINT_BLOCK, np.float32)
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
@@ -158,6 +159,7 @@ def fold_rows(
             if not active[c]:
                 continue
             _receive_and_fold(
-                False, unused, unused, unused, rows[c, row_index[c], p0:p1], c, weight[c],
-                best[p0:p1], best_weight[:n], best_cell[p0:p1], interference[p0:p1],
+                changed[c], a_mw[c, p0:p1], b_mw[c, p0:p1], grid_gain[c, row_index[c], p0:p1],
+                rx_cache[c, p0:p1], c, weight[c], best[p0:p1], best_weight[:n],
+                best_cell[p0:p1], interference[p0:p1],
             )  # fmt: skip
