@@ -50,6 +50,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return value
+
+
 def _finite_float(text: str) -> float:
     try:
         value = float(text)
@@ -298,15 +305,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--agent", choices=list(AGENTS),
                    help="agent of the registry (see above); not needed with --resume")  # fmt: skip
-    p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
+    p.add_argument("--scenario", help="scenario name or file (default hex7)")
     p.add_argument("--timesteps", type=_positive_int, help="env steps (default: the YAML's)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed ≥ 0 (default 0)")
+    p.add_argument("--seed", type=_seed, help="random seed ≥ 0 (default 0)")
     p.add_argument("--n-envs", type=_positive_int, help="parallel envs (default: the YAML's)")
     p.add_argument("--out", metavar="DIR", help="run folder (must be new unless --resume)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with its saved config.yml (a flag that "
+                   "differs from it is refused)")  # fmt: skip
+    p.add_argument("--checkpoint-minutes", type=_positive_float, default=5.0, metavar="MIN",
+                   help="a checkpoint every MIN minutes of training, so that a kill loses at "
+                   "most that much (default 5)")  # fmt: skip
+    p.add_argument("--eval-every", type=_positive_int, metavar="STEPS",
+                   help="evaluate (eval/evaluations.npz, best_model.zip) every STEPS env steps "
+                   "(default 10000)")  # fmt: skip
+    p.add_argument("--config", type=_json_object, metavar="JSON",
                    help='env config overrides, e.g. \'{"reward": {"edge": 1}}\'')
-    p.add_argument("--hyperparams", type=_json_object, default={}, metavar="JSON",
+    p.add_argument("--hyperparams", type=_json_object, metavar="JSON",
                    help='overrides of the YAML entry, e.g. \'{"learning_rate": 1e-4}\'')
     p.add_argument("--hyperparams-file", metavar="FILE.yml",
                    help="your own hyperparameters (rl-zoo3 layout, a cellsim/Tilt-v0 entry) "
@@ -320,11 +335,17 @@ def _run_train(args: argparse.Namespace) -> None:
 
     if args.agent is None and not args.resume:
         raise CellsimError("cellsim train: --agent is required (unless --resume continues a run)")
+    flags = ("agent", "scenario", "timesteps", "seed", "n_envs", "config", "hyperparams",
+             "hyperparams_file", "eval_every")  # fmt: skip
+    given = tuple(name.replace("eval_every", "eval_freq") for name in flags
+                  if getattr(args, name) is not None)  # fmt: skip
     spec = TrainSpec(
-        agent=args.agent or "ppo", scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
-        n_envs=args.n_envs, out=args.out, resume=args.resume, config=args.config,
-        hyperparams=args.hyperparams, hyperparams_file=args.hyperparams_file,
-        progress_bar=not args.no_progress,
+        agent=args.agent or "ppo", scenario=args.scenario or "hex7", timesteps=args.timesteps,
+        seed=0 if args.seed is None else args.seed, n_envs=args.n_envs, out=args.out,
+        resume=args.resume, config=args.config or {}, hyperparams=args.hyperparams or {},
+        hyperparams_file=args.hyperparams_file, progress_bar=not args.no_progress,
+        checkpoint_minutes=args.checkpoint_minutes, eval_freq=args.eval_every or 10_000,
+        given=given if args.resume else (),
     )  # fmt: skip
     try:
         run = train(spec)

@@ -166,3 +166,87 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any) -> None:
             f"policy_kwargs actor_ignores = {kwargs.get('actor_ignores')!r}: allowed a list of "
             f"{', '.join(IGNORABLE)}"
         )
+
+
+#: Keys cellsim sets itself (from --seed, the run folder, its own logging): not hyperparameters.
+RESERVED = ("seed", "device", "tensorboard_log", "verbose", "_init_setup_model",
+            "rollout_buffer_class", "replay_buffer_class", "action_noise")  # fmt: skip
+
+#: (lowest, highest, integer?, lowest allowed itself?) of SB3's common hyperparameters.
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "learning_rate": (0.0, 1.0, False, False),
+    "n_steps": (1, 10**7, True, True),
+    "batch_size": (1, 10**7, True, True),
+    "n_epochs": (1, 10**4, True, True),
+    "gamma": (0.0, 1.0, False, True),
+    "gae_lambda": (0.0, 1.0, False, True),
+    "clip_range": (0.0, 10.0, False, False),
+    "clip_range_vf": (0.0, 10.0, False, False),
+    "ent_coef": (0.0, 10.0, False, True),
+    "vf_coef": (0.0, 10.0, False, True),
+    "max_grad_norm": (0.0, 1e6, False, False),
+    "target_kl": (0.0, 10.0, False, False),
+    "buffer_size": (1, 10**8, True, True),
+    "learning_starts": (0, 10**9, True, True),
+    "tau": (0.0, 1.0, False, True),
+    "gradient_steps": (-1, 10**4, True, True),
+    "target_update_interval": (1, 10**9, True, True),
+    "exploration_fraction": (0.0, 1.0, False, True),
+    "exploration_initial_eps": (0.0, 1.0, False, True),
+    "exploration_final_eps": (0.0, 1.0, False, True),
+    "policy_delay": (1, 10**4, True, True),
+    "target_policy_noise": (0.0, 10.0, False, True),
+    "target_noise_clip": (0.0, 10.0, False, True),
+    "rms_prop_eps": (0.0, 1.0, False, False),
+    "sde_sample_freq": (-1, 10**6, True, True),
+    "stats_window_size": (1, 10**6, True, True),
+    "n_envs": (1, 256, True, True),
+    "n_timesteps": (0, 1e12, False, True),
+}
+
+
+def _describe(name: str) -> str:
+    low, high, integer, closed = RANGES[name]
+    kind = "an integer" if integer else "a number"
+    return f"{kind} {'≥' if closed else '>'} {low:g} and ≤ {high:g}"
+
+
+def check_values(spec: AgentSpec, hyper: dict[str, Any], source: str) -> None:
+    """Types and ranges of the common SB3 hyperparameters and the policy's name, checked before
+    a run folder is written (a bad value would otherwise fail inside SB3, or train on NaNs)."""
+    for key in RESERVED:
+        if key in hyper:
+            raise ConfigError(f"{source}: {key} is set by cellsim (from its own options), not a "
+                              "hyperparameter to give")  # fmt: skip
+    for key, value in hyper.items():
+        if key not in RANGES or (key in SCHEDULED and isinstance(value, str)
+                                 and value.startswith("lin_")):  # fmt: skip
+            continue
+        if key in ("ent_coef",) and isinstance(value, str) and value.startswith("auto"):
+            continue  # SAC's learned entropy coefficient
+        if key == "train_freq":
+            continue
+        if key in ("clip_range_vf", "target_kl") and value is None:
+            continue
+        low, high, integer, closed = RANGES[key]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if ok and integer:
+            ok = float(value).is_integer()
+        if ok:
+            v = float(value)
+            ok = v == v and (v >= low if closed else v > low) and v <= high
+        if not ok:
+            raise ConfigError(f"{source}: {key} = {value!r}: allowed {_describe(key)}")
+    if "train_freq" in hyper:
+        tf = hyper["train_freq"]
+        good = (isinstance(tf, int) and not isinstance(tf, bool) and tf >= 1) or (
+            isinstance(tf, list | tuple) and len(tf) == 2 and isinstance(tf[0], int)
+            and not isinstance(tf[0], bool) and tf[0] >= 1 and tf[1] in ("step", "episode")
+        )  # fmt: skip
+        if not good:
+            raise ConfigError(f"{source}: train_freq = {tf!r}: allowed an integer ≥ 1 or "
+                              "[N, 'step' | 'episode']")  # fmt: skip
+    policy = hyper.get("policy", "MlpPolicy")
+    allowed = sorted({*spec.algo_class().policy_aliases, *CELLSIM_POLICIES})
+    if not isinstance(policy, str) or policy not in allowed:
+        raise ConfigError(f"{source}: policy = {policy!r}: allowed {', '.join(allowed)}")

@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import cellsim
+from cellsim.errors import ConfigError
 
 
 def next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
@@ -83,17 +86,51 @@ def versions() -> dict[str, str]:
     }
 
 
-def restore_eval_history(evaluation: Any, run: Path) -> None:
-    """A resumed run keeps its earlier evaluations and its best model's score."""
+def read_evaluations(path: Path) -> dict[str, np.ndarray]:
+    """An evaluations.npz (SB3's EvalCallback): timesteps, results, ep_lengths; a file that is
+    not one raises ConfigError naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            out = {k: np.asarray(data[k]) for k in ("timesteps", "results", "ep_lengths")}
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        text = " ".join(str(exc).split())[:120]
+        raise ConfigError(f"{path}: not an evaluations file from cellsim train ({text})") from None
+    except zipfile.BadZipFile as exc:  # a damaged file
+        raise ConfigError(f"{path}: damaged evaluations file ({type(exc).__name__})") from None
+    n = len(out["timesteps"])
+    if out["timesteps"].ndim != 1 or out["results"].ndim != 2 or len(out["results"]) != n:
+        raise ConfigError(f"{path}: not an evaluations file from cellsim train (shapes "
+                          f"{out['timesteps'].shape}, {out['results'].shape})")  # fmt: skip
+    return out
+
+
+def archive_eval_history(run: Path) -> Path | None:
+    """Before a resume, a copy of the evaluation history as it was (eval/evaluations.before-
+    resume-N.npz): the resumed run keeps what its checkpoint covers, nothing is lost."""
+    path = run / "eval" / "evaluations.npz"
+    if not path.is_file():
+        return None
+    n = 1
+    while (target := path.with_name(f"evaluations.before-resume-{n}.npz")).exists():
+        n += 1
+    shutil.copy2(path, target)
+    return target
+
+
+def restore_eval_history(evaluation: Any, run: Path, upto: int | None = None) -> None:
+    """A resumed run keeps its earlier evaluations (those up to `upto` steps, where its
+    checkpoint is: later ones were of a model the kill lost) and its best model's score; the
+    resumed run's own evaluations are appended to them."""
     path = run / "eval" / "evaluations.npz"
     if not path.is_file():
         return
-    data = np.load(path)
-    evaluation.evaluations_timesteps = data["timesteps"].tolist()
-    evaluation.evaluations_results = data["results"].tolist()
-    evaluation.evaluations_length = data["ep_lengths"].tolist()
-    if len(data["results"]):
-        evaluation.best_mean_reward = float(np.max(np.mean(data["results"], axis=1)))
+    data = read_evaluations(path)
+    keep = np.ones(len(data["timesteps"]), bool) if upto is None else data["timesteps"] <= upto
+    evaluation.evaluations_timesteps = data["timesteps"][keep].tolist()
+    evaluation.evaluations_results = data["results"][keep].tolist()
+    evaluation.evaluations_length = data["ep_lengths"][keep].tolist()
+    if keep.any():
+        evaluation.best_mean_reward = float(np.max(np.mean(data["results"][keep], axis=1)))
 
 
 def write_metrics(run: Path, steps: int, wall_s: float) -> None:
@@ -103,7 +140,7 @@ def write_metrics(run: Path, steps: int, wall_s: float) -> None:
     if imitation.is_file():
         metrics.update(json.loads(imitation.read_text()))
     if evals.is_file():
-        data = np.load(evals)
+        data = read_evaluations(evals)
         metrics["eval_timesteps"] = data["timesteps"].tolist()
         metrics["eval_mean_reward"] = data["results"].mean(axis=1).tolist()
     atomic_write_text(run / "metrics.json", json.dumps(metrics, indent=1))

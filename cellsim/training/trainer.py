@@ -8,6 +8,7 @@ layout), with `hyperparams` overrides on top, all checked before the run folder 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +24,13 @@ from cellsim.training.hyperparams import (
     algo_kwargs,
     check_keys,
     check_shared_actor_kwargs,
+    check_values,
     load_hyperparams,
     resolve_policy,
 )
 from cellsim.training.registry import ENV_ID, AgentSpec, agent_spec
 from cellsim.training.runs import (
+    archive_eval_history,
     atomic_save,
     atomic_write_text,
     latest_checkpoint,
@@ -55,7 +58,13 @@ class TrainSpec:
     hyperparams_file: str | None = None  # the user's own file (default: agents/AGENT.yml)
     eval_freq: int = 10_000  # env steps between evaluations (all envs together)
     eval_episodes: int = 2
-    checkpoint_freq: int = 20_000
+    #: a checkpoint every so many minutes of training (None: none on time), so that a kill
+    #: loses at most that long; and/or every so many env steps (None: none on steps)
+    checkpoint_minutes: float | None = 5.0
+    checkpoint_freq: int | None = None
+    #: with `resume`: the fields the user gave explicitly (the CLI's flags); each must equal
+    #: the run's saved value, as a resumed run continues with its own config.yml
+    given: tuple[str, ...] = ()
     progress_bar: bool = True
     verbose: int = 0
     torch_threads: int = 1
@@ -89,13 +98,24 @@ def _callbacks(
     from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
     class AtomicCheckpoint(BaseCallback):
-        def __init__(self, every: int):
+        """A checkpoint every `every` env steps and/or every `minutes` of wall time."""
+
+        def __init__(self, every: int | None, minutes: float | None):
             super().__init__()
-            self.every = max(1, every // n_envs)
+            self.every = None if every is None else max(1, every // n_envs)
+            self.every_s = None if minutes is None else minutes * 60.0
+            self.last = time.monotonic()
+
+        def _on_training_start(self) -> None:
+            self.last = time.monotonic()
 
         def _on_step(self) -> bool:
-            if self.n_calls % self.every == 0:
+            due = self.every is not None and self.n_calls % self.every == 0
+            if self.every_s is not None and time.monotonic() - self.last >= self.every_s:
+                due = True
+            if due:
                 save_checkpoint(self.model, run)
+                self.last = time.monotonic()
             return True
 
     eval_cls: Any = EvalCallback
@@ -113,7 +133,8 @@ def _callbacks(
         deterministic=True,
         verbose=spec.verbose,
     )
-    return [evaluation, AtomicCheckpoint(spec.checkpoint_freq)], eval_env
+    checkpoints = AtomicCheckpoint(spec.checkpoint_freq, spec.checkpoint_minutes)
+    return [evaluation, checkpoints], eval_env
 
 
 def _hyperparams(spec: TrainSpec, agent: AgentSpec) -> dict[str, Any]:
@@ -123,6 +144,8 @@ def _hyperparams(spec: TrainSpec, agent: AgentSpec) -> dict[str, Any]:
     source = spec.hyperparams_file or f"{agent.defaults_file} (built-in)"
     check_keys(agent, in_file, source)
     check_keys(agent, spec.hyperparams, "--hyperparams")
+    check_values(agent, in_file, source)
+    check_values(agent, spec.hyperparams, "--hyperparams")
     hyper = {**in_file, **spec.hyperparams}
     given = spec.hyperparams.get("imitation")
     if isinstance(in_file.get("imitation"), dict) and isinstance(given, dict):  # partial override
@@ -139,12 +162,14 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
         saved = run / "config.yml"
         if not saved.is_file():
             raise ConfigError(f"--out {spec.out!r}: no config.yml there: not a run folder")
-        return run, yaml.safe_load(saved.read_text())
+        config = read_run_config(run)
+        _check_resume_flags(spec, config, run)
+        return run, config
     agent = agent_spec(spec.agent)
     scenario = load_scenario(spec.scenario)
     if spec.out:
         run = Path(spec.out)
-        if run.exists() and any(run.iterdir()):
+        if not _reusable(run):
             raise ConfigError(
                 f"--out {spec.out!r} exists and is not empty: continue it with --resume or "
                 "choose a new folder (run folders are never overwritten)"
@@ -183,12 +208,102 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
         "timesteps": int(spec.timesteps or float(hyper.get("n_timesteps", 100_000))),
         "n_envs": int(spec.n_envs or hyper.get("n_envs", 1)),
         "seed": spec.seed,
+        "eval_freq": spec.eval_freq,
+        "eval_episodes": spec.eval_episodes,
         "versions": versions(),
     }
     text = yaml.safe_dump(config, sort_keys=False)
-    run.mkdir(parents=True, exist_ok=True)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--out {str(run)!r}: cannot create the run folder: "
+                          f"{exc.strerror}") from None  # fmt: skip
+    if not os.access(run, os.W_OK):
+        raise ConfigError(f"--out {str(run)!r}: the run folder is not writable")
     atomic_write_text(run / "config.yml", text)
     return run, config
+
+
+def _reusable(run: Path) -> bool:
+    """A new run may go into `run` if it does not exist, is an empty folder, or holds only the
+    config.yml of a run that failed before it built its model (nothing else to lose)."""
+    if not run.exists():
+        return True
+    if not run.is_dir():
+        raise ConfigError(f"--out {str(run)!r}: exists and is not a folder")
+    return {p.name for p in run.iterdir()} <= {"config.yml"}
+
+
+def read_run_config(run: Path) -> dict[str, Any]:
+    """A run folder's config.yml, checked to be a mapping that names a known agent."""
+    path = run / "config.yml"
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a run config (invalid YAML: "
+                          f"{' '.join(str(exc).split())[:120]})") from None  # fmt: skip
+    need = ("agent", "scenario", "env_config", "hyperparams", "timesteps", "n_envs", "seed")
+    if not isinstance(config, dict) or any(k not in config for k in need):
+        raise ConfigError(f"{path}: not a run config from cellsim train (needs "
+                          f"{', '.join(need)})")  # fmt: skip
+    if not isinstance(config["agent"], str):
+        raise ConfigError(f"{path}: agent = {config['agent']!r}: not an agent name")
+    agent_spec(config["agent"])
+    if not isinstance(config["env_config"], dict) or not isinstance(config["hyperparams"], dict):
+        raise ConfigError(f"{path}: env_config and hyperparams must be mappings")
+    return config
+
+
+def _same(given: Any, saved: Any) -> bool:
+    """`given` equals `saved`; a mapping given may name only some of the saved keys."""
+    if isinstance(given, dict) and isinstance(saved, dict):
+        return all(k in saved and _same(v, saved[k]) for k, v in given.items())
+    if isinstance(given, int | float) and isinstance(saved, int | float):
+        return float(given) == float(saved)
+    return bool(given == saved)
+
+
+def _check_resume_flags(spec: TrainSpec, saved: dict[str, Any], run: Path) -> None:
+    """A resumed run continues with its saved settings: a flag that would change one is
+    refused (a flag equal to the saved value is fine)."""
+    values: dict[str, tuple[Any, Any]] = {
+        "agent": (spec.agent, saved["agent"]),
+        "timesteps": (spec.timesteps, saved["timesteps"]),
+        "seed": (spec.seed, saved["seed"]),
+        "scenario": (spec.scenario, saved["scenario"]),
+        "n_envs": (spec.n_envs, saved["n_envs"]),
+        "hyperparams": (spec.hyperparams, saved["hyperparams"]),
+        "eval_freq": (spec.eval_freq, saved.get("eval_freq", spec.eval_freq)),
+    }
+    for name in spec.given:
+        flag = "--eval-every" if name == "eval_freq" else "--" + name.replace("_", "-")
+        if name == "config":
+            try:
+                merged = merge_config(EnvConfig.model_validate(saved["env_config"]), spec.config,
+                                      "--config").model_dump(mode="json")  # fmt: skip
+            except ConfigError:
+                merged = None
+            if merged != saved["env_config"]:
+                raise ConfigError(f"--resume: --config {json.dumps(spec.config)} changes the env "
+                                  f"config saved in {run}/config.yml; a resumed run continues "
+                                  "with its own: drop --config or start a new run")  # fmt: skip
+            continue
+        if name == "hyperparams_file":
+            entry = load_hyperparams(saved["agent"], spec.hyperparams_file)
+            if not _same(entry, saved["hyperparams"]):
+                raise ConfigError(f"--resume: --hyperparams-file {spec.hyperparams_file} differs "
+                                  f"from the hyperparameters saved in {run}/config.yml; drop it "
+                                  "or start a new run")  # fmt: skip
+            continue
+        given, value = values[name]
+        if not _same(given, value):
+            shown = json.dumps(given) if isinstance(given, dict) else given
+            raise ConfigError(f"--resume: {flag} {shown} differs from the run's "
+                              f"{name} = {json.dumps(value) if isinstance(value, dict) else value} "
+                              f"({run}/config.yml); a resumed run continues with its saved "
+                              "settings: drop the flag or start a new run")  # fmt: skip
 
 
 def _check_imitation(agent: AgentSpec, hyper: dict[str, Any], env_config: EnvConfig) -> Any:
@@ -242,27 +357,42 @@ def train(spec: TrainSpec) -> Path:
         return run
     _set_torch_threads(spec.torch_threads)
     spec.agent = config["agent"]
+    if spec.resume:  # evaluations go on as the run began them
+        spec.eval_freq = int(config.get("eval_freq", spec.eval_freq))
+        spec.eval_episodes = int(config.get("eval_episodes", spec.eval_episodes))
     venv = vec_env(agent, scenario, env_config, n_envs, seed)
     hyper = config["hyperparams"]
     callbacks, eval_env = _callbacks(run, spec, agent, scenario, env_config, venv.num_envs)
     checkpoint = latest_checkpoint(run) if spec.resume else None
-    if checkpoint is not None:
+    if checkpoint is not None:  # a run folder of one's own: SB3's load (it unpickles)
         model = algo.load(checkpoint, env=venv, device="cpu")
         buffer = run / "checkpoints" / "replay_buffer.pkl"
         if agent.replay_buffer and buffer.is_file():
             model.load_replay_buffer(buffer)
+        print(f"{run}: resuming from {checkpoint.name} ({model.num_timesteps} of {total} steps)")
     else:
+        if spec.resume:
+            print(f"{run}: no checkpoint yet (stopped before the first one): restarting "
+                  f"cleanly from step 0 of {total}")  # fmt: skip
         policy = resolve_policy(hyper.get("policy", "MlpPolicy"))
         kwargs = algo_kwargs(hyper)
         kwargs["policy_kwargs"] = _policy_kwargs(policy, kwargs, eval_env, env_config)
-        model = algo(
-            policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
-            verbose=spec.verbose, **kwargs,
-        )  # fmt: skip
+        try:
+            model = algo(
+                policy, venv, seed=seed, device="cpu", tensorboard_log=str(run / "tb"),
+                verbose=spec.verbose, **kwargs,
+            )  # fmt: skip
+        except (TypeError, ValueError, AssertionError, KeyError) as exc:
+            venv.close()
+            eval_env.close()
+            text = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(f"hyperparams of {agent.name}: the model cannot be built with "
+                              f"them: {text}") from None  # fmt: skip
     started = time.perf_counter()
     imitating = checkpoint is None and agent.trainer == "imitation"
-    if checkpoint is not None:
-        restore_eval_history(callbacks[0], run)
+    if spec.resume:
+        archive_eval_history(run)
+        restore_eval_history(callbacks[0], run, 0 if checkpoint is None else model.num_timesteps)
     try:
         if imitating:
             _imitate(model, run, config, spec.progress_bar)
