@@ -6,6 +6,10 @@ results are the mean and 95 % confidence interval (Student t over episodes) of t
 reward and of each KPI, and a normalised score (R − R_rule-geometric) / (R_oracle −
 R_rule-geometric): 0 is the planning rule, 1 the oracle. rule-geometric and oracle are always
 evaluated, as the score needs them.
+
+Episodes run on held-out network realisations (`realisations.split = "eval"`, network seeds
+from 1 000 000 on, which no training pool of the default split holds), one drawn per episode
+seed, unless the config names `realisations` itself.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
 
 EVAL_SEED0 = 20_000
+#: compare's default: held-out realisations (a config's own `realisations` replaces it)
+HELD_OUT: dict[str, Any] = {"realisations": {"split": "eval"}}
 REFERENCE_AGENTS = ("rule-geometric", "oracle")
 KPI_NAMES = ("coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share")
 CDF_EVERY_STEPS = 8  # user-throughput samples for CDFs: every 2 h of a 15-min episode
@@ -170,7 +176,7 @@ def compare(
 
     def env_for(action: str) -> TiltEnv:
         if action not in envs:
-            envs[action] = TiltEnv(scen, {**(config or {}), "action": action})
+            envs[action] = TiltEnv(scen, {**HELD_OUT, **(config or {}), "action": action})
         return envs[action]
 
 
@@ -206,7 +212,8 @@ def to_json(scenario: str, results: dict[str, AgentResult]) -> dict[str, Any]:
     r_orc = summaries["oracle"]["reward_mean"]
     span = r_orc - r_geo
     for s in summaries.values():
-        s["score"] = (s["reward_mean"] - r_geo) / span if abs(span) > 1e-12 else 0.0
+        score = (s["reward_mean"] - r_geo) / span if abs(span) > 1e-12 else 0.0
+        s["score"] = score + 0.0  # no "-0.00" for the planning rule when the span is negative
     return {"scenario": scenario, "agents": summaries}
 
 

@@ -331,6 +331,34 @@ class KpiConfig(_Strict):
     reference_rate_mbps: Annotated[float, Field(gt=0, le=1e6)] = 10.0  # throughput normaliser
 
 
+#: Network seeds below this are training realisations; held-out evaluation realisations are
+#: EVAL_NETWORK_SEED0 + i, so no training pool of the default split can hold one.
+EVAL_NETWORK_SEED0 = 1_000_000
+
+
+class RealisationConfig(_Strict):
+    """Which network realisations (shadowing, LOS, effective heights) episodes are drawn from.
+
+    split "train": seeds 0 … pool_size − 1; "eval": the held-out seeds EVAL_NETWORK_SEED0 …
+    EVAL_NETWORK_SEED0 + pool_size − 1; "fixed": `network_seed` only (every episode the same
+    network, as before realisation pools). `seeds` gives the pool explicitly instead. Each reset
+    picks one from the pool with the env's seeded generator (`reset(options={"network_seed":
+    s})` forces one)."""
+
+    split: Literal["train", "eval", "fixed"] = "train"
+    pool_size: Annotated[int, Field(ge=1, le=EVAL_NETWORK_SEED0)] = 64
+    seeds: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)] | None = None
+
+    def pool(self, network_seed: int) -> tuple[int, ...]:
+        """The network seeds episodes are drawn from."""
+        if self.seeds is not None:
+            return tuple(self.seeds)
+        if self.split == "fixed":
+            return (network_seed,)
+        first = 0 if self.split == "train" else EVAL_NETWORK_SEED0
+        return tuple(range(first, first + self.pool_size))
+
+
 class EnvConfig(_Strict):
     """Environment defaults of a scenario; `gymnasium.make(..., config=...)` and
     `reset(options={"config": ...})` deep-merge overrides onto them."""
@@ -346,7 +374,10 @@ class EnvConfig(_Strict):
     reset_load_iterations: Annotated[int, Field(ge=1, le=50)] = 5  # converge it at reset
     initial_tilt: Literal["scenario", "random"] = "scenario"  # random: uniform over the range
     demand_noise: Annotated[float, Field(ge=0, le=2)] = 0.1  # per-step log-normal σ per component
-    network_seed: Annotated[int, Field(ge=0)] = 0  # shadowing / LOS realisation of the network
+    # the network's own realisation (maps, neighbour lists, split "fixed"); episodes draw theirs
+    # from `realisations`
+    network_seed: Annotated[int, Field(ge=0)] = 0
+    realisations: RealisationConfig = RealisationConfig()
     # chance that an episode has one extra site outage (random site, start, 2–10 h), to train
     # policies that cope with failures; evaluation keeps the scenario's own events only
     random_outage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0

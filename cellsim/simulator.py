@@ -6,10 +6,13 @@ tilts and a time of day into a radio state and KPIs. It knows nothing of Gym.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from cellsim import realisations
 from cellsim.contract import TiltSpace
 from cellsim.engine import LinkBudget, RadioState, draw_link_state, site_distances_m
 from cellsim.kpi import KpiParams, Kpis, compute_kpis
@@ -19,6 +22,7 @@ from cellsim.network.demand import DemandModel, build_demand
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
+from cellsim.realisations import scenario_key
 from cellsim.scenario import EnvConfig, Scenario, check_event_sites
 
 
@@ -90,6 +94,11 @@ class Simulator:
             np.random.default_rng(network_seed), self.layout, self.receivers, self.setup
         )
         self.budget = LinkBudget(self.layout, self.receivers, self.setup, links)
+        #: the realisation in use; `base_seed` is the network's own (maps, neighbour lists)
+        self.base_seed = self.network_seed = network_seed
+        self._links_key = scenario_key(scenario.model_dump_json(exclude={"env", "name",
+                                                                          "description"}))
+        realisations.CACHE.put((self._links_key, network_seed), self.budget.terms)
         if config.action == "discrete":  # tilts stay on this grid: precompute every row
             grid = TiltSpace.of(config).grid_deg
             self.budget.precompute_tilts(np.union1d(grid, self.layout.cells.tilt_deg))
@@ -113,6 +122,31 @@ class Simulator:
         #: outages beyond the scenario's, e.g. drawn per episode to train for failures
         self.extra_outages: list[tuple[int, float, float]] = []
         self.reset_load()
+
+    def use_realisation(self, network_seed: int) -> None:
+        """Simulate network realisation `network_seed` from now on (its shadowing, LOS and
+        effective heights; cached per process, see `cellsim.realisations`)."""
+        if network_seed == self.network_seed:
+            return
+        key = (self._links_key, network_seed)
+        terms = realisations.CACHE.get(key)
+        if terms is None:
+            rng = np.random.default_rng(network_seed)
+            links = draw_link_state(rng, self.layout, self.receivers, self.setup)
+            terms = self.budget.realisation_terms(links)
+            realisations.CACHE.put(key, terms)
+        self.budget.use_terms(*terms)
+        self.network_seed = network_seed
+
+    @contextmanager
+    def realisation(self, network_seed: int) -> Iterator[None]:
+        """Within the block, realisation `network_seed`; the one in use before, after it."""
+        before = self.network_seed
+        self.use_realisation(network_seed)
+        try:
+            yield
+        finally:
+            self.use_realisation(before)
 
     def reset_load(self) -> None:
         """Forget the load state: start the next step from full-load interference."""

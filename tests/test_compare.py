@@ -20,7 +20,7 @@ from scipy import stats
 from cellsim.cli import main
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.evaluation import EVAL_SEED0, compare, mean_ci95, parse_agent, to_json
+from cellsim.evaluation import EVAL_SEED0, HELD_OUT, compare, mean_ci95, parse_agent, to_json
 from cellsim.policies import SonRule
 from cellsim.training import TrainSpec, load_run, train
 
@@ -162,7 +162,7 @@ def test_scores_are_normalised_between_the_planning_rule_and_the_oracle(compared
 
 def test_rule_son_numbers_match_episodes_replayed_on_the_evaluation_seeds(compared):
     doc, _ = compared
-    env = TiltEnv("hex7", SHORT_DAY)
+    env = TiltEnv("hex7", {**HELD_OUT, **SHORT_DAY})  # what compare runs on
     rule = SonRule(env)
     episodes = [replay(env, rule, EVAL_SEED0 + i) for i in range(EPISODES)]
     son = doc["agents"]["rule-son"]
@@ -178,7 +178,7 @@ def test_trained_run_numbers_match_its_replayed_episodes(compared, trained_run):
     doc, _ = compared
     model, config = load_run(trained_run)
     assert config["env_config"]["action"] == "discrete"
-    env = TiltEnv("hex7", SHORT_DAY)
+    env = TiltEnv("hex7", {**HELD_OUT, **SHORT_DAY})  # what compare runs on
     rewards = [replay(env, model, EVAL_SEED0 + i)["reward"] for i in range(EPISODES)]
     assert doc["agents"]["ppo"]["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
 

@@ -93,8 +93,11 @@ def interference_neighbours(received_mw: np.ndarray, users: np.ndarray, k: int) 
 
 
 def network_neighbours(sim: Simulator, k: int) -> NeighbourTable:
-    """The neighbour table of a `Simulator`'s network at its scenario tilts, full load."""
+    """The neighbour table of a `Simulator`'s network at its scenario tilts, full load, in the
+    network's own realisation (`base_seed`)."""
     tilt = TiltSpace.of(sim.config).clip(sim.layout.cells.tilt_deg)
-    sim.budget.evaluate(tilt, np.ones(sim.n_cells, np.float32), np.ones(sim.n_cells, bool))
+    with sim.realisation(sim.base_seed):  # the network's own: one list, whatever the episode
+        sim.budget.evaluate(tilt, np.ones(sim.n_cells, np.float32), np.ones(sim.n_cells, bool))
+        received = np.array(sim.budget.received_mw)
     users = np.mean([sim.users_at(h) for h in range(24)], axis=0)
-    return interference_neighbours(np.asarray(sim.budget.received_mw), users, k)
+    return interference_neighbours(received, users, k)

@@ -63,8 +63,11 @@ class TiltEnv(gym.Env):
     ## Starting State
     Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
     clock at `start_hour`, the load ↔ interference fixed point iterated
-    `reset_load_iterations` times. The network realisation (shadowing, LOS) comes from
-    `network_seed`; the per-step demand noise from the reset seed. With
+    `reset_load_iterations` times. The network realisation (shadowing, LOS, effective
+    heights) is drawn per episode from the pool of `realisations` (default: the 64 training
+    realisations, network seeds 0–63; split "eval" gives held-out ones from 1 000 000 on, "fixed"
+    the single `network_seed`), or forced with `reset(options={"network_seed": s})`; it is in
+    `info["network_seed"]`. The per-step demand noise comes from the reset seed. With
     `random_outage_probability` > 0 an episode may also lose one random site for 2–10 hours
     (drawn from the reset seed), to train policies that cope with failures.
 
@@ -141,6 +144,7 @@ class TiltEnv(gym.Env):
                 )
             self._apply_config(config)
         cfg = self.config
+        self.sim.use_realisation(self._draw_realisation(options))
         if cfg.initial_tilt == "random":
             drawn = self.np_random.uniform(cfg.tilt_min_deg, cfg.tilt_max_deg, self.sim.n_cells)
             self.tilt_deg = self.tilt_space.snap(drawn)
@@ -211,6 +215,19 @@ class TiltEnv(gym.Env):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
         return self.tilt_space.from_continuous(a)
 
+    def _draw_realisation(self, options: dict[str, Any]) -> int:
+        """This episode's network seed: `options["network_seed"]`, else one of the pool's
+        (`config.realisations`), drawn with the env's generator (no draw from a pool of one)."""
+        if "network_seed" in options:
+            forced = options["network_seed"]
+            if isinstance(forced, bool) or not isinstance(forced, int | np.integer) or forced < 0:
+                raise ConfigError(
+                    f"reset options network_seed = {forced!r}: allowed an integer ≥ 0"
+                )
+            return int(forced)
+        pool = self.config.realisations.pool(self.config.network_seed)
+        return pool[int(self.np_random.integers(len(pool)))] if len(pool) > 1 else pool[0]
+
     def _random_outages(self) -> list[tuple[int, float, float]]:
         """With probability `random_outage_probability`, one site off for 2–10 h this episode."""
         p = self.config.random_outage_probability
@@ -242,6 +259,7 @@ class TiltEnv(gym.Env):
             "hour": self.hour,
             "tilt_deg": self.tilt_deg.copy(),
             "active_cells": int(last.active.sum()),
+            "network_seed": self.sim.network_seed,
         }
         if terms is not None:
             info["rewards"] = terms

@@ -87,7 +87,7 @@ class Oracle(TiltPolicy):
         self.restarts = restarts
         self.rng = np.random.default_rng(seed)
         self.evaluations = 0
-        self._plans: dict[tuple[float, bytes], np.ndarray] = {}
+        self._plans: dict[tuple[int, float, bytes], np.ndarray] = {}
         self._last_plan = self.space.clip(env.sim.layout.cells.tilt_deg)
 
     def objective(self, hour: float) -> Callable[[np.ndarray], float]:
@@ -109,7 +109,8 @@ class Oracle(TiltPolicy):
     def plan(self, hour: float) -> np.ndarray:
         """Optimum tilts for the demand at `hour` and the cells on air then (cached: the same in
         every episode with the same outages, e.g. the random ones of imitation training)."""
-        key = (round(hour % 24.0, 6), self.env.sim.active_at(hour).tobytes())
+        sim = self.env.sim
+        key = (sim.network_seed, round(hour % 24.0, 6), sim.active_at(hour).tobytes())
         if key not in self._plans:
             restarts = self.restarts if not self._plans else 0
             best, _ = optimise_tilts(

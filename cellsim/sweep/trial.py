@@ -52,11 +52,11 @@ def _evaluate(trial: dict[str, Any], run: Path | None) -> tuple[list[dict[str, A
     """Per-episode results on the standard evaluation seeds, and the simulator evaluations a
     search policy (the oracle) made."""
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.evaluation import run_episode
+    from cellsim.evaluation import HELD_OUT, run_episode
     from cellsim.policies import make_policy
     from cellsim.training import load_run
 
-    config = dict(trial["config"])
+    config = {**HELD_OUT, **trial["config"]}  # held-out realisations, as compare
     if run is None:
         env = TiltEnv(trial["scenario_path"], {"action": "discrete", **config})
         policy = make_policy(trial["agent"], env)

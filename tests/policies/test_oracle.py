@@ -178,7 +178,8 @@ def test_search_matches_brute_force_on_a_real_network(one_site_env):
 def test_oracle_counts_evaluations_and_caches_plans_per_hour(tmp_path):
     path = tmp_path / "one-site.toml"
     path.write_text(ONE_SITE)
-    env = TiltEnv(str(path), {"tilt_step_deg": 3.0, "episode_hours": 1.0})  # 4 steps
+    env = TiltEnv(str(path), {"tilt_step_deg": 3.0, "episode_hours": 1.0,  # 4 steps
+                              "realisations": {"split": "fixed"}})  # fmt: skip
     obs, _ = env.reset(seed=11)
 
     # the first action moves every cell toward the brute-force optimum of the next snapshot
@@ -199,6 +200,9 @@ def test_oracle_counts_evaluations_and_caches_plans_per_hour(tmp_path):
     run_episode(env, oracle, seed=2)
     assert oracle.evaluations == 216 * 4  # a second episode reuses every plan
     assert np.isfinite(first.reward)
+    env.reset(seed=3, options={"network_seed": 7})  # another realisation: plans of its own
+    oracle.plan(0.25)
+    assert oracle.evaluations == 216 * 5
 
 
 def test_oracle_beats_holding_the_initial_tilts(one_site_env):
