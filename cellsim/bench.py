@@ -93,6 +93,65 @@ def bench_env_step(scenario: str, steps: int = 2000) -> BenchRow:
     }
 
 
+def bench_episodes(scenario: str, pool: str, episodes: int = 40) -> BenchRow:
+    """Whole days (resets included) with random moves, on one fixed realisation (`pool` =
+    "fixed") or drawn from the 64-realisation training pool ("train", after a first visit of
+    each realisation, whose one-off cost is `first_visit_s`)."""
+    from cellsim.env.tilt_env import TiltEnv
+
+    split = {"split": pool, "pool_size": 64}
+    env = TiltEnv(scenario, {"realisations": split})
+    n_cells = env.sim.n_cells
+    first_visit_s = 0.0
+    if pool == "train":
+        t0 = time.perf_counter()
+        for seed in range(64):  # warm the realisation cache, as a long training does
+            env.reset(seed=seed, options={"network_seed": seed})
+        first_visit_s = (time.perf_counter() - t0) / 64
+    moves = np.random.default_rng(0).integers(0, 3, (env.n_steps, n_cells))
+    steps = 0
+    t0 = time.perf_counter()
+    for episode in range(episodes):
+        env.reset(seed=1000 + episode)
+        for move in moves:
+            env.step(move)
+            steps += 1
+    elapsed = time.perf_counter() - t0
+    return {
+        "scenario": scenario,
+        "realisations": pool,
+        "n_cells": n_cells,
+        "steps_per_s": round(steps / elapsed),
+        "first_visit_s": round(first_visit_s, 3),
+    }
+
+
+def bench_ppo(scenario: str, pool: str, steps: int = 8192) -> BenchRow:
+    """PPO training throughput (agents/ppo.yml: 8 envs, PerCellPolicy, one torch thread) on one
+    fixed realisation or the 64-realisation training pool."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from cellsim.policies.networks import PerCellPolicy
+    from cellsim.training.envs import vec_env
+    from cellsim.training.hyperparams import algo_kwargs, load_hyperparams
+    from cellsim.training.registry import agent_spec
+
+    torch.set_num_threads(1)
+    hyper = load_hyperparams("ppo")
+    config = {**hyper.get("env_config", {}), "realisations": {"split": pool}}
+    venv = vec_env(agent_spec("ppo"), scenario, config, int(hyper["n_envs"]), 0)
+    model = PPO(PerCellPolicy, venv, seed=0, device="cpu", **algo_kwargs(hyper))
+    model.learn(2048)  # warm-up: numba, torch, the first realisations
+    before = model.num_timesteps
+    t0 = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)  # whole rollouts: may run a few more steps
+    elapsed = time.perf_counter() - t0
+    venv.close()
+    done = model.num_timesteps - before
+    return {"scenario": scenario, "realisations": pool, "steps_per_s": round(done / elapsed)}
+
+
 def large_hex_scenario(n_sites: int = 169, resolution_m: float = 50.0) -> Scenario:
     """hex7's radio, antennas and demand profiles on a network of `n_sites` hexagonal sites
     (169 sites = 507 cells, ≈ 37 km²), no wrap-around, a `resolution_m` raster."""

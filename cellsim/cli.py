@@ -231,12 +231,24 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-cell-sites", type=int, default=169, metavar="N",
                    help="sites of the hexagonal network for the per-cell env benchmark "
                    "(default 169 = 507 cells; 0 skips it)")
+    p.add_argument("--pool-episodes", type=int, default=20, metavar="N",
+                   help="whole days per scenario on one realisation and on the 64-realisation "
+                   "training pool, resets included (default 20; 0 skips it)")
+    p.add_argument("--ppo-steps", type=int, default=8192, metavar="N",
+                   help="PPO training steps on hex7, one realisation vs the pool (default 8192; "
+                   "0 skips it)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_run_bench)
 
 
 def _run_bench(args: argparse.Namespace) -> None:
-    from cellsim.bench import bench_env_step, bench_link_budget, bench_per_cell_step
+    from cellsim.bench import (
+        bench_env_step,
+        bench_episodes,
+        bench_link_budget,
+        bench_per_cell_step,
+        bench_ppo,
+    )
     from cellsim.network.layout import HEX_SITE_COUNTS
     from cellsim.scenario import load_scenario
 
@@ -248,8 +260,14 @@ def _run_bench(args: argparse.Namespace) -> None:
     rows = [bench_link_budget(n, repeats=args.repeats) for n in (10_000, 100_000)]
     env_rows = [bench_env_step(name, args.steps) for name in args.scenarios]
     per_cell = [bench_per_cell_step(args.per_cell_sites)] if args.per_cell_sites else []
+    pools = ("fixed", "train")
+    pool_rows = [bench_episodes(name, pool, args.pool_episodes) for name in args.scenarios
+                 for pool in pools] if args.pool_episodes > 0 else []  # fmt: skip
+    ppo_rows = [bench_ppo("hex7", pool, args.ppo_steps) for pool in pools
+                if args.ppo_steps > 0]  # fmt: skip
     if args.json:
-        print(json.dumps({"link_budget": rows, "env_step": env_rows, "per_cell_step": per_cell}))
+        print(json.dumps({"link_budget": rows, "env_step": env_rows, "per_cell_step": per_cell,
+                          "realisation_pool": pool_rows, "ppo": ppo_rows}))  # fmt: skip
         return
     print("link budget re-evaluation, all tilts changed (one core)")
     print(
@@ -269,6 +287,15 @@ def _run_bench(args: argparse.Namespace) -> None:
     for r in per_cell:
         print("\nper-cell PettingZoo env.step (a dict action per cell), every cell changing tilt")
         _print_step_row(r)
+    if pool_rows:
+        print("\nwhole days with random moves, resets included: one realisation vs the pool of 64")
+        print(f"{'scenario':<15} {'realisations':>12} {'steps/s':>9} {'first visit s':>14}")
+        for r in pool_rows:
+            print(f"{r['scenario']:<15} {r['realisations']:>12} {r['steps_per_s']:>9,} "
+                  f"{r['first_visit_s']:>14.3f}")  # fmt: skip
+    for r in ppo_rows:
+        print(f"PPO training on {r['scenario']}, realisations {r['realisations']}: "
+              f"{r['steps_per_s']:,} steps/s")
 
 
 def _print_step_row(r: dict) -> None:

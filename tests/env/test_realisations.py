@@ -108,3 +108,11 @@ def test_same_seed_same_realisation_in_another_process():
     obs, info = TiltEnv("hex7", DAY).reset(seed=21)
     assert seed == info["network_seed"]
     assert total == float(np.sum(obs, dtype=np.float64))
+
+
+def test_the_pool_benchmark_runs_whole_days_on_both():
+    from cellsim.bench import bench_episodes
+
+    fixed, pooled = bench_episodes("hex7", "fixed", 1), bench_episodes("hex7", "train", 1)
+    assert fixed["steps_per_s"] > 0 and pooled["steps_per_s"] > 0
+    assert fixed["first_visit_s"] == 0.0 < pooled["first_visit_s"]
