@@ -399,6 +399,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="env config overrides for every agent")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", metavar="DIR", help="write results.json, results.md and plots here")
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
     p.set_defaults(run=_run_compare)
 
 
@@ -484,6 +487,9 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compare", nargs=2, metavar=("POLICY_A", "POLICY_B"),
                    help="SINR maps of two policies side by side and their difference")
     p.add_argument("--out", default="map.png", help="image file .png, .svg or .pdf")
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
     p.set_defaults(run=_run_map)
 
 
@@ -536,6 +542,9 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="episode seed (default 0)")
     p.add_argument("--every", type=_positive_int, default=1, help="keep every Nth step")
     p.add_argument("--out", default="episode.gif", help="episode.gif or episode.mp4")
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
     p.set_defaults(run=_run_record)
 
 
@@ -594,6 +603,9 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
                    help="env config overrides for every agent")
     p.add_argument("--out", default="report.html", help="the .html file (default report.html)")
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
     p.set_defaults(run=_run_report)
 
 
@@ -701,7 +713,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        if getattr(args, "trust_run_folders", False):
+            from cellsim.training.loading import trusting
+
+            with trusting():
+                args.run(args)
+        else:
+            args.run(args)
     except CellsimError as exc:
         print(f"cellsim {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

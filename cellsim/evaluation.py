@@ -146,7 +146,21 @@ def load_policy(spec: str, env: TiltEnv) -> tuple[str, Predictor]:
 
 
 def bind(policy: Any, env: TiltEnv) -> Predictor:
-    """A loaded model as a policy of `env`: shared per-cell models derive its neighbours."""
+    """A loaded model as a policy of `env`: shared per-cell models derive its neighbours; any
+    other model must have been trained on observations of this env's shape."""
+    from cellsim.policies.shared import SharedCellModel
+
+    if not isinstance(policy, SharedCellModel):
+        model = getattr(policy, "model", policy)
+        space = getattr(model, "observation_space", None)
+        shape = tuple(getattr(space, "shape", None) or ())
+        expected = tuple(env.observation_space.shape or ())
+        if space is not None and shape != expected:
+            raise ConfigError(
+                f"the model's observation shape {shape} differs from {env.scenario.name}'s "
+                f"{expected}: it was trained on another network "
+                "(only the shared agents — ppo-shared, ippo-shared, dagger-shared — act on any)"
+            )
     return policy.bind(env) if hasattr(policy, "bind") else policy
 
 

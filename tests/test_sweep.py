@@ -174,7 +174,7 @@ def test_local_sweep_records_every_trial_and_the_failure(local_run):
     for r in records.values():
         if r["label"] == "a2c-broken":
             assert r["status"] == "failed"
-            assert "learning rate" in r["error"].lower() and "-1" in r["error"]
+            assert "learning_rate" in r["error"].lower() and "-1" in r["error"]
             assert "Traceback" not in r["error"] and r["traceback"]
         else:
             assert r["status"] == "ok", r

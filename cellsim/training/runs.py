@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 import cellsim
 from cellsim.errors import ConfigError
@@ -69,6 +70,31 @@ def latest_checkpoint(run: Path) -> Path | None:
         key=lambda p: int(p.stem.split("_")[1]),
     )
     return found[-1] if found else None
+
+
+def read_run_config(run: Path) -> dict[str, Any]:
+    """A run folder's config.yml, checked to be a mapping that names a known agent."""
+    path = run / "config.yml"
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a run config (invalid YAML: "
+                          f"{' '.join(str(exc).split())[:120]})") from None  # fmt: skip
+    need = ("agent", "scenario", "env_config", "hyperparams", "timesteps", "n_envs", "seed")
+    if not isinstance(config, dict) or any(k not in config for k in need):
+        raise ConfigError(f"{path}: not a run config from cellsim train (needs "
+                          f"{', '.join(need)})")  # fmt: skip
+    if not isinstance(config["agent"], str):
+        raise ConfigError(f"{path}: agent = {config['agent']!r}: not an agent name")
+    from cellsim.training.registry import AGENTS
+
+    if config["agent"] not in AGENTS:
+        raise ConfigError(f"{path}: agent = {config['agent']!r}: allowed {', '.join(AGENTS)}")
+    if not isinstance(config["env_config"], dict) or not isinstance(config["hyperparams"], dict):
+        raise ConfigError(f"{path}: env_config and hyperparams must be mappings")
+    return config
 
 
 def versions() -> dict[str, str]:

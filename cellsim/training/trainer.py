@@ -35,6 +35,7 @@ from cellsim.training.runs import (
     atomic_write_text,
     latest_checkpoint,
     next_run_dir,
+    read_run_config,
     restore_eval_history,
     save_checkpoint,
     versions,
@@ -232,28 +233,6 @@ def _reusable(run: Path) -> bool:
     if not run.is_dir():
         raise ConfigError(f"--out {str(run)!r}: exists and is not a folder")
     return {p.name for p in run.iterdir()} <= {"config.yml"}
-
-
-def read_run_config(run: Path) -> dict[str, Any]:
-    """A run folder's config.yml, checked to be a mapping that names a known agent."""
-    path = run / "config.yml"
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a run config (invalid YAML: "
-                          f"{' '.join(str(exc).split())[:120]})") from None  # fmt: skip
-    need = ("agent", "scenario", "env_config", "hyperparams", "timesteps", "n_envs", "seed")
-    if not isinstance(config, dict) or any(k not in config for k in need):
-        raise ConfigError(f"{path}: not a run config from cellsim train (needs "
-                          f"{', '.join(need)})")  # fmt: skip
-    if not isinstance(config["agent"], str):
-        raise ConfigError(f"{path}: agent = {config['agent']!r}: not an agent name")
-    agent_spec(config["agent"])
-    if not isinstance(config["env_config"], dict) or not isinstance(config["hyperparams"], dict):
-        raise ConfigError(f"{path}: env_config and hyperparams must be mappings")
-    return config
 
 
 def _same(given: Any, saved: Any) -> bool:
