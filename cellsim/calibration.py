@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from cellsim.engine import LinkBudget, draw_link_state
-from cellsim.errors import ScenarioError
+from cellsim.errors import ParameterError, ScenarioError
 from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.drop import DropSpec, drop_ues
 from cellsim.scenario import PERCENTILES, CalibrationConfig, Scenario
@@ -46,6 +47,21 @@ def drop_spec(cfg: CalibrationConfig) -> DropSpec:
     )
 
 
+def _check_ues_memory(scenario: Scenario, total: int, n_drops: int, n_cells: int) -> None:
+    """A drop's (cells × UEs) float32 link arrays and the float64 results, within the memory
+    budget (CELLSIM_MEMORY_BUDGET_GB), before any is allocated."""
+    from cellsim.network.limits import BUDGET_ENV, LINK_ARRAYS, memory_budget_bytes
+
+    per_drop = math.ceil(total / max(1, n_drops))
+    need = float(per_drop) * n_cells * 4 * LINK_ARRAYS + float(total) * 8 * 4
+    budget = memory_budget_bytes()
+    if need > budget:
+        per_ue = n_cells * 4 * LINK_ARRAYS / max(1, n_drops) + 32
+        raise ParameterError("--ues", total, f"at most about {int(budget / per_ue):,} for "
+                             f"{scenario.name} (it would need {need / 2**30:,.1f} GiB; budget "
+                             f"{budget / 2**30:g} GiB, {BUDGET_ENV})")  # fmt: skip
+
+
 def run_calibration(scenario: Scenario, ues: int | None = None, seed: int = 0) -> CalibrationResult:
     """Coupling loss and geometry of UE drops, all cells at the scenario's tilt, full load.
 
@@ -62,6 +78,7 @@ def run_calibration(scenario: Scenario, ues: int | None = None, seed: int = 0) -
     setup = build_radio_setup(scenario, layout, tx_power_dbm=0.0)
     total = ues or cfg.ues
     n_drops = min(cfg.drops, total)
+    _check_ues_memory(scenario, total, n_drops, len(layout.cells))
     sizes = np.diff(np.linspace(0, total, n_drops + 1).round().astype(int))
     coupling, geometry = [], []
     for rng, n in zip(np.random.default_rng(seed).spawn(n_drops), sizes, strict=True):

@@ -81,6 +81,10 @@ def check_writable(path: str, suffixes: tuple[str, ...], option: str) -> None:
         parent = parent.parent
     if not parent.is_dir() or (target.exists() and target.is_dir()):
         raise CellsimError(f"{option} {path!r}: {parent} is not a folder that can hold it")
+    import os
+
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CellsimError(f"{option} {path!r}: {parent} is not writable")
 
 
 def _add_pathloss(sub: argparse._SubParsersAction) -> None:
@@ -451,6 +455,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _run_demo(args: argparse.Namespace) -> None:
     from cellsim.demo import run_demo
 
+    check_writable(str(Path(args.out) / "results.json"), (".json",), "--out")
     run_demo(args.out, args.scenario, args.timesteps, args.episodes)
 
 
@@ -645,8 +650,17 @@ def _add_scenarios(sub: argparse._SubParsersAction) -> None:
 def _run_scenarios_list(args: argparse.Namespace) -> None:
     from cellsim.scenario import available_scenarios, load_scenario_file
 
+    bad = 0
     for name, path in available_scenarios().items():
-        print(f"{name:<20} {load_scenario_file(path).description}")
+        try:
+            description = load_scenario_file(path).description
+        except CellsimError as exc:  # reported, and the others still listed
+            print(f"cellsim scenarios list: error: {exc}", file=sys.stderr)
+            bad += 1
+            continue
+        print(f"{name:<20} {description}")
+    if bad:
+        sys.exit(EXIT_USAGE)
 
 
 def _run_scenarios_show(args: argparse.Namespace) -> None:
@@ -657,6 +671,7 @@ def _run_scenarios_show(args: argparse.Namespace) -> None:
 
 def _run_scenarios_validate(args: argparse.Namespace) -> None:
     from cellsim.network.build import build_layout, build_radio_setup
+    from cellsim.network.limits import check_buildable
     from cellsim.scenario import check_event_sites, load_scenario_file
 
     failed = 0
@@ -666,6 +681,7 @@ def _run_scenarios_validate(args: argparse.Namespace) -> None:
             layout = build_layout(scenario)
             build_radio_setup(scenario, layout)
             check_event_sites(scenario, layout.n_sites)
+            check_buildable(scenario, layout)
             print(f"{f}: ok ({scenario.name})")
         except CellsimError as exc:
             print(str(exc), file=sys.stderr)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import inspect
 import json
 import os
 import sys
@@ -738,10 +739,15 @@ def load_scenario_factory(spec: str) -> Scenario:
         raise ScenarioError(
             f"scenario factory {spec!r}: cannot import: {exc}; expected 'package.module:function'"
         ) from None
-    if not callable(factory):
+    if not inspect.isfunction(factory):  # not builtins (os.system), classes or other callables
         raise ScenarioError(
-            f"scenario factory {spec!r} is a {type(factory).__name__}, not a function"
+            f"scenario factory {spec!r} is a {type(factory).__name__}, not a Python function "
+            "defined in your own module"
         )
+    top = (getattr(factory, "__module__", "") or "").partition(".")[0]
+    if top in sys.stdlib_module_names:
+        raise ScenarioError(f"scenario factory {spec!r}: a function of Python's standard "
+                            f"library ({top}), not a scenario factory of your own module")
     result = factory()
     if isinstance(result, Scenario):
         return result

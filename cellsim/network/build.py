@@ -21,6 +21,10 @@ _PARAM_FIELD = {
 }
 
 
+#: Closest sites a hexagonal scenario may have (a small cell's ISD is some 50 m).
+MIN_ISD_M = 10.0
+
+
 def build_layout(scenario: Scenario) -> Layout:
     cfg = scenario.layout
     if cfg.type == "csv":
@@ -30,6 +34,9 @@ def build_layout(scenario: Scenario) -> Layout:
             raise ScenarioError(f"{scenario.origin}: layout.file = {cfg.file!r}: {exc}") from None
         except ScenarioError as exc:
             raise ScenarioError(f"{scenario.origin}: layout.file = {cfg.file!r}: {exc}") from None
+    if not cfg.isd_m >= MIN_ISD_M:
+        raise ScenarioError(f"{scenario.origin}: layout.isd_m = {cfg.isd_m:g}: allowed ≥ "
+                            f"{MIN_ISD_M:g} m (sites closer than a small cell's spacing)")
     return hex_layout(
         cfg.n_sites, cfg.isd_m, cfg.height_m, cfg.tilt_deg, cfg.mech_tilt_deg, cfg.wraparound
     )

@@ -282,8 +282,14 @@ class Tr38901Array(AntennaPattern):
         for name, check in checks.items():
             object.__setattr__(self, name, check(name, getattr(self, name)))
         m = self.n_elements
-        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
-            raise ParameterError("antenna.n_elements", m, "an integer >= 1")
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or not 1 <= m <= 64:
+            raise ParameterError("antenna.n_elements", m, "an integer 1 … 64")
+        if not self.spacing_wavelengths <= 4.0:
+            raise ParameterError("antenna.spacing_wavelengths", self.spacing_wavelengths,
+                                 "> 0 and ≤ 4 wavelengths")  # fmt: skip
+        if not -30.0 <= self.element_gain_dbi <= 30.0:
+            raise ParameterError("antenna.element_gain_dbi", self.element_gain_dbi,
+                                 "-30 … 30 dBi")  # fmt: skip
         object.__setattr__(self, "n_elements", int(m))
 
     @property

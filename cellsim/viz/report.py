@@ -24,8 +24,10 @@ th{background:#f3f3f3}img{max-width:100%;height:auto;display:block;margin:.5em 0
 
 def png_data_uri(fig: Figure, dpi: int = 90) -> str:
     """The figure as a data: URI of a PNG."""
+    from cellsim.viz.style import plain_text
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
+    plain_text(fig).savefig(buffer, format="png", dpi=dpi)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 

@@ -27,9 +27,20 @@ def new_figure(width_in: float, height_in: float, dpi: int = 110) -> Figure:
     return fig
 
 
+def plain_text(fig: Figure) -> Figure:
+    """Every text of `fig` drawn as written: names with `$` (agents, scenarios) are not read as
+    matplotlib mathtext (cellsim's own labels use none)."""
+    from matplotlib.text import Text
+
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
+    return fig
+
+
 def save_figure(fig: Figure, out: str | Path, option: str = "--out") -> Path:
     """Write `fig` (format from the suffix), creating folders; a write error is one line."""
     out = Path(out)
+    plain_text(fig)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out)

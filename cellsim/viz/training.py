@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from cellsim.errors import ConfigError
 from cellsim.viz.style import new_figure, save_figure
 
@@ -20,7 +18,9 @@ def plot_training_curves(runs: list[str | Path], out: str | Path) -> Path:
             raise ConfigError(
                 f"{run}: no eval/evaluations.npz (not a run folder, or no evaluation yet)"
             )
-        data = np.load(path)
+        from cellsim.training.runs import read_evaluations
+
+        data = read_evaluations(path)
         steps, results = data["timesteps"], data["results"]
         mean, std = results.mean(axis=1), results.std(axis=1)
         ax.plot(steps, mean, lw=1.6, label=run.name)
