@@ -397,7 +397,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         "(R_oracle − R_rule-geometric); rule-geometric and oracle are always evaluated.",
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
-    p.add_argument("--agents", nargs="+", required=True, metavar="AGENT")
+    p.add_argument("--agents", nargs="+", required=True, metavar="AGENT",
+                   help="rule-geometric, rule-son, oracle, or NAME=RUN_DIR (a folder from "
+                   "cellsim train); rule-geometric and oracle are always added")
     p.add_argument("--episodes", type=_positive_int, default=10, help="seeds (default 10)")
     p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
                    help="env config overrides for every agent")
@@ -545,8 +547,10 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", required=True, metavar="P",
                    help="rule-geometric, rule-son, oracle or NAME=RUN_DIR")
     p.add_argument("--seed", type=_seed, default=0, help="episode seed (default 0)")
-    p.add_argument("--every", type=_positive_int, default=1, help="keep every Nth step")
-    p.add_argument("--out", default="episode.gif", help="episode.gif or episode.mp4")
+    p.add_argument("--every", type=_positive_int, default=1,
+                   help="keep every Nth step (default 1)")
+    p.add_argument("--out", default="episode.gif",
+                   help="episode.gif or episode.mp4 (default episode.gif)")
     p.add_argument("--trust-run-folders", action="store_true",
                    help="load run folders with Stable-Baselines3's own load, which runs code "
                    "saved in them: only for folders you trust (see README, SECURITY)")
@@ -575,9 +579,14 @@ def _run_record(args: argparse.Namespace) -> None:
 
 
 def _add_curves(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("curves", help="training curves of run folders (evaluation reward)")
+    p = sub.add_parser(
+        "curves", help="training curves of run folders (evaluation reward)",
+        description="Plot the mean evaluation reward (± one standard deviation over the "
+        "evaluation episodes) against env steps, from each run folder's eval/evaluations.npz.",
+    )
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="folders from cellsim train")
-    p.add_argument("--out", default="training.png", help="image file .png, .svg or .pdf")
+    p.add_argument("--out", default="training.png",
+                   help="image file .png, .svg or .pdf (default training.png)")
     p.set_defaults(run=_run_curves)
 
 
