@@ -167,6 +167,11 @@ _KPI_SCALE = np.array([f.scale for f in CELL_FEATURES if f.kpi is not None], np.
 CELL_LOW = np.array([f.low for f in CELL_FEATURES], np.float32)
 CELL_HIGH = np.array([f.high for f in CELL_FEATURES], np.float32)
 
+#: Per-cell guard KPIs the kernel computes besides the observation's columns (`Kpis.cell_guard`):
+#: what operators watch after a RET change. Not observed (the observation layout is unchanged);
+#: in `info["cell_kpis"]` and the reward terms of the same meaning.
+GUARD_COLUMNS: tuple[str, ...] = ("unserved_share", "weak_coverage_share", "overcoverage_share")
+
 N_TIME = 2  # sin and cos of the time of day, after every cell's features
 
 
@@ -306,6 +311,11 @@ def _kpi_column(name: str) -> Callable[[RewardInputs], np.ndarray]:
     return lambda x: x.kpis.cell[:, column]
 
 
+def _guard_column(name: str) -> Callable[[RewardInputs], np.ndarray]:
+    column = GUARD_COLUMNS.index(name)
+    return lambda x: -x.kpis.cell_guard[:, column]
+
+
 REWARD_TERMS: tuple[RewardTerm, ...] = (
     RewardTerm("coverage", 1.0, "share of demand with RSRP ≥ kpi.rsrp_min_dbm and SINR ≥ "
                "kpi.sinr_min_db, [0, 1]", lambda x: x.kpis.coverage, _kpi_column("covered_share")),
@@ -315,6 +325,15 @@ REWARD_TERMS: tuple[RewardTerm, ...] = (
                _edge),
     RewardTerm("tilt_change", 0.05, "−(cells whose tilt changed) / cells, [−1, 0]",
                lambda x: -np.count_nonzero(x.changed) / len(x.changed), lambda x: -x.changed),
+    # guard KPIs operators watch after a RET change (cellsim.kpi.GUARD_COLUMNS)
+    RewardTerm("weak_coverage", 1.0, "−share of demand with RSRP < kpi.weak_rsrp_dbm, [−1, 0]",
+               lambda x: -x.kpis.weak_coverage_share, _guard_column("weak_coverage_share")),
+    RewardTerm("overcoverage", 0.5, "−share of demand with RSRP ≥ kpi.weak_rsrp_dbm but SINR ≤ "
+               "kpi.overcoverage_sinr_db, [−1, 0]", lambda x: -x.kpis.overcoverage_share,
+               _guard_column("overcoverage_share")),
+    RewardTerm("unserved", 2.0, "−share of demand not carried (blocked beyond "
+               "kpi.admission_load, or SINR too low), [−1, 0]", lambda x: -x.kpis.unserved_share,
+               _guard_column("unserved_share")),
 )  # fmt: skip
 REWARD_TERM_NAMES: tuple[str, ...] = tuple(t.name for t in REWARD_TERMS)
 

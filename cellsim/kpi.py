@@ -1,12 +1,18 @@
 """KPIs of one radio state under load: coverage, SINR, user throughput, overshoot, load balance.
 
 The load model (docs/domain.md): a cell serves its users' flows in processor sharing. A user at
-point p has peak rate C_p = B · SE(SINR_p) (TR 36.942 attenuated Shannon); the cell's load is
-the share of its resources its users need, ρ_c = Σ_p users_p · rate / C_p; a flow at p gets C_p
-· (1 − ρ_c) (the M/G/1-PS mean flow throughput), with ρ capped at `max_load` so an overloaded
-cell gives its users a small but finite rate. A cell interferes in proportion to its load,
-min(ρ_c, 1), and at `idle_load` when it has no users (reference signals). SINR and load depend
-on each other: the simulator iterates the two (`load_iterations`).
+point p has peak rate C_p = B · SE(SINR_p) (TR 36.942 attenuated Shannon); the cell's offered
+load is the share of its resources its users need, ρ_c = Σ_p users_p · rate / C_p. A cell admits
+flows up to `admission_load` utilisation: ρ̂_c = min(ρ_c, admission_load) is carried, the share
+1 − ρ̂_c / ρ_c of its demand is blocked (unserved: rate 0, the log-utility floor), and an admitted
+flow gets C_p · (1 − ρ̂_c) (the M/G/1-PS mean flow throughput). So pushing demand into an
+overloaded cell blocks more of it, and is never rewarded. A cell interferes in proportion to
+its carried load, never below `idle_load` (reference signals): max(ρ̂_c, idle_load), continuous
+in the load. Demand whose SINR is below SINR_MIN_SE_DB cannot be served: unserved too. SINR and
+load depend on each other: the simulator iterates the two (`load_iterations`). Guard KPIs
+besides: unserved and overload shares, weak coverage (RSRP below `weak_rsrp_dbm`, the
+operator's threshold) and over-coverage (RSRP above it with SINR ≤ `overcoverage_sinr_db`, as
+Meta RADP's CCO engine defines it).
 
 Everything per point is one numba pass; per-cell sums are scattered by serving cell, so a step
 costs O(points), never O(points × cells).
@@ -20,7 +26,7 @@ from typing import TYPE_CHECKING
 import numba as nb
 import numpy as np
 
-from cellsim.contract import KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
+from cellsim.contract import GUARD_COLUMNS, KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
 from cellsim.kernels import JIT_OPTIONS
 
 if TYPE_CHECKING:
@@ -44,15 +50,30 @@ _OVERSHOOT = KPI_COLUMN["overshoot_share"]
 _LOG_RATE = KPI_COLUMN["mean_log_rate"]
 
 
+_UNSERVED = GUARD_COLUMNS.index("unserved_share")
+_WEAK_COVERAGE = GUARD_COLUMNS.index("weak_coverage_share")
+_OVERCOVERAGE = GUARD_COLUMNS.index("overcoverage_share")
+# The network statistics `_kpi_pass` returns, by position.
+_NETWORK = (
+    "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "mean_sinr_db",
+    "overshoot_share", "total_users", "load_std", "unserved_share", "overload_share",
+    "weak_coverage_share", "overcoverage_share",
+)  # fmt: skip
+(_N_COVERAGE, _N_RATE, _N_P5, _N_LOG, _N_SINR, _N_OVERSHOOT, _N_TOTAL, _N_LOAD_STD,
+ _N_UNSERVED, _N_OVERLOAD, _N_WEAK, _N_OVERCOVERAGE) = range(len(_NETWORK))  # fmt: skip
+
+
 @dataclass(frozen=True)
 class KpiParams:
     rsrp_min_dbm: float
     sinr_min_db: float
     bandwidth_mhz: float
     user_rate_mbps: float
-    max_load: float
+    admission_load: float
     idle_load: float
     reference_rate_mbps: float
+    weak_rsrp_dbm: float = -100.0
+    overcoverage_sinr_db: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,29 +81,32 @@ class Kpis:
     """Network KPIs, per-cell KPIs and per-point values of one step."""
 
     coverage: float  # share of demand with RSRP ≥ threshold and SINR ≥ threshold
-    mean_rate_mbps: float  # demand-weighted mean user throughput
+    mean_rate_mbps: float  # demand-weighted mean user throughput (unserved demand at 0)
     p5_rate_mbps: float  # demand-weighted 5th percentile ("cell edge")
     mean_log_rate: float  # mean log10(rate / reference): proportional-fair utility
     mean_sinr_db: float
-    load_std: float  # load balance: spread of the on-air cells' loads (capped at 1)
+    load_std: float  # load balance: spread of the on-air cells' carried loads
     overshoot_share: float  # share of demand served beyond the overshoot distance
     total_users: float
+    unserved_share: float  # share of demand not carried: blocked by overload or no service
+    overload_share: float  # share of demand offered to cells loaded beyond admission
+    weak_coverage_share: float  # share of demand with RSRP < kpi.weak_rsrp_dbm
+    overcoverage_share: float  # RSRP ≥ kpi.weak_rsrp_dbm but SINR ≤ kpi.overcoverage_sinr_db
     cell: np.ndarray  # (n_cells, len(KPI_COLUMNS)) float32, columns named by KPI_COLUMNS
-    cell_load: np.ndarray  # (n_cells,) ρ_c uncapped
+    cell_guard: np.ndarray  # (n_cells, len(GUARD_COLUMNS)) float32
+    cell_load: np.ndarray  # (n_cells,) offered load ρ_c, uncapped
     next_weight: np.ndarray  # (n_cells,) interference weight for the next evaluation
     sinr_db: np.ndarray  # (n_points,)
-    rate_mbps: np.ndarray  # (n_points,)
+    rate_mbps: np.ndarray  # (n_points,) mean throughput per unit of demand (blocked share at 0)
 
     def network(self) -> dict[str, float]:
-        return {
-            "coverage": self.coverage,
-            "mean_rate_mbps": self.mean_rate_mbps,
-            "p5_rate_mbps": self.p5_rate_mbps,
-            "mean_log_rate": self.mean_log_rate,
-            "mean_sinr_db": self.mean_sinr_db,
-            "load_std": self.load_std,
-            "overshoot_share": self.overshoot_share,
-        }
+        return {name: getattr(self, name) for name in _NETWORK if name != "total_users"}
+
+    def cells(self) -> dict[str, np.ndarray]:
+        """Per-cell KPIs by name: the observation's columns and the guard KPIs."""
+        out = {name: self.cell[:, i] for i, name in enumerate(KPI_COLUMNS)}
+        out.update({name: self.cell_guard[:, i] for i, name in enumerate(GUARD_COLUMNS)})
+        return out
 
 
 @nb.njit(**JIT_OPTIONS)
@@ -101,18 +125,28 @@ def _kpi_pass(
     active: np.ndarray,
     rsrp_min_mw: float,
     sinr_min_db: float,
+    weak_rsrp_mw: float,
+    overcoverage_sinr_db: float,
     user_rate_mbps: float,
-    max_load: float,
+    admission_load: float,
     idle_load: float,
     log_reference: float,
     cell_out: np.ndarray,
+    guard_out: np.ndarray,
     rate_out: np.ndarray,
     weight_out: np.ndarray,
-) -> tuple[float, float, float, float, float, float, float, np.ndarray, float]:
+    network_out: np.ndarray,
+) -> np.ndarray:
     """Scatter per-point values into per-cell sums, then user throughput under load.
 
+    A cell's offered load ρ_c = Σ users · rate / peak rate. It admits flows up to
+    `admission_load` (ρ̂_c = min(ρ_c, admission_load)); beyond it the share 1 − ρ̂_c / ρ_c of its
+    demand is blocked (unserved, at rate 0), the admitted flows get peak · (1 − ρ̂_c). So moving
+    demand into an overloaded cell only blocks more of it. A cell interferes in proportion to
+    its carried load, never below `idle_load` (reference signals): max(ρ̂_c, idle_load).
+
     The transcendental parts (SINR in dB, spectral efficiency, log peak rate) come in
-    precomputed by numpy's SIMD loops; this pass is arithmetic only.
+    precomputed by numpy's SIMD loops; this pass is arithmetic only. Returns the offered loads.
     """
     n_cells = cell_out.shape[0]
     n = serving.shape[0]
@@ -122,6 +156,9 @@ def _kpi_pass(
     poor = np.zeros(n_cells)
     covered = np.zeros(n_cells)
     weak = np.zeros(n_cells)
+    weak_coverage = np.zeros(n_cells)
+    overcoverage = np.zeros(n_cells)
+    no_service = np.zeros(n_cells)
     in_sum = np.zeros(n_cells)
     over = np.zeros(n_cells)
     logr = np.zeros(n_cells)
@@ -140,39 +177,59 @@ def _kpi_pass(
             covered[c] += u
         if not rsrp_ok:
             weak[c] += u
+        if serving_mw[p] < weak_rsrp_mw:
+            weak_coverage[c] += u
+        elif sdb <= overcoverage_sinr_db:
+            overcoverage[c] += u
         in_sum[c] += u * (interference_mw[p] + noise_mw)
         if site_distance_m[cell_site[c], p] > overshoot_limit_m[c]:
             over[c] += u
         if peak[p] > 0.0:
             load[c] += u * user_rate_mbps / peak[p]
-    idle = np.empty(n_cells)
+        else:
+            no_service[c] += u
+    carried = np.empty(n_cells)
+    admitted = np.empty(n_cells)
     log_idle = np.empty(n_cells)
     for c in range(n_cells):
-        idle[c] = 1.0 - min(load[c], max_load)
-        log_idle[c] = np.log10(idle[c])
+        carried[c] = min(load[c], admission_load)
+        admitted[c] = carried[c] / load[c] if load[c] > carried[c] else 1.0
+        log_idle[c] = np.log10(1.0 - carried[c])
     hist = np.zeros(_HIST_BINS)
     total = 0.0
     rate_sum = 0.0
     log_sum = 0.0
     sinr_total = 0.0
+    blocked_total = 0.0
     floor = np.log10(MIN_RATE_MBPS)
+    floor_bin = min(max(int((floor - _HIST_LO) * (_HIST_BINS / (_HIST_HI - _HIST_LO))), 0),
+                    _HIST_BINS - 1)  # fmt: skip
     to_bin = _HIST_BINS / (_HIST_HI - _HIST_LO)
     for p in range(n):
         u = users[p]
         total += u
         sinr_total += u * sinr_db[p]
-        lr = floor
-        r = 0.0
         if peak[p] > 0.0 and serving_mw[p] > 0.0:
             c = serving[p]
+            a = admitted[c]
             lr = max(log_peak[p] + log_idle[c], floor)
-            r = peak[p] * idle[c]
-            logr[c] += u * (lr - log_reference)
-        rate_out[p] = r
-        rate_sum += u * r
-        log_sum += u * (lr - log_reference)
-        b = min(max(int((lr - _HIST_LO) * to_bin), 0), _HIST_BINS - 1)
-        hist[b] += u
+            r = peak[p] * (1.0 - carried[c])
+            blocked = u * (1.0 - a)
+            logr[c] += u * a * (lr - log_reference) + blocked * (floor - log_reference)
+            rate_out[p] = r * a
+            rate_sum += u * a * r
+            log_sum += u * a * (lr - log_reference) + blocked * (floor - log_reference)
+            b = min(max(int((lr - _HIST_LO) * to_bin), 0), _HIST_BINS - 1)
+            hist[b] += u * a
+            hist[floor_bin] += blocked
+            blocked_total += blocked
+        else:  # no cell on air, or SINR too low to be served
+            rate_out[p] = 0.0
+            log_sum += u * (floor - log_reference)
+            hist[floor_bin] += u
+            blocked_total += u
+            if serving_mw[p] > 0.0:
+                logr[serving[p]] += u * (floor - log_reference)
     p5 = MIN_RATE_MBPS
     if total > 0.0:  # 5th percentile, interpolated within its histogram bin
         target = 0.05 * total
@@ -184,15 +241,16 @@ def _kpi_pass(
                 break
             acc += hist[b]
     load_sum = 0.0
-    load_sq = 0.0
     n_on = 0
+    overloaded = 0.0
     for c in range(n_cells):
-        weight_out[c] = min(load[c], 1.0) if load[c] > 0 else idle_load
+        weight_out[c] = max(carried[c], idle_load)
         if active[c]:
             n_on += 1
-            load_sum += min(load[c], 1.0)
-            load_sq += min(load[c], 1.0) ** 2
+            load_sum += carried[c]
         uc = users_c[c]
+        if load[c] > admission_load:
+            overloaded += uc
         inv = 1.0 / uc if uc > 0 else 0.0
         cell_out[c, _LOAD] = load[c]
         cell_out[c, _SERVED] = uc / total * n_cells if total > 0 else 0.0
@@ -203,16 +261,31 @@ def _kpi_pass(
         cell_out[c, _INTERFERENCE] = 10.0 * np.log10(in_sum[c] * inv / noise_mw) if uc > 0 else 0.0
         cell_out[c, _OVERSHOOT] = over[c] * inv
         cell_out[c, _LOG_RATE] = logr[c] * inv
-    load_std = 0.0
-    if n_on > 0:
+        served = uc - no_service[c]
+        guard_out[c, _UNSERVED] = (no_service[c] + served * (1.0 - admitted[c])) * inv
+        guard_out[c, _WEAK_COVERAGE] = weak_coverage[c] * inv
+        guard_out[c, _OVERCOVERAGE] = overcoverage[c] * inv
+    network_out[:] = 0.0
+    network_out[_N_P5] = p5
+    if n_on > 0:  # two passes: no cancellation when every carried load is the same
         mean = load_sum / n_on
-        load_std = np.sqrt(max(load_sq / n_on - mean * mean, 0.0))
-    if total <= 0.0:
-        return 0.0, 0.0, p5, 0.0, 0.0, 0.0, 0.0, load, load_std
-    return (
-        covered.sum() / total, rate_sum / total, p5, log_sum / total, sinr_total / total,
-        over.sum() / total, total, load, load_std,
-    )  # fmt: skip
+        spread = 0.0
+        for c in range(n_cells):
+            if active[c]:
+                spread += (carried[c] - mean) ** 2
+        network_out[_N_LOAD_STD] = np.sqrt(spread / n_on)
+    if total > 0.0:
+        network_out[_N_COVERAGE] = covered.sum() / total
+        network_out[_N_RATE] = rate_sum / total
+        network_out[_N_LOG] = log_sum / total
+        network_out[_N_SINR] = sinr_total / total
+        network_out[_N_OVERSHOOT] = over.sum() / total
+        network_out[_N_TOTAL] = total
+        network_out[_N_UNSERVED] = blocked_total / total
+        network_out[_N_OVERLOAD] = overloaded / total
+        network_out[_N_WEAK] = weak_coverage.sum() / total
+        network_out[_N_OVERCOVERAGE] = overcoverage.sum() / total
+    return load
 
 
 def link_quality(
@@ -240,19 +313,21 @@ def compute_kpis(
     """
     n_cells = len(overshoot_limit_m)
     cell = np.zeros((n_cells, len(KPI_COLUMNS)), np.float32)
+    guard = np.zeros((n_cells, len(GUARD_COLUMNS)), np.float32)
     rate = np.empty(len(users), np.float32)
     weight = np.empty(n_cells, np.float32)
+    network = np.empty(len(_NETWORK))
     sinr_db, peak, log_peak = link_quality(state, params.bandwidth_mhz)
-    cov, mean_rate, p5, mean_log, mean_sinr, over, total, load, load_std = _kpi_pass(
+    load = _kpi_pass(
         state.serving_cell, state.serving_mw, state.interference_mw, state.noise_mw, sinr_db,
         peak, log_peak, users, site_distance_m, cell_site, overshoot_limit_m, active,
-        10.0 ** (params.rsrp_min_dbm / 10.0), params.sinr_min_db, params.user_rate_mbps,
-        params.max_load, params.idle_load, np.log10(params.reference_rate_mbps), cell, rate,
-        weight,
+        10.0 ** (params.rsrp_min_dbm / 10.0), params.sinr_min_db,
+        10.0 ** (params.weak_rsrp_dbm / 10.0), params.overcoverage_sinr_db,
+        params.user_rate_mbps, params.admission_load, params.idle_load,
+        np.log10(params.reference_rate_mbps), cell, guard, rate, weight, network,
     )  # fmt: skip
+    values = {name: float(network[i]) for i, name in enumerate(_NETWORK)}
     return Kpis(
-        coverage=float(cov), mean_rate_mbps=float(mean_rate), p5_rate_mbps=float(p5),
-        mean_log_rate=float(mean_log), mean_sinr_db=float(mean_sinr),
-        load_std=float(load_std), overshoot_share=float(over), total_users=float(total),
-        cell=cell, cell_load=load, next_weight=weight, sinr_db=sinr_db, rate_mbps=rate,
+        **values, cell=cell, cell_guard=guard, cell_load=load, next_weight=weight,
+        sinr_db=sinr_db, rate_mbps=rate,
     )  # fmt: skip

@@ -327,9 +327,26 @@ class KpiConfig(_Strict):
     rsrp_min_dbm: Annotated[float, Field(ge=-160, le=-40)] = -110.0
     sinr_min_db: Annotated[float, Field(ge=-30, le=30)] = -6.0
     overshoot_ratio: Annotated[float, Field(gt=0, le=10)] = 0.7  # of the distance to the next site
-    max_load: Annotated[float, Field(gt=0, lt=1)] = 0.95  # PS queue: throughput ∝ 1 − load
-    idle_load: Annotated[float, Field(ge=0, le=1)] = 0.05  # interference of a cell with no users
+    # a cell admits flows up to this utilisation (PS queue: their throughput ∝ 1 − load); the
+    # demand beyond it is blocked, unserved (cellsim.kpi)
+    admission_load: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    idle_load: Annotated[float, Field(ge=0, le=1)] = 0.05  # interference floor: reference signals
     reference_rate_mbps: Annotated[float, Field(gt=0, le=1e6)] = 10.0  # throughput normaliser
+    # the operator's weak-coverage threshold (a guard KPI; coverage itself uses rsrp_min_dbm)
+    weak_rsrp_dbm: Annotated[float, Field(ge=-160, le=-40)] = -100.0
+    # over-coverage (Meta RADP's CCO definition): RSRP ≥ weak_rsrp_dbm yet SINR ≤ this
+    overcoverage_sinr_db: Annotated[float, Field(ge=-30, le=30)] = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "max_load" in data:
+            raise ValueError(
+                "max_load was retired: an overloaded cell now blocks the demand beyond "
+                "kpi.admission_load (unserved traffic) instead of capping its load; a run "
+                "trained with max_load must be retrained"
+            )
+        return data
 
 
 #: Network seeds below this are training realisations; held-out evaluation realisations are

@@ -32,6 +32,7 @@ class StepResult:
     kpis: Kpis
     users: np.ndarray  # (n_points,) demand used
     active: np.ndarray  # (n_cells,) bool
+    load_iterations: int = 1  # evaluations the load ↔ interference fixed point took
 
 
 def _receivers(scenario: Scenario, raster: Raster) -> tuple[Receivers, np.ndarray]:
@@ -112,9 +113,11 @@ class Simulator:
             sinr_min_db=config.kpi.sinr_min_db,
             bandwidth_mhz=self.bandwidth_mhz,
             user_rate_mbps=scenario.demand.user_rate_mbps,
-            max_load=config.kpi.max_load,
+            admission_load=config.kpi.admission_load,
             idle_load=config.kpi.idle_load,
             reference_rate_mbps=config.kpi.reference_rate_mbps,
+            weak_rsrp_dbm=config.kpi.weak_rsrp_dbm,
+            overcoverage_sinr_db=config.kpi.overcoverage_sinr_db,
         )
         self._outages = [
             (ev.site, ev.start_hour, ev.end_hour) for ev in scenario.events if ev.kind == "outage"
@@ -202,8 +205,7 @@ class Simulator:
     ) -> StepResult:
         """Radio state and KPIs at these tilts and this time; iterates load ↔ interference."""
         users = self.users_at(hour) if users is None else users
-        state, kpis, active = self._iterate(
-            tilt_deg, hour, users, self._weight, iterations or self.config.load_iterations
-        )
+        iterations = iterations or self.config.load_iterations
+        state, kpis, active = self._iterate(tilt_deg, hour, users, self._weight, iterations)
         self._weight = kpis.next_weight
-        return StepResult(state, kpis, users, active)
+        return StepResult(state, kpis, users, active, iterations)

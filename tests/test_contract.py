@@ -86,7 +86,9 @@ def test_reward_table_and_info_follow_the_term_registry():
     assert [getattr(defaults, t.name) for t in REWARD_TERMS] == [
         t.default_weight for t in REWARD_TERMS
     ]
-    weights = {"coverage": 2.0, "utility": 0.5, "edge": 1.5, "tilt_change": 0.3}
+    weights = {"coverage": 2.0, "utility": 0.5, "edge": 1.5, "tilt_change": 0.3,
+               "weak_coverage": 0.7, "overcoverage": 0.2, "unserved": 3.0}  # fmt: skip
+    assert set(weights) == set(REWARD_TERM_NAMES)
     env = TiltEnv("hex7", {**FAST, "reward": weights})
     env.reset(seed=1)
     _, reward, *_, info = env.step(np.zeros(env.sim.n_cells, np.int64))  # every cell down

@@ -3,17 +3,21 @@
 Each state is built directly as a `cellsim.engine.RadioState` (serving cell, serving power,
 interference, noise per point), so every KPI can be worked out by hand in float64: SINR in dB,
 the TR 36.942 spectral efficiency (0 below −10 dB, 0.6 · log2(1 + SINR), capped at 4.4 bit/s/Hz),
-the processor-sharing load ρ_c = Σ users · rate / (B · SE) of each serving cell, the user
-throughput B · SE · (1 − min(ρ, max_load)), coverage by thresholds, overshoot by distance, and a
-demand-weighted 5th percentile of the throughput.
+the processor-sharing load ρ_c = Σ users · rate / (B · SE) of each serving cell, admission up to
+ρ̂ = min(ρ, admission_load) with the share 1 − ρ̂/ρ of an overloaded cell's demand blocked, the
+admitted throughput B · SE · (1 − ρ̂), coverage by thresholds, overshoot by distance, and a
+demand-weighted 5th percentile of the throughput (blocked demand at the floor).
 """
 
 from __future__ import annotations
 
 import math
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cellsim.contract import KPI_COLUMNS
 from cellsim.engine import RadioState
@@ -31,7 +35,7 @@ def dbm(x_dbm: float) -> float:
 def params(**over) -> KpiParams:
     base = dict(
         rsrp_min_dbm=-110.0, sinr_min_db=-6.0, bandwidth_mhz=B_MHZ, user_rate_mbps=1.0,
-        max_load=0.95, idle_load=0.05, reference_rate_mbps=10.0,
+        admission_load=0.95, idle_load=0.05, reference_rate_mbps=10.0,
     )  # fmt: skip
     base.update(over)
     return KpiParams(**base)
@@ -68,23 +72,39 @@ class Reference:
         for k in range(len(self.u)):
             if self.peak[k] > 0:
                 self.load[self.serving[k]] += self.u[k] * p.user_rate_mbps / self.peak[k]
-        self.rate = np.array([
-            self.peak[k] * (1.0 - min(self.load[self.serving[k]], p.max_load))
-            for k in range(len(self.u))
+        self.carried = np.minimum(self.load, p.admission_load)
+        self.admitted = np.array([
+            c / rho if rho > c else 1.0 for c, rho in zip(self.carried, self.load, strict=True)
         ])  # fmt: skip
+        #: the admitted flows' throughput, and the mean throughput per unit of demand
+        self.flow_rate = np.array([
+            self.peak[k] * (1.0 - self.carried[self.serving[k]]) for k in range(len(self.u))
+        ])  # fmt: skip
+        a = self.admitted[self.serving]
+        self.rate = np.where(self.peak > 0, self.flow_rate * a, 0.0)
         total = self.u.sum()
         ok = (self.rsrp_dbm >= p.rsrp_min_dbm) & (self.sinr_db >= p.sinr_min_db)
         self.coverage = self.u[ok].sum() / total
         self.mean_sinr_db = (self.u * self.sinr_db).sum() / total
         self.mean_rate = (self.u * self.rate).sum() / total
-        log_rate = np.log10(np.maximum(self.rate, 1e-3)) - math.log10(p.reference_rate_mbps)
+        floor, ref = math.log10(1e-3), math.log10(p.reference_rate_mbps)
+        served = np.log10(np.maximum(self.flow_rate, 1e-3)) - ref
+        log_rate = np.where(self.peak > 0, a * served + (1 - a) * (floor - ref), floor - ref)
         self.mean_log_rate = (self.u * log_rate).sum() / total
-        self.weight = np.array([
-            min(rho, 1.0) if rho > 0 else p.idle_load for rho in self.load
-        ])  # fmt: skip
+        self.weight = np.maximum(self.carried, p.idle_load)
+        blocked = np.where(self.peak > 0, self.u * (1 - a), self.u)
+        self.unserved_share = blocked.sum() / total
+        self.log_rate = log_rate
         if dist is not None:
             over = np.array([dist[k] > limit[self.serving[k]] for k in range(len(self.u))])
             self.overshoot = self.u[over].sum() / total
+
+    def throughput_sample(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every demand's throughput (admitted flows at their rate, blocked or unserved demand
+        at the 1e-3 Mbps floor) and its weight, for percentiles."""
+        a = np.where(self.peak > 0, self.admitted[self.serving], 0.0)
+        values = np.concatenate([np.maximum(self.flow_rate, 1e-3), np.full(len(self.u), 1e-3)])
+        return values, np.concatenate([self.u * a, self.u * (1 - a)])
 
 
 def make_state(serving, s_mw, i_mw) -> RadioState:
@@ -213,9 +233,9 @@ def test_per_cell_shares():
 
 @pytest.mark.parametrize("user_rate", [0.2, 1.0, 5.0, 40.0])
 def test_cell_load_throughput_and_next_weight(user_rate):
-    """ρ per serving cell, throughput under load with the max_load cap, next weights."""
+    """ρ per serving cell, admission up to admission_load, blocked demand, next weights."""
     serving, s, i, users = six_points()
-    p = params(user_rate_mbps=user_rate, max_load=0.9, idle_load=0.07)
+    p = params(user_rate_mbps=user_rate, admission_load=0.9, idle_load=0.07)
     kpis = run_kpis(serving, s, i, users, p=p)
     ref = Reference(serving, s, i, users, 2, p)
     # loads by hand for cell 0 (p0..p2) and cell 1 (p3, p5; p4 has SE 0 and adds nothing)
@@ -224,19 +244,26 @@ def test_cell_load_throughput_and_next_weight(user_rate):
     rho1 = user_rate * (1.5 / (B_MHZ * se[3]) + 3 / (B_MHZ * se[5]))
     np.testing.assert_allclose(kpis.cell_load, [rho0, rho1], rtol=1e-4)
     np.testing.assert_allclose(kpis.cell[:, COL["load"]], [rho0, rho1], rtol=1e-4)
+    carried = np.minimum([rho0, rho1], 0.9)
+    admitted = [min(1.0, 0.9 / rho) for rho in (rho0, rho1)]
     expected_rate = [
-        B_MHZ * se[k] * (1 - min((rho0, rho1)[serving[k]], 0.9)) for k in range(6)
+        B_MHZ * se[k] * (1 - carried[serving[k]]) * admitted[serving[k]] for k in range(6)
     ]  # fmt: skip
     np.testing.assert_allclose(kpis.rate_mbps, expected_rate, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(kpis.next_weight, [min(rho0, 1), min(rho1, 1)], rtol=1e-4)
+    np.testing.assert_allclose(kpis.next_weight, np.maximum(carried, 0.07), rtol=1e-4)
     assert kpis.mean_rate_mbps == pytest.approx(ref.mean_rate, rel=1e-4)
-    # load balance: the spread of min(ρ, 1) over the two cells
-    capped = np.minimum([rho0, rho1], 1.0)
-    assert kpis.load_std == pytest.approx(np.std(capped), rel=1e-4, abs=1e-7)
-    if user_rate >= 5.0:  # cell 1 is overloaded: its users get (1 − max_load) of their peak
+    # load balance: the spread of the carried loads over the two cells
+    assert kpis.load_std == pytest.approx(np.std(carried), rel=1e-4, abs=1e-7)
+    # p4 (SE 0) is unserved whatever the load; an overloaded cell blocks 1 − 0.9/ρ of the rest
+    unserved1 = (1.0 + 4.5 * (1 - admitted[1])) / 5.5
+    np.testing.assert_allclose(kpis.cell_guard[:, 0], [1 - admitted[0], unserved1], rtol=1e-4)
+    assert kpis.unserved_share == pytest.approx(ref.unserved_share, rel=1e-4)
+    if user_rate >= 5.0:  # cell 1 is overloaded: it carries 0.9, its flows get 10 % of peak
         assert rho1 > 1.0
-        assert kpis.rate_mbps[5] == pytest.approx(B_MHZ * se[5] * 0.1, rel=1e-4)
-        assert kpis.next_weight[1] == pytest.approx(1.0)
+        assert kpis.rate_mbps[5] == pytest.approx(B_MHZ * se[5] * 0.1 * 0.9 / rho1, rel=1e-4)
+        assert kpis.next_weight[1] == pytest.approx(0.9)
+    overloaded = 3.5 * (rho0 > 0.9) + 5.5 * (rho1 > 0.9)  # demand offered to overloaded cells
+    assert kpis.overload_share == pytest.approx(overloaded / USERS.sum(), abs=1e-9)
 
 
 def test_cell_without_users_interferes_at_idle_load():
@@ -247,7 +274,7 @@ def test_cell_without_users_interferes_at_idle_load():
     assert kpis.cell_load[1] == 0.0
     assert kpis.next_weight[1] == pytest.approx(0.123)
     ref = Reference(serving, s, i, users, 2, p)
-    assert kpis.next_weight[0] == pytest.approx(min(ref.load[0], 1.0), rel=1e-4)
+    assert kpis.next_weight[0] == pytest.approx(max(min(ref.load[0], 0.95), 0.123), rel=1e-4)
     # a cell without users reports 0 for its per-user averages
     assert np.all(kpis.cell[1] == 0.0)
     # an inactive cell does not enter the load balance
@@ -263,11 +290,11 @@ def test_mean_log_rate_by_hand():
         ref = Reference(serving, s, i, users, 2, p)
         # p4 is unserved: its log throughput is floored at 1e-3 Mbps
         assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-5)
-        logs = np.log10(np.maximum(ref.rate, 1e-3)) - math.log10(ref_rate)
+        logs = ref.log_rate
         per_cell = [
             (users[:3] * logs[:3]).sum() / users[:3].sum(),
-            # the per-cell mean counts only served points (the unserved p4 adds nothing)
-            (users[[3, 5]] * logs[[3, 5]]).sum() / users[3:].sum(),
+            # the unserved p4 counts at the floor in its cell's mean as in the network's
+            (users[3:] * logs[3:]).sum() / users[3:].sum(),
         ]
         np.testing.assert_allclose(kpis.cell[:, COL["mean_log_rate"]], per_cell, atol=1e-5)
 
@@ -293,7 +320,7 @@ def test_fifth_percentile_within_histogram_resolution(seed):
     kpis = run_kpis(serving, s, i, users, p=p)
     ref = Reference(serving, s, i, users, 2, p)
     np.testing.assert_allclose(kpis.rate_mbps, ref.rate, rtol=2e-4)
-    r5 = weighted_percentile(np.maximum(ref.rate, 1e-3), users, 0.05)
+    r5 = weighted_percentile(*ref.throughput_sample(), 0.05)
     assert abs(math.log10(kpis.p5_rate_mbps) - math.log10(r5)) <= 0.01 + 1e-4
     # the other network KPIs over the same random state
     assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-4)
@@ -362,5 +389,97 @@ def test_point_with_no_cell_on_air_is_unserved_demand():
     ref = Reference(serving[1:], s[1:], i[1:], users[1:], 2, params())
     np.testing.assert_allclose(kpis.cell_load, ref.load, rtol=1e-4)
     floor = math.log10(1e-3) - math.log10(10.0)
-    mean_log = (2.0 * floor + (users[1:] * (np.log10(np.maximum(ref.rate, 1e-3)) - 1.0)).sum()) / 9
+    mean_log = (2.0 * floor + (users[1:] * ref.log_rate).sum()) / 9
     assert kpis.mean_log_rate == pytest.approx(mean_log, abs=1e-5)
+
+
+# ----------------------------------------------------------------- overload as unserved traffic
+
+
+def test_one_overloaded_cell_by_hand():
+    """One cell, two points: offered load 2.5 → it carries 0.9 and blocks 1 − 0.9/2.5 = 64 % of
+    its demand; admitted flows get 10 % of their peak."""
+    sinr_db = np.array([10.0, 20.0])
+    s = np.full(2, dbm(-80.0))
+    i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+    peak = B_MHZ * np.minimum(0.6 * np.log2(1.0 + 10.0 ** (sinr_db / 10.0)), 4.4)
+    users = np.array([1.0, 3.0])
+    rate = 2.5 / (users / peak).sum()  # the offered rate per user that makes ρ = 2.5
+    p = params(user_rate_mbps=rate, admission_load=0.9, idle_load=0.05)
+    kpis = run_kpis([0, 0], s, i, users, n_cells=1, p=p)
+    assert kpis.cell_load[0] == pytest.approx(2.5, rel=1e-5)
+    admitted = 0.9 / 2.5
+    np.testing.assert_allclose(kpis.rate_mbps, peak * 0.1 * admitted, rtol=1e-5)
+    assert kpis.unserved_share == pytest.approx(1 - admitted, rel=1e-5)
+    assert kpis.cell_guard[0, 0] == pytest.approx(1 - admitted, rel=1e-5)
+    assert kpis.overload_share == 1.0
+    assert kpis.next_weight[0] == pytest.approx(0.9)
+    assert kpis.mean_rate_mbps == pytest.approx((users * peak * 0.1).sum() / 4 * admitted, rel=1e-5)
+    assert kpis.p5_rate_mbps == pytest.approx(1e-3, rel=0.03)  # 64 % blocked: p5 at the floor
+
+
+def test_two_cells_only_the_overloaded_one_blocks():
+    serving, s, i, users = six_points()
+    p = params(user_rate_mbps=5.0, admission_load=0.9)
+    kpis = run_kpis(serving, s, i, users, p=p)
+    ref = Reference(serving, s, i, users, 2, p)
+    assert ref.load[0] < 0.9 < ref.load[1]
+    assert kpis.cell_guard[0, 0] == 0.0  # cell 0 carries all it is offered
+    assert kpis.unserved_share == pytest.approx(ref.unserved_share, rel=1e-5)
+    assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-5)
+
+
+def test_interference_weight_is_continuous_in_the_load():
+    """A cell with almost no users interferes like an idle one (reference signals), not less."""
+    serving, s, i, users = six_points()
+    p = params(idle_load=0.05)
+    weights = []
+    for scale in (0.0, 1e-6, 1e-3):
+        u = users.copy()
+        u[3:] *= scale  # cell 1's demand → 0
+        weights.append(run_kpis(serving, s, i, u, p=p).next_weight[1])
+    np.testing.assert_allclose(weights, 0.05, rtol=1e-6)
+
+
+def test_weak_and_over_coverage_by_thresholds():
+    serving, s, i, users = six_points()
+    kpis = run_kpis(serving, s, i, users, p=params(weak_rsrp_dbm=-97.0, overcoverage_sinr_db=5.0))
+    # weak (RSRP < −97): p1 (−120), p4 (−100), p5 (−100); over-coverage (RSRP ≥ −97 and
+    # SINR ≤ 5): p3 (−95 dBm, −8 dB)
+    total = USERS.sum()
+    assert kpis.weak_coverage_share == pytest.approx((1.0 + 1.0 + 3.0) / total, rel=1e-6)
+    assert kpis.overcoverage_share == pytest.approx(1.5 / total, rel=1e-6)
+    np.testing.assert_allclose(kpis.cell_guard[:, 1], [1.0 / 3.5, 4.0 / 5.5], rtol=1e-5)
+    np.testing.assert_allclose(kpis.cell_guard[:, 2], [0.0, 1.5 / 5.5], rtol=1e-5)
+    assert set(kpis.cells()) >= {"unserved_share", "weak_coverage_share", "load"}
+
+
+@given(
+    sinr_db=hnp.arrays(np.float64, 8, elements=st.floats(-9.0, 35.0)),
+    users=hnp.arrays(np.float64, 8, elements=st.floats(0.01, 5.0)),
+    loads=st.tuples(st.floats(0.05, 0.85), st.floats(0.95, 5.0)),
+    moved=st.integers(0, 3),
+)
+@settings(max_examples=200, deadline=None)
+def test_moving_demand_into_an_overloaded_cell_only_blocks_more(sinr_db, users, loads, moved):
+    """Re-serving a point of a cell with spare capacity by an already overloaded cell (same
+    radio values): the overloaded cell carries no more than before (its admission limit) and
+    the network's unserved demand never falls. No cap to exploit: the extra demand is blocked."""
+    serving = np.array([0] * 4 + [1] * 4)
+    s = np.full(8, dbm(-85.0))
+    i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+    peak = B_MHZ * np.minimum(0.6 * np.log2(1.0 + 10.0 ** (sinr_db / 10.0)), 4.4)
+    # scale each cell's demand to the drawn offered loads (cell 0 below, cell 1 above 0.9)
+    users = users.copy()
+    for c, rho in enumerate(loads):
+        mine = serving == c
+        users[mine] *= rho / (users[mine] / peak[mine]).sum()
+    p = params(user_rate_mbps=1.0, admission_load=0.9)
+    before = run_kpis(serving, s, i, users, p=p)
+    assert before.cell_load[1] > 0.9 >= before.cell_load[0]
+    after_serving = serving.copy()
+    after_serving[moved] = 1
+    after = run_kpis(after_serving, s, i, users, p=p)
+    assert after.next_weight[1] == pytest.approx(0.9)  # carries its limit, no more
+    assert after.unserved_share >= before.unserved_share - 1e-6
+    assert after.overload_share >= before.overload_share - 1e-6

@@ -256,10 +256,12 @@ class TiltEnv(gym.Env):
         assert last is not None  # set by reset() before any info
         info: dict[str, Any] = {
             "kpis": last.kpis.network(),
+            "cell_kpis": last.kpis.cells(),
             "hour": self.hour,
             "tilt_deg": self.tilt_deg.copy(),
             "active_cells": int(last.active.sum()),
             "network_seed": self.sim.network_seed,
+            "load_iterations": last.load_iterations,
         }
         if terms is not None:
             info["rewards"] = terms

@@ -124,10 +124,10 @@ def test_reward_mix():
     own = parallel_env("hex7", {**base, "per_cell": {"own": 1.0, "network": 0.0}})
     own.reset(seed=1)
     _, rewards, _, _, _ = own.step({a: 1 for a in own.agents})
-    kpis = own.central._last.kpis
-    covered = kpis.cell[:, 4]  # covered_share
-    log_rate = kpis.cell[:, 8]  # mean_log_rate
-    expected = covered + log_rate
+    cells = own.central._last.kpis.cells()
+    # the terms a cell has on its own, at the default weights (tilt_change off here)
+    expected = (cells["covered_share"] + cells["mean_log_rate"] - cells["weak_coverage_share"]
+                - 0.5 * cells["overcoverage_share"] - 2.0 * cells["unserved_share"])  # fmt: skip
     got = np.array([rewards[a] for a in own.possible_agents])
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     assert np.ptp(got) > 0  # cells really are rewarded differently
@@ -135,7 +135,7 @@ def test_reward_mix():
     mixed = parallel_env("hex7", {**base, "per_cell": {"neighbourhood": 1.0, "network": 0.0}})
     mixed.reset(seed=1)
     _, rewards, _, _, _ = mixed.step({a: 1 for a in mixed.agents})
-    table, served = mixed.neighbours, mixed.central._last.kpis.cell[:, 1]
+    table, served = mixed.neighbours, mixed.central._last.kpis.cells()["served_share"]
     idx = table.index[0]
     want = np.average(expected[idx], weights=served[idx])
     assert rewards["s0c0"] == pytest.approx(want, rel=1e-5)

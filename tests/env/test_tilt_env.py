@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import cellsim  # noqa: F401  (registers cellsim/Tilt-v0)
+from cellsim.contract import REWARD_TERM_NAMES
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import CellsimError, ConfigError
 from cellsim.scenario import (
@@ -39,7 +40,7 @@ OBS_FEATURES = (
     "weak_rsrp_share", "interference", "overshoot_share", "mean_log_rate", "active",
 )  # fmt: skip
 F = {name: i for i, name in enumerate(OBS_FEATURES)}
-REWARD_TERMS = {"coverage", "utility", "edge", "tilt_change"}
+REWARD_TERMS = set(REWARD_TERM_NAMES)  # the contract's registry
 
 
 def make(scenario: str = "hex7", config: dict | None = None, **kwargs) -> gym.Env:
@@ -578,7 +579,8 @@ def test_uptilt_increases_overshoot_and_downtilt_reduces_interference():
         ({"start_hour": [1, 2]}, ["start_hour"]),
         ({"step_minutes": 0}, ["step_minutes", "0"]),
         ({"episode_hours": -3}, ["episode_hours", "-3"]),
-        ({"kpi": {"max_load": 1.5}}, ["kpi.max_load", "1.5"]),
+        ({"kpi": {"admission_load": 1.5}}, ["kpi.admission_load", "1.5"]),
+        ({"kpi": {"max_load": 0.9}}, ["max_load", "retired", "admission_load"]),
         ({"demand_noise": 2.5}, ["demand_noise", "2.5"]),
         ({"action": "hybrid"}, ["action", "hybrid"]),
         ({"initial_tilt": "middle"}, ["initial_tilt", "middle"]),
@@ -720,8 +722,8 @@ def test_bad_reset_options_config():
     env = make("hex7")
     with pytest.raises(ConfigError, match=r"reward\.x"):
         env.reset(options={"config": {"reward": {"x": 1}}})
-    with pytest.raises(ConfigError, match=r"kpi\.max_load"):
-        env.reset(options={"config": {"kpi": {"max_load": 2}}})
+    with pytest.raises(ConfigError, match=r"kpi\.admission_load"):
+        env.reset(options={"config": {"kpi": {"admission_load": 2}}})
 
 
 def test_step_before_reset():
