@@ -56,9 +56,11 @@ class TiltEnv(gym.Env):
 
     ## Rewards
     `sum(weight[k] * term[k])` over the terms coverage, utility (mean log throughput), edge
-    (5th-percentile throughput) and tilt_change (−share of cells re-tilted); weights from the
-    config's `reward` table. The terms are in `info["rewards"]`, the network KPIs in
-    `info["kpis"]`. The terms are defined in `cellsim.contract.REWARD_TERMS`.
+    (5th-percentile throughput), tilt_change (−share of cells re-tilted) and the guard KPIs
+    weak_coverage, overcoverage and unserved (−shares of demand); weights from the config's
+    `reward` table. The terms are in `info["rewards"]`, the network KPIs in `info["kpis"]`,
+    per-cell KPIs in `info["cell_kpis"]`. The terms are defined in
+    `cellsim.contract.REWARD_TERMS`.
 
     ## Starting State
     Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
@@ -83,7 +85,14 @@ class TiltEnv(gym.Env):
     `render_mode` "rgb_array" returns an SINR map as uint8 (H, W, 3); "human" shows it.
 
     ## Version History
-    - v0: initial release.
+    - v0: initial release. cellsim is pre-release (0.x): the id stays v0 while the benchmark
+      is rebuilt (issues 14–15), and behaviour changes are listed here; a run folder records
+      the cellsim version and the full env config it was trained with.
+    - v0, cellsim 0.1 (2026-12): a network realisation per episode from a seeded pool
+      (`realisations`); overload blocks demand beyond `kpi.admission_load` (unserved traffic)
+      instead of the `max_load` cap (retired: a config naming it is refused); an idle cell
+      interferes at `idle_load` continuously; guard KPIs and their reward terms. Results
+      obtained before are not comparable.
     """
 
     # Not a ClassVar: gymnasium's Env declares `metadata` as an attribute, so mypy forbids one.
