@@ -48,8 +48,10 @@ def planning_tilts_deg(env: TiltEnv, edge_fraction: float = 2.0 / 3.0) -> np.nda
 
 
 class GeometricRule(TiltPolicy):
-    """`rule-geometric`: the static planning tilt per cell, fixed all day (a discrete RET moves
-    one step per interval until it gets there)."""
+    """`rule-geometric`: the static planning tilt per cell, fixed all day once reached. An
+    episode starts from the scenario's tilts, so the rule first walks there, one RET step per
+    interval: its tilt changes are that walk (hex7: 21 cells × 3 one-degree steps, 6° → 9°,
+    = 63 moves a day), then none."""
 
     name = "rule-geometric"
 

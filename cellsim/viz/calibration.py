@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from cellsim.calibration import CalibrationResult
 from cellsim.scenario import PERCENTILES, ReferenceConfig
@@ -14,12 +15,21 @@ from cellsim.viz.style import new_figure, save_figure
 def plot_calibration(
     result: CalibrationResult, reference: ReferenceConfig | None, out: str | Path
 ) -> Path:
-    """Coupling-loss and geometry CDFs side by side, reference percentiles as markers."""
+    """`calibration_figure` written to `out`."""
+    return save_figure(calibration_figure(result, reference), out, "--plot")
+
+
+def calibration_figure(result: CalibrationResult, reference: ReferenceConfig | None) -> Figure:
+    """Coupling-loss (as a positive loss) and geometry CDFs side by side, reference percentiles
+    as markers."""
     fig = new_figure(11, 4.2, dpi=120)
     axes = fig.subplots(1, 2)
+    # coupling loss as a loss (positive dB, 3GPP's sense): the result and the scenario files
+    # hold it as a gain (received over transmitted power, negative)
+    ref_loss = reference and [-v for v in reference.coupling_loss_db]
     panels = [
-        ("Coupling loss (dB)", result.coupling_loss_db, reference and reference.coupling_loss_db),
-        ("Geometry (dB)", result.geometry_db, reference and reference.geometry_db),
+        ("coupling loss (dB, positive: a loss)", -np.asarray(result.coupling_loss_db), ref_loss),
+        ("geometry (dB)", result.geometry_db, reference and reference.geometry_db),
     ]
     for ax, (label, values, ref) in zip(axes, panels, strict=True):
         xs = np.sort(values)
@@ -34,4 +44,4 @@ def plot_calibration(
     if reference:
         title += f"  (reference: {reference.source})"
     fig.suptitle(title, fontsize=10)
-    return save_figure(fig, out, "--plot")
+    return fig

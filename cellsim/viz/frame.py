@@ -13,14 +13,52 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from cellsim.simulator import Simulator
 from cellsim.viz.layers import LABEL_BOX, draw_exclusions, draw_sites, label_size, sector_arms
 from cellsim.viz.style import SINR_RANGE_DB
 
 DPI = 100
-AXES_RECT = (0.08, 0.05, 0.76, 0.88)
+AXES_RECT = (0.1, 0.07, 0.74, 0.85)
+COLOURBAR_RECT = (0.87, 0.07, 0.03, 0.85)
 TITLE_PX = 40  # height of the title strip at the top
+
+
+def frame_clock(hour: float, end: bool = False) -> str:
+    """HH:MM of `hour` (hours since midnight, may run past 24); the episode's `end` at
+    midnight reads 24:00, not 00:00."""
+    minutes = round(hour * 60)
+    if end and minutes > 0 and minutes % (24 * 60) == 0:
+        return "24:00"
+    return f"{minutes // 60 % 24:02d}:{minutes % 60:02d}"
+
+
+def frame_title(scenario: str, hour: float, kpis: dict[str, float], end: bool = False) -> str:
+    """A frame's title: scenario, clock, coverage and p5 throughput."""
+    return (f"{scenario}  {frame_clock(hour, end)}  coverage {kpis['coverage']:.3f}"
+            f"  p5 {kpis['p5_rate_mbps']:.2f} Mbps")  # fmt: skip
+
+
+class TitleStrip:
+    """The title strip at the top of a frame, drawn into its own small canvas."""
+
+    def __init__(self, width_px: int) -> None:
+        self._fig = Figure(figsize=(width_px / DPI, TITLE_PX / DPI), dpi=DPI)
+        self._text = self._fig.text(0.5, 0.45, "", ha="center", va="center", fontsize=10)
+        self._canvas = FigureCanvasAgg(self._fig)
+
+    def draw(self, title: str) -> np.ndarray:
+        """(TITLE_PX, width_px, 3) uint8 pixels of `title`."""
+        self._text.set_text(title)
+        self._canvas.draw()
+        return np.asarray(self._canvas.buffer_rgba())[:, :, :3]
+
+    def retitle(self, frame: np.ndarray, title: str) -> np.ndarray:
+        """A copy of `frame` with its title strip redrawn as `title`."""
+        out = frame.copy()
+        out[:TITLE_PX] = self.draw(title)
+        return out
 
 
 def _rgba(fig: Figure) -> np.ndarray:
@@ -67,8 +105,12 @@ class FrameRenderer:
         ax = self._axes(base)
         image = ax.imshow(np.zeros((1, 1)), extent=sim.raster.extent_m, cmap=cmap,
                           vmin=self.vmin, vmax=self.vmax)  # fmt: skip
-        base.colorbar(image, cax=base.add_axes((0.87, 0.05, 0.03, 0.88)), label=label)
+        # frames clip values to the range, so both ends may be clipped: arrows at both
+        base.colorbar(image, cax=base.add_axes(COLOURBAR_RECT), label=label, extend="both")
         image.set_visible(False)
+        ax.set_xlabel("x (km)", fontsize=8)
+        ax.set_ylabel("y (km)", fontsize=8)
+        self.axis_labels = (ax.get_xlabel(), ax.get_ylabel())
         draw_exclusions(ax, sim)
         self._base = _rgba(base)[..., :3]
         self._pixels, self._points = self._pixel_map(ax)
@@ -90,9 +132,7 @@ class FrameRenderer:
         self._tips = np.column_stack([size_px - xy[:, 1], xy[:, 0]]).round().astype(int)
         self._label_pt = label_size(sim.n_cells) + 1.5
         self._sprites: dict[str, np.ndarray] = {}
-        self._title_fig = Figure(figsize=(inches, TITLE_PX / DPI), dpi=DPI)
-        self._title = self._title_fig.text(0.5, 0.45, "", ha="center", va="center", fontsize=10)
-        self._title_canvas = FigureCanvasAgg(self._title_fig)
+        self.title_strip = TitleStrip(size_px)
 
     def _axes(self, fig: Figure) -> Axes:
         ax = fig.add_axes(AXES_RECT)
@@ -101,6 +141,9 @@ class FrameRenderer:
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=7)
+        km = FuncFormatter(lambda v, _: f"{v / 1000:g}")
+        ax.xaxis.set_major_formatter(km)
+        ax.yaxis.set_major_formatter(km)
         return ax
 
     def _pixel_map(self, ax: Axes) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +180,5 @@ class FrameRenderer:
         for (row, col), tilt in zip(self._tips, tilt_deg, strict=True):
             sprite = self._tilt_sprite(f"{tilt:.0f}°")
             _paste(frame, sprite, row - sprite.shape[0] // 2, col - sprite.shape[1] // 2)
-        self._title.set_text(title)
-        self._title_canvas.draw()
-        frame[:TITLE_PX] = np.asarray(self._title_canvas.buffer_rgba())[:, :, :3]
+        frame[:TITLE_PX] = self.title_strip.draw(title)
         return frame

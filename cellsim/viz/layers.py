@@ -46,23 +46,51 @@ def sector_arms(sim: Simulator, length: float = 0.04) -> np.ndarray:
     return np.stack([start, end], axis=1)
 
 
+def off_air_sites(sim: Simulator, active: np.ndarray | None) -> np.ndarray:
+    """Indices of the sites whose every cell is off air under `active` (per cell; None: all on)."""
+    if active is None:
+        return np.zeros(0, int)
+    site = np.asarray(sim.layout.cells.site)
+    on = np.zeros(len(sim.layout.sites_xy_m), bool)
+    np.logical_or.at(on, site, np.asarray(active, bool))
+    return np.flatnonzero(~on)
+
+
 def draw_sites(
-    ax: Axes, sim: Simulator, tilt_deg: np.ndarray | None, animated: bool = False
+    ax: Axes,
+    sim: Simulator,
+    tilt_deg: np.ndarray | None,
+    animated: bool = False,
+    active: np.ndarray | None = None,
 ) -> list[Text]:
     """Site markers, azimuth arms and (if `tilt_deg`) each cell's tilt at the arm's tip.
 
+    Cells off air under `active` (per cell) have grey dashed arms and no tilt label; a site
+    with every cell off is a grey cross (gid "off-air", legend "off air") instead of a triangle.
     Returns the tilt Text artists (empty without tilts) so a frame can update them in place.
     """
     arms = sector_arms(sim)
-    ax.add_collection(LineCollection(list(arms), colors="k", linewidths=1.0, animated=animated))
-    ax.plot(*sim.layout.sites_xy_m.T, "^", color="k", mfc="w", ms=5, animated=animated)
+    on = np.ones(len(arms), bool) if active is None else np.asarray(active, bool)
+    ax.add_collection(LineCollection(list(arms[on]), colors="k", linewidths=1.0,
+                                     animated=animated))  # fmt: skip
+    if not on.all():
+        ax.add_collection(LineCollection(list(arms[~on]), colors="0.45", linewidths=1.0,
+                                         linestyles="--", animated=animated))  # fmt: skip
+    off = off_air_sites(sim, active)
+    live = np.setdiff1d(np.arange(len(sim.layout.sites_xy_m)), off)
+    ax.plot(*sim.layout.sites_xy_m[live].T, "^", color="k", mfc="w", ms=5, animated=animated)
+    if off.size:
+        ax.plot(*sim.layout.sites_xy_m[off].T, "X", color="0.35", mfc="0.8", ms=9,
+                linestyle="none", gid="off-air", label="off air", animated=animated)  # fmt: skip
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
     texts: list[Text] = []
     if tilt_deg is not None:
         tips = arms[:, 0] + 1.35 * (arms[:, 1] - arms[:, 0])
         size = label_size(len(tips))
-        for (x, y), t in zip(tips, tilt_deg, strict=True):
-            texts.append(ax.text(x, y, f"{t:.0f}°", fontsize=size, ha="center", va="center",
-                                 bbox=LABEL_BOX, animated=animated))  # fmt: skip
+        for (x, y), t, live_cell in zip(tips, tilt_deg, on, strict=True):
+            texts.append(ax.text(x, y, f"{t:.0f}°" if live_cell else "", fontsize=size,
+                                 ha="center", va="center", bbox=LABEL_BOX if live_cell else None,
+                                 animated=animated))  # fmt: skip
     return texts
 
 

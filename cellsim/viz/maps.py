@@ -4,6 +4,7 @@ best-server regions and exclusions; and before/after comparisons of two plans.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -11,7 +12,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
 from cellsim.simulator import Simulator, StepResult
-from cellsim.viz.layers import draw_exclusions, draw_regions, draw_sites
+from cellsim.viz.layers import draw_exclusions, draw_regions, draw_sites, off_air_sites
 from cellsim.viz.regions import REGION_PALETTE, server_regions
 from cellsim.viz.style import DIVERGING_CMAP, SINR_RANGE_DB, new_figure, save_figure
 
@@ -21,7 +22,7 @@ MAP_KINDS: dict[str, tuple[str, str, tuple[float, float] | None]] = {
     "rsrp": ("magma", "RSRP per resource element (dBm)", (-130.0, -60.0)),
     "throughput": ("cividis", "user throughput (Mbps, log scale)", None),
     "coverage": ("cividis", "coverage (RSRP and SINR above thresholds)", (0.0, 1.0)),
-    "demand": ("plasma", "active users per pixel", None),
+    "demand": ("plasma", "active users per pixel", None),  # the label names the pixel size
     "server": ("regions", "serving cell", None),
 }
 #: Categories of a coverage change between two plans, and their colours.
@@ -81,6 +82,36 @@ def _kpi_line(kpis: dict[str, float]) -> str:
     )
 
 
+Extend = Literal["neither", "min", "max", "both"]
+
+
+def colourbar_extend(values: np.ndarray, norm: Normalize) -> Extend:
+    """Matplotlib's colour-bar `extend` for values clipped to `norm`'s range: an arrow at each
+    end that some value lies beyond."""
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    if norm.vmin is None or norm.vmax is None or not finite.size:
+        return "neither"
+    low = bool(finite.min() < norm.vmin)
+    high = bool(finite.max() > norm.vmax)
+    return "both" if low and high else "min" if low else "max" if high else "neither"
+
+
+def coverage_thresholds(sim: Simulator) -> str:
+    """The coverage rule a coverage figure uses, in words."""
+    cfg = sim.config.kpi
+    return f"covered: RSRP ≥ {cfg.rsrp_min_dbm:g} dBm and SINR ≥ {cfg.sinr_min_db:g} dB"
+
+
+def off_air_note(sim: Simulator, active: np.ndarray) -> str:
+    """The title note for off-air sites, e.g. ", 2 sites off air (0, 3)"; empty if none."""
+    off = off_air_sites(sim, active)
+    if not off.size:
+        return ""
+    ids = ", ".join(str(i) for i in off[:6]) + (", …" if off.size > 6 else "")
+    return f", {off.size} site{'s' if off.size > 1 else ''} off air ({ids})"
+
+
 def _norm(kind: str, values: np.ndarray, value_range: tuple[float, float] | None) -> Normalize:
     if kind == "throughput":
         positive = values[values > 0]
@@ -126,11 +157,16 @@ def draw_kind(
             bar = fig.colorbar(im, ax=ax, shrink=0.8, ticks=[0, 1], label=label)
             bar.ax.set_yticklabels(["not covered", "covered"])
         else:
+            norm = _norm(kind, values, value_range)
+            if kind == "demand":
+                res = f"{sim.raster.resolution_m:g} m"
+                label = f"active users per {res} × {res} pixel"
             im = ax.imshow(image, extent=extent, origin="upper", interpolation="nearest",
-                           cmap=cmap, norm=_norm(kind, values, value_range))  # fmt: skip
-            fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+                           cmap=cmap, norm=norm)  # fmt: skip
+            fig.colorbar(im, ax=ax, shrink=0.8, label=label,
+                         extend=colourbar_extend(values, norm))  # fmt: skip
     draw_regions(ax, sim, regions, labels=kind == "server", tilt_deg=tilt_deg)
-    draw_sites(ax, sim, None if kind == "server" else tilt_deg)
+    draw_sites(ax, sim, None if kind == "server" else tilt_deg, active=result.active)
     draw_exclusions(ax, sim)
     _axes_labels(ax)
 
@@ -142,8 +178,11 @@ def map_figure(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, tit
     ax = fig.add_subplot()
     draw_kind(fig, ax, sim, result, tilt_deg, hour, kind)
     what = "best server (labels: cell, tilt)" if kind == "server" else kind
-    ax.set_title(f"{title} — {what} at {_clock(hour)}\n{_kpi_line(result.kpis.network())}",
-                 fontsize=9)  # fmt: skip
+    lines = [f"{title} — {what} at {_clock(hour)}{off_air_note(sim, result.active)}",
+             _kpi_line(result.kpis.network())]  # fmt: skip
+    if kind == "coverage":
+        lines.append(coverage_thresholds(sim))
+    ax.set_title("\n".join(lines), fontsize=9)
     return fig
 
 
@@ -167,7 +206,8 @@ def _coverage_change(
     n = max(1, len(before))
     ax.set_title(f"coverage, {names[1]} vs {names[0]}: gained "
                  f"{100 * np.sum(~before & after) / n:.1f} %, lost "
-                 f"{100 * np.sum(before & ~after) / n:.1f} % of the area", fontsize=9)  # fmt: skip
+                 f"{100 * np.sum(before & ~after) / n:.1f} % of the area\n"
+                 f"{coverage_thresholds(sim)}", fontsize=9)  # fmt: skip
 
 
 def before_after_figure(
@@ -187,17 +227,19 @@ def before_after_figure(
     ax = axes[1, 0]
     im = ax.imshow(diff, extent=sim.raster.extent_m, origin="upper", cmap=DIVERGING_CMAP,
                    vmin=-lim, vmax=lim, interpolation="nearest")  # fmt: skip
-    fig.colorbar(im, ax=ax, shrink=0.8, label=f"SINR gain, {names[1]} − {names[0]} (dB)")
+    fig.colorbar(im, ax=ax, shrink=0.8, label=f"SINR gain, {names[1]} − {names[0]} (dB)",
+                 extend=colourbar_extend(sinr[1] - sinr[0], Normalize(-lim, lim)))  # fmt: skip
     mean_gain = float(np.mean(sinr[1] - sinr[0]))
     ax.set_title(f"SINR gain of {names[1]} over {names[0]}: mean {mean_gain:+.2f} dB", fontsize=9)
     ax = axes[1, 1]
     _coverage_change(ax, sim, covered(sim, results[names[0]]), covered(sim, results[names[1]]),
                      names)  # fmt: skip
     for ax in axes[1]:
-        draw_sites(ax, sim, None)
+        draw_sites(ax, sim, None, active=results[names[1]].active)
         draw_exclusions(ax, sim)
         _axes_labels(ax)
-    fig.suptitle(f"{title} at {_clock(hour)}", fontsize=11)
+    off = off_air_note(sim, results[names[1]].active)
+    fig.suptitle(f"{title} at {_clock(hour)}{off}", fontsize=11)
     return fig
 
 

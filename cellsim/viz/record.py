@@ -10,6 +10,7 @@ import numpy as np
 
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import CellsimError
+from cellsim.viz.frame import TitleStrip, frame_title
 
 FPS = 8
 
@@ -34,7 +35,8 @@ def mp4_writer_available() -> bool:
 def episode_frames(
     env: TiltEnv, policy: Predictor, seed: int = 0, every: int = 1
 ) -> list[np.ndarray]:
-    """One episode of `policy`: an rgb_array frame at the start and every `every` steps."""
+    """One episode of `policy`: an rgb_array frame at the start, every `every` steps and at
+    the end (its clock the episode's end time: 24:00 for a day from midnight)."""
     env.render_mode = "rgb_array"
     obs, _ = env.reset(seed=seed)
     if hasattr(policy, "reset"):
@@ -42,10 +44,16 @@ def episode_frames(
     frames = [_rgb_frame(env)]
     while True:
         action, _ = policy.predict(obs, deterministic=True)
-        obs, _, terminated, truncated, _ = env.step(action)
-        if env.t % every == 0:
-            frames.append(_rgb_frame(env))
-        if terminated or truncated:
+        obs, _, terminated, truncated, info = env.step(action)
+        end = terminated or truncated
+        if env.t % every == 0 or end:
+            frame = _rgb_frame(env)
+            if end:  # the day's end reads 24:00, not 00:00
+                strip = TitleStrip(frame.shape[1])
+                frame = strip.retitle(frame, frame_title(env.scenario.name, env.hour,
+                                                         info["kpis"], end=True))  # fmt: skip
+            frames.append(frame)
+        if end:
             return frames
 
 
@@ -55,6 +63,20 @@ def _rgb_frame(env: TiltEnv) -> np.ndarray:
     return frame
 
 
+def gif_palette(cmap: str = "viridis") -> Any:
+    """One fixed GIF palette for every frame: 192 steps of the frames' colour map and 64 greys
+    (text, outlines, background), so the colour bar stays continuous (a per-frame adaptive
+    palette spends few entries on the map's ends and bands them)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    colours = (colormaps[cmap](np.linspace(0, 1, 192))[:, :3] * 255).round().astype(np.uint8)
+    greys = np.repeat(np.linspace(0, 255, 64).round().astype(np.uint8)[:, None], 3, axis=1)
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(np.concatenate([colours, greys]).ravel().tolist())
+    return palette
+
+
 def write_video(frames: list[np.ndarray], out: str | Path, fps: int = FPS) -> Path:
     """Frames to .gif (Pillow) or .mp4 (H.264 through imageio-ffmpeg)."""
     out = Path(out)
@@ -62,7 +84,9 @@ def write_video(frames: list[np.ndarray], out: str | Path, fps: int = FPS) -> Pa
     if out.suffix.lower() == ".gif":
         from PIL import Image
 
-        images = [Image.fromarray(f) for f in frames]
+        palette = gif_palette()
+        images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE)
+                  for f in frames]  # fmt: skip
         images[0].save(out, save_all=True, append_images=images[1:], duration=1000 // fps,
                        loop=0)  # fmt: skip
         return out

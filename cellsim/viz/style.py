@@ -28,12 +28,18 @@ def new_figure(width_in: float, height_in: float, dpi: int = 110) -> Figure:
 
 
 def plain_text(fig: Figure) -> Figure:
-    """Every text of `fig` drawn as written: names with `$` (agents, scenarios) are not read as
-    matplotlib mathtext (cellsim's own labels use none)."""
+    """Every text of `fig` but tick labels drawn as written: names with `$` (agents, scenarios)
+    are not read as matplotlib mathtext (cellsim's own labels use none; a log axis's ticks do)."""
     from matplotlib.text import Text
 
+    ticks: set[int] = set()  # tick labels come from matplotlib's formatters (10^k is mathtext)
+    for ax in fig.get_axes():
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                ticks.update((id(tick.label1), id(tick.label2)))
     for text in fig.findobj(Text):
-        text.set_parse_math(False)
+        if id(text) not in ticks:
+            text.set_parse_math(False)
     return fig
 
 
