@@ -16,7 +16,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
@@ -147,6 +147,9 @@ CELL_FEATURES: tuple[Feature, ...] = (
     Feature("mean_log_rate", -4, 3, "mean log10(user throughput / kpi.reference_rate_mbps)",
             kpi="mean_log_rate"),
     Feature("active", 0, 1, "1 if the cell is on air, 0 during an outage"),
+    Feature("moves_left", 0, 1, "share of the cell's daily RET move budget left (1: no budget)"),
+    Feature("dwell_left", 0, 1, "share of the minimum dwell after its last move still to wait "
+            "(0: it may move)"),
 )  # fmt: skip
 
 CELL_OBSERVATION: tuple[str, ...] = tuple(f.name for f in CELL_FEATURES)
@@ -182,14 +185,17 @@ def observation_bounds(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def cell_features(
-    kpi_cell: np.ndarray, tilt_feature: np.ndarray, active: np.ndarray
-) -> np.ndarray:
-    """(n_cells, N_CELL) float32 from the KPI kernel's columns, clipped to the bounds."""
-    out = np.empty((len(tilt_feature), N_CELL), np.float32)
-    out[:, FEATURE_INDEX["tilt"]] = tilt_feature
+#: The features the env sets itself (not read from the KPI kernel), by name.
+ENV_FEATURES: tuple[str, ...] = tuple(f.name for f in CELL_FEATURES if f.kpi is None)
+
+
+def cell_features(kpi_cell: np.ndarray, env_values: Mapping[str, np.ndarray]) -> np.ndarray:
+    """(n_cells, N_CELL) float32 from the KPI kernel's columns and the env's own features
+    (`ENV_FEATURES`, by name), clipped to the bounds."""
+    out = np.empty((kpi_cell.shape[0], N_CELL), np.float32)
     out[:, _KPI_FEATURES] = kpi_cell * _KPI_SCALE
-    out[:, FEATURE_INDEX["active"]] = active
+    for name in ENV_FEATURES:
+        out[:, FEATURE_INDEX[name]] = env_values[name]
     return np.clip(out, CELL_LOW, CELL_HIGH, out=out)
 
 

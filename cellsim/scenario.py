@@ -377,6 +377,19 @@ class RealisationConfig(_Strict):
         return tuple(range(first, first + self.pool_size))
 
 
+class RetConfig(_Strict):
+    """Remote electrical tilt as operators run it (cellsim.env.ret): at most
+    `max_moves_per_day` moves per cell per day (None: unlimited), each cell holding its tilt
+    `min_dwell_minutes` after a move (the change is verified over an hourly KPI interval
+    before the next), and a decision every `decision_minutes` (None: every step of the
+    clock; e.g. 60 with 15-minute steps: hourly decisions, the clock ticking four times per
+    decision). Moves beyond the budget or inside the dwell are held and counted in info."""
+
+    max_moves_per_day: Annotated[int, Field(ge=1, le=100_000)] | None = 6
+    min_dwell_minutes: Annotated[float, Field(ge=0, le=10_080)] = 60.0
+    decision_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+
+
 class EnvConfig(_Strict):
     """Environment defaults of a scenario; `gymnasium.make(..., config=...)` and
     `reset(options={"config": ...})` deep-merge overrides onto them."""
@@ -401,7 +414,24 @@ class EnvConfig(_Strict):
     random_outage_probability: Annotated[float, Field(ge=0, le=1)] = 0.0
     reward: RewardWeights = RewardWeights()
     kpi: KpiConfig = KpiConfig()
+    ret: RetConfig = RetConfig()
     per_cell: PerCellConfig = PerCellConfig()
+
+    @model_validator(mode="after")
+    def _decision_cadence(self) -> EnvConfig:
+        every = self.ret.decision_minutes
+        if every is not None and every % self.step_minutes != 0:
+            raise ValueError(
+                f"ret.decision_minutes = {every} must be a multiple of step_minutes = "
+                f"{self.step_minutes} (decisions fall on the clock's steps)"
+            )
+        return self
+
+    @property
+    def ticks_per_decision(self) -> int:
+        """Clock steps per env step (1 unless `ret.decision_minutes` is longer)."""
+        every = self.ret.decision_minutes
+        return 1 if every is None else every // self.step_minutes
 
     @model_validator(mode="after")
     def _tilt_range(self) -> EnvConfig:

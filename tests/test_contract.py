@@ -24,7 +24,6 @@ from cellsim.contract import (
     TiltSpace,
     agent_observation_bounds,
     agent_observation_dim,
-    cell_features,
     observation_bounds,
     total_reward,
 )
@@ -114,8 +113,10 @@ def test_every_kpi_column_is_filled_where_the_layout_says():
             expected = np.clip(kpi[:, KPI_COLUMN[f.kpi]] * np.float32(f.scale), f.low, f.high)
             np.testing.assert_array_equal(cells[:, FEATURE_INDEX[f.name]], expected)
     np.testing.assert_array_equal(
-        cells, cell_features(kpi, env.tilt_space.to_feature(env.tilt_deg), env._last.active)
+        cells[:, FEATURE_INDEX["tilt"]], env.tilt_space.to_feature(env.tilt_deg).astype(np.float32)
     )
+    np.testing.assert_array_equal(cells[:, FEATURE_INDEX["moves_left"]], 1.0)  # nothing moved
+    np.testing.assert_array_equal(cells[:, FEATURE_INDEX["dwell_left"]], 0.0)
 
 
 def test_kpi_columns_are_named_not_numbered_in_the_code():

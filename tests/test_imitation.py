@@ -45,7 +45,8 @@ def agreement(model, env: TiltEnv, seeds) -> float:
 def test_imitation_makes_the_actor_choose_the_oracles_moves():
     """The DAgger mechanism on one network realisation (held-out realisations are what
     RESULTS.md measures; this checks that imitation teaches the oracle's moves at all)."""
-    one_network = {**SHORT, "realisations": {"split": "fixed"}}
+    one_network = {**SHORT, "realisations": {"split": "fixed"},
+                   "ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}}
     env = TiltEnv("hex7", one_network)
     table = network_neighbours(env.sim, 6)
     model = PPO(SharedCellActorPolicy, env, policy_kwargs={"neighbour_table": table}, seed=0,

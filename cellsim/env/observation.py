@@ -29,13 +29,17 @@ from cellsim.kpi import Kpis
 
 if TYPE_CHECKING:
     from cellsim.env.neighbours import NeighbourTable
+    from cellsim.env.ret import RetState
 
 
 def cell_observation(
-    kpis: Kpis, tilt_deg: np.ndarray, active: np.ndarray, tilts: TiltSpace
-) -> np.ndarray:
+    kpis: Kpis, tilt_deg: np.ndarray, active: np.ndarray, tilts: TiltSpace, ret: RetState,
+    now_min: float,
+) -> np.ndarray:  # fmt: skip
     """(n_cells, N_CELL) float32, clipped to the documented bounds."""
-    return cell_features(kpis.cell, tilts.to_feature(tilt_deg), active)
+    own = {"tilt": tilts.to_feature(tilt_deg), "active": active,
+           "moves_left": ret.moves_left(), "dwell_left": ret.dwell_left(now_min)}  # fmt: skip
+    return cell_features(kpis.cell, own)
 
 
 def time_features(hour: float) -> np.ndarray:

@@ -18,6 +18,7 @@ from cellsim.contract import (
 )
 from cellsim.env.config import merge_config
 from cellsim.env.observation import build_observation, cell_observation
+from cellsim.env.ret import RetState
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, Scenario, load_scenario
 from cellsim.simulator import Simulator, StepResult
@@ -46,12 +47,17 @@ class TiltEnv(gym.Env):
     `action = "discrete"` (default): `MultiDiscrete([3] * n_cells)`, per cell 0 = downtilt by
     `tilt_step_deg` (tilt increases), 1 = hold, 2 = uptilt; tilts stay within
     [`tilt_min_deg`, `tilt_max_deg`]. `action = "continuous"`: `Box(-1, 1, (n_cells,))`, the
-    absolute tilt of each cell mapped linearly onto the tilt range.
+    absolute tilt of each cell mapped linearly onto the tilt range. RET as operators run it
+    (`ret`, cellsim.env.ret): at most `max_moves_per_day` moves per cell per day (6) and
+    `min_dwell_minutes` (60) between a cell's moves; a move either forbids is held (the cell
+    keeps its tilt) and counted in `info["ret"]`. `ret.decision_minutes` (e.g. 60) makes
+    each step one decision over several clock ticks (rewards summed over them).
 
     ## Observation Space
-    `Box(low, high, (n_cells * 11 + 2,), float32)`: 11 features per cell (tilt, load, served
+    `Box(low, high, (n_cells * 13 + 2,), float32)`: 13 features per cell (tilt, load, served
     share, mean SINR, poor-SINR share, covered share, weak-RSRP share, interference over noise,
-    overshoot share, mean log throughput, on-air flag), then sin and cos of the time of day.
+    overshoot share, mean log throughput, on-air flag, share of the day's RET budget left,
+    share of the dwell still to wait), then sin and cos of the time of day.
     Each feature, its scale and its bounds are defined in `cellsim.contract.CELL_FEATURES`.
 
     ## Rewards
@@ -91,8 +97,10 @@ class TiltEnv(gym.Env):
     - v0, cellsim 0.1 (2026-12): a network realisation per episode from a seeded pool
       (`realisations`); overload blocks demand beyond `kpi.admission_load` (unserved traffic)
       instead of the `max_load` cap (retired: a config naming it is refused); an idle cell
-      interferes at `idle_load` continuously; guard KPIs and their reward terms. Results
-      obtained before are not comparable.
+      interferes at `idle_load` continuously; guard KPIs and their reward terms; RET
+      budget, dwell and decision cadence (`ret`), with two observation features per cell
+      (13 instead of 11: models trained before must be retrained). Results obtained before
+      are not comparable.
     """
 
     # Not a ClassVar: gymnasium's Env declares `metadata` as an attribute, so mypy forbids one.
@@ -134,7 +142,11 @@ class TiltEnv(gym.Env):
             self.sim = Simulator(self.scenario, config, config.network_seed)
         else:
             self.sim.config = config
-        self.n_steps = max(1, round(config.episode_hours * 60 / config.step_minutes))
+        ticks = max(1, round(config.episode_hours * 60 / config.step_minutes))
+        #: env steps (decisions) per episode; the clock ticks `config.ticks_per_decision`
+        #: times per step (`self.t` counts ticks)
+        self.n_steps = max(1, ticks // config.ticks_per_decision)
+        self.n_ticks = self.n_steps * config.ticks_per_decision
         self.tilt_space = TiltSpace.of(config)
         self._scenario_tilt = self.tilt_space.clip(self.sim.layout.cells.tilt_deg)
 
@@ -160,6 +172,7 @@ class TiltEnv(gym.Env):
         else:
             self.tilt_deg = self._scenario_tilt.copy()
         self.t = 0
+        self.ret = RetState(cfg.ret, self.sim.n_cells)
         self.sim.extra_outages = self._random_outages()
         self.sim.reset_load()
         self._last = self.sim.step(
@@ -172,17 +185,22 @@ class TiltEnv(gym.Env):
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise ConfigError("step() called before reset()")
-        new_tilt = self._tilts_from_action(action)
+        requested = self._tilts_from_action(action)
+        new_tilt = self.ret.admit(self.tilt_deg, requested, self.minutes)
         changed = (new_tilt != self.tilt_deg).astype(np.float64)
         self.tilt_deg = new_tilt
-        self.t += 1
-        self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
-        self.reward_inputs = RewardInputs(
-            self._last.kpis, changed, self.config.kpi.reference_rate_mbps
-        )
-        terms = reward_terms(self.reward_inputs)
+        terms: dict[str, float] = {}
+        for tick in range(self.config.ticks_per_decision):  # the clock between decisions
+            self.t += 1
+            self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
+            moved = changed if tick == 0 else np.zeros_like(changed)
+            self.reward_inputs = RewardInputs(
+                self._last.kpis, moved, self.config.kpi.reference_rate_mbps
+            )
+            for name, value in reward_terms(self.reward_inputs).items():
+                terms[name] = terms.get(name, 0.0) + value
         reward = total_reward(terms, self.config.reward)
-        truncated = self.t >= self.n_steps
+        truncated = self.t >= self.n_ticks
         if self.render_mode == "human":
             self.render()
         return self._observation(), reward, False, truncated, self._info(terms)
@@ -195,8 +213,13 @@ class TiltEnv(gym.Env):
         return self.tilt_space.allowed_moves(self.tilt_deg).ravel()
 
     @property
+    def minutes(self) -> float:
+        """Minutes on the env's clock since the episode started."""
+        return float(self.t * self.config.step_minutes)
+
+    @property
     def hour(self) -> float:
-        return self.config.start_hour + self.t * self.config.step_minutes / 60.0
+        return self.config.start_hour + self.minutes / 60.0
 
     # -- pieces -----------------------------------------------------------------------------
 
@@ -257,7 +280,8 @@ class TiltEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         last = self._last
         assert last is not None  # set by reset() before any observation
-        cells = cell_observation(last.kpis, self.tilt_deg, last.active, self.tilt_space)
+        cells = cell_observation(last.kpis, self.tilt_deg, last.active, self.tilt_space,
+                                 self.ret, self.minutes)  # fmt: skip
         return build_observation(cells, self.hour)
 
     def _info(self, terms: dict[str, float] | None) -> dict[str, Any]:
@@ -271,6 +295,12 @@ class TiltEnv(gym.Env):
             "active_cells": int(last.active.sum()),
             "network_seed": self.sim.network_seed,
             "load_iterations": last.load_iterations,
+            "ret": {
+                "moves_today": self.ret.moves_today.copy(),
+                "tilt_changes_per_cell": float(self.ret.moves_total.mean()),
+                "held_budget": self.ret.held_budget,
+                "held_dwell": self.ret.held_dwell,
+            },
         }
         if terms is not None:
             info["rewards"] = terms

@@ -34,7 +34,7 @@ ENV_ID = "cellsim/Tilt-v0"
 SCENARIOS = sorted(
     name for name, path in builtin_scenarios().items() if path.parent.name != "calibration"
 )
-N_FEATURES = 11
+N_FEATURES = 13  # cellsim.contract.N_CELL
 OBS_FEATURES = (
     "tilt", "load", "served_share", "mean_sinr", "poor_sinr_share", "covered_share",
     "weak_rsrp_share", "interference", "overshoot_share", "mean_log_rate", "active",
@@ -43,12 +43,19 @@ F = {name: i for i, name in enumerate(OBS_FEATURES)}
 REWARD_TERMS = set(REWARD_TERM_NAMES)  # the contract's registry
 
 
+#: RET without budget or dwell: the tests of tilt mechanics move cells every step
+#: (tests/env/test_ret.py checks the budget and the dwell)
+FREE_RET = {"ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}}
+
+
 def make(scenario: str = "hex7", config: dict | None = None, **kwargs) -> gym.Env:
+    if config is None or isinstance(config, dict):  # bad configs reach the env as given
+        config = {**FREE_RET, **(config or {})}
     return gym.make(ENV_ID, scenario=scenario, config=config, **kwargs)
 
 
 def cells(obs: np.ndarray) -> np.ndarray:
-    """The per-cell block of an observation, (n_cells, 11)."""
+    """The per-cell block of an observation, (n_cells, N_FEATURES)."""
     return obs[:-2].reshape(-1, N_FEATURES)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import cellsim  # noqa: F401  (registers cellsim/Tilt-v0)
+from cellsim.contract import N_CELL
 from cellsim.errors import CellsimError, ScenarioError
 from cellsim.scenario import SCENARIO_PATH_ENV, builtin_scenarios, load_scenario_file
 
@@ -158,7 +159,7 @@ def test_csv_layout_scenario_by_path_and_by_folder(tmp_path, monkeypatch):
     u = env.unwrapped
     assert u.sim.n_cells == len(CSV_TILTS)
     assert env.action_space.shape == (len(CSV_TILTS),)
-    assert env.observation_space.shape == (len(CSV_TILTS) * 11 + 2,)
+    assert env.observation_space.shape == (len(CSV_TILTS) * N_CELL + 2,)
     infos = play(env)
     # the CSV's tilts, clipped to the file's env range [2, 12]
     np.testing.assert_array_equal(infos[0]["tilt_deg"], np.clip(CSV_TILTS, 2, 12))

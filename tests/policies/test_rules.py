@@ -40,6 +40,8 @@ FEATURES = (
     "overshoot_share",
     "mean_log_rate",
     "active",
+    "moves_left",
+    "dwell_left",
 )
 F = {name: i for i, name in enumerate(FEATURES)}
 N_CELLS = 21  # hex7: 7 sites × 3 sectors
@@ -65,6 +67,7 @@ def make_obs(
     cells[:, F["covered_share"]] = 1.0
     cells[:, F["interference"]] = 0.5
     cells[:, F["active"]] = 1.0
+    cells[:, F["moves_left"]] = 1.0
     for name, value in features.items():
         cells[:, F[name]] = value
     angle = 2.0 * math.pi * hour / 24.0
@@ -94,7 +97,8 @@ def absolute(tilt_deg, lo: float = TILT_MIN, hi: float = TILT_MAX) -> np.ndarray
 
 @pytest.fixture(scope="module")
 def env() -> TiltEnv:
-    return TiltEnv("hex7")
+    """hex7 with RET free to move every step: these tests follow the rules' own moves."""
+    return TiltEnv("hex7", {"ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}})
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +120,11 @@ def act_once(policy, obs) -> np.ndarray:
 def test_documented_layout_and_hand_built_observation(env):
     assert tuple(CELL_OBSERVATION) == FEATURES
     obs = make_obs()
-    assert obs.shape == env.observation_space.shape == (N_CELLS * 11 + 2,)
+    assert obs.shape == env.observation_space.shape == (N_CELLS * len(FEATURES) + 2,)
     assert env.observation_space.contains(obs)
     # the observation the env itself returns reads back the scenario tilt (6°) through the layout
     real, _ = env.reset(seed=0)
-    tilt = TILT_MIN + real[:-2].reshape(N_CELLS, 11)[:, F["tilt"]] * (TILT_MAX - TILT_MIN)
+    tilt = TILT_MIN + real[:-2].reshape(N_CELLS, len(F))[:, F["tilt"]] * (TILT_MAX - TILT_MIN)
     np.testing.assert_allclose(tilt, 6.0, atol=1e-5)
     assert real[-1] == pytest.approx(1.0) and real[-2] == pytest.approx(0.0)  # 00:00
 
@@ -285,7 +289,7 @@ def test_son_on_the_env_changes_few_cells_at_intervals_for_the_reasons_given(env
     rule.reset()
     changed_steps = []
     for k in range(12):
-        cells = obs[:-2].reshape(N_CELLS, 11)
+        cells = obs[:-2].reshape(N_CELLS, len(F))
         before = env.tilt_deg.copy()
         action, _ = rule.predict(obs)
         obs, *_ = env.step(action)

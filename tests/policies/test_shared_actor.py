@@ -9,6 +9,7 @@ import pytest
 import torch
 from stable_baselines3 import PPO
 
+from cellsim.contract import N_CELL
 from cellsim.env.neighbours import network_neighbours
 from cellsim.env.per_cell import parallel_env
 from cellsim.env.tilt_env import TiltEnv
@@ -59,7 +60,7 @@ def test_weights_do_not_depend_on_the_network_size():
     small, large = _model("hex7"), _model("case1")
     shapes = {n: p.shape for n, p in small.policy.named_parameters()}
     assert shapes == {n: p.shape for n, p in large.policy.named_parameters()}
-    assert small.policy.agent_observation_dim == large.policy.agent_observation_dim == 24 + 6 * 14
+    assert small.policy.agent_observation_dim == large.policy.agent_observation_dim == 28 + 6 * 16
 
 
 def test_saved_model_keeps_its_neighbour_table(tmp_path):
@@ -131,7 +132,7 @@ def test_bound_to_another_network_it_reads_tilts_against_that_networks_plan(tmp_
     plan_deg = planning_tilts_deg(case1)  # 32 m masts: a steeper plan than hex7's 25 m
     assert plan_deg.mean() > planning_tilts_deg(TiltEnv("hex7", FAST)).mean()
     obs, _ = case1.reset(seed=0)
-    raw_tilt = obs[: 57 * 11].reshape(57, 11)[:, 0]
+    raw_tilt = obs[: 57 * N_CELL].reshape(57, N_CELL)[:, 0]
     np.testing.assert_allclose(policy.agent_observations(obs)[:, 0], raw_tilt - plan_deg / 15.0,
                                atol=1e-6)  # fmt: skip
     plain = SharedCellModel(_model("hex7"), 6).bind(case1)

@@ -1,0 +1,69 @@
+"""Remote electrical tilt as operators run it: a daily move budget per cell and a minimum dwell
+after each move (so a change is verified before the next), enforced by the env.
+
+A requested move that the budget or the dwell forbids is held (the cell keeps its tilt) and
+counted; the observation tells each cell how much of its budget is left and how long it must
+still wait, so a policy can plan with them. Days are counted on the env's clock from the
+episode start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cellsim.scenario import RetConfig
+
+MINUTES_PER_DAY = 1440.0
+
+
+class RetState:
+    """Per-cell moves today and time of the last move; `admit` filters requested tilts."""
+
+    def __init__(self, config: RetConfig, n_cells: int):
+        self.config = config
+        self.moves_today = np.zeros(n_cells, np.int64)
+        self.moves_total = np.zeros(n_cells, np.int64)
+        self.last_move_min = np.full(n_cells, -np.inf)
+        self._day = 0
+        self.held_budget = 0  # moves held so far this episode, by reason
+        self.held_dwell = 0
+
+    def admit(
+        self, current_deg: np.ndarray, requested_deg: np.ndarray, now_min: float
+    ) -> np.ndarray:
+        """The tilts the cells may take at `now_min` (minutes since the episode start)."""
+        day = int(now_min // MINUTES_PER_DAY)
+        if day != self._day:
+            self._day = day
+            self.moves_today[:] = 0
+        want = requested_deg != current_deg
+        if not want.any():
+            return requested_deg
+        cfg = self.config
+        budget_ok = (
+            np.ones_like(want) if cfg.max_moves_per_day is None
+            else self.moves_today < cfg.max_moves_per_day
+        )  # fmt: skip
+        dwell_ok = now_min - self.last_move_min >= cfg.min_dwell_minutes
+        allowed = want & budget_ok & dwell_ok
+        self.held_budget += int(np.count_nonzero(want & ~budget_ok))
+        self.held_dwell += int(np.count_nonzero(want & budget_ok & ~dwell_ok))
+        self.moves_today += allowed
+        self.moves_total += allowed
+        self.last_move_min = np.where(allowed, now_min, self.last_move_min)
+        return np.where(allowed, requested_deg, current_deg)
+
+    def moves_left(self) -> np.ndarray:
+        """Share of today's budget left per cell (1 without a budget)."""
+        budget = self.config.max_moves_per_day
+        if budget is None:
+            return np.ones(len(self.moves_today), np.float32)
+        return ((budget - self.moves_today) / budget).astype(np.float32)
+
+    def dwell_left(self, now_min: float) -> np.ndarray:
+        """Share of the minimum dwell each cell must still wait before it may move (0: free)."""
+        dwell = self.config.min_dwell_minutes
+        if dwell <= 0:
+            return np.zeros(len(self.moves_today), np.float32)
+        wait = np.clip(dwell - (now_min - self.last_move_min), 0.0, dwell)
+        return (wait / dwell).astype(np.float32)
