@@ -34,3 +34,5 @@ def read_user_file(path: Path, kind: str, error: type[CellsimError]) -> str:
         raise error(f"{path}: cannot read {kind}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise error(f"{path}: not a UTF-8 text file") from None
+    except ValueError:  # a NUL byte in the path
+        raise error(f"{str(path)!r}: cannot read {kind}: a path cannot hold a NUL byte") from None

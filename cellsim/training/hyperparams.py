@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from cellsim.errors import ConfigError
+from cellsim.errors import ConfigError, read_user_file
 from cellsim.training.registry import ENV_ID, AgentSpec
 
 #: Keys of an rl-zoo3 hyperparameter entry that are not arguments of the algorithm.
@@ -40,10 +40,9 @@ def agents_dir() -> Path:
 def load_hyperparams(agent: str, path: str | Path | None = None) -> dict[str, Any]:
     """The `cellsim/Tilt-v0` entry of `path` (default: the agent's built-in defaults file)."""
     path = Path(path) if path is not None else agents_dir() / f"{agent}.yml"
+    text = read_user_file(path, "hyperparameters", ConfigError)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read hyperparameters: {exc.strerror}") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict) or ENV_ID not in data:
@@ -218,6 +217,9 @@ def check_values(spec: AgentSpec, hyper: dict[str, Any], source: str) -> None:
         if key in hyper:
             raise ConfigError(f"{source}: {key} is set by cellsim (from its own options), not a "
                               "hyperparameter to give")  # fmt: skip
+    if not isinstance(hyper.get("env_config", {}), dict):
+        raise ConfigError(f"{source}: env_config = {hyper['env_config']!r}: allowed a mapping "
+                          "of env config keys")  # fmt: skip
     for key, value in hyper.items():
         if key not in RANGES or (key in SCHEDULED and isinstance(value, str)
                                  and value.startswith("lin_")):  # fmt: skip
