@@ -40,17 +40,16 @@ class RetState:
         if not want.any():
             return requested_deg
         cfg = self.config
-        budget_ok = (
-            np.ones_like(want) if cfg.max_moves_per_day is None
-            else self.moves_today < cfg.max_moves_per_day
-        )  # fmt: skip
-        dwell_ok = now_min - self.last_move_min >= cfg.min_dwell_minutes
-        allowed = want & budget_ok & dwell_ok
-        self.held_budget += int(np.count_nonzero(want & ~budget_ok))
-        self.held_dwell += int(np.count_nonzero(want & budget_ok & ~dwell_ok))
+        allowed = want & (now_min - self.last_move_min >= cfg.min_dwell_minutes)
+        held_dwell = int(np.count_nonzero(want)) - int(np.count_nonzero(allowed))
+        if cfg.max_moves_per_day is not None:
+            in_dwell = allowed
+            allowed = allowed & (self.moves_today < cfg.max_moves_per_day)
+            self.held_budget += int(np.count_nonzero(in_dwell)) - int(np.count_nonzero(allowed))
+        self.held_dwell += held_dwell
         self.moves_today += allowed
         self.moves_total += allowed
-        self.last_move_min = np.where(allowed, now_min, self.last_move_min)
+        self.last_move_min[allowed] = now_min
         return np.where(allowed, requested_deg, current_deg)
 
     def moves_left(self) -> np.ndarray:
