@@ -164,10 +164,11 @@ def csv_layout(path: str | Path) -> Layout:
             raise ScenarioError(
                 f"{path}:{line}: more fields than the header's {len(row) - 1} columns"
             )
-        if None in row.values():  # DictReader fills a short row's missing fields with None
-            given = sum(v is not None for v in row.values())
+        short = [c for c, v in row.items() if v is None]  # DictReader's fill for a short row
+        if short:
             raise ScenarioError(
-                f"{path}:{line}: {given} field(s), fewer than the header's {len(row)} columns"
+                f"{path}:{line}: fewer fields than the header's {len(row)} columns: no "
+                f"column {', '.join(short)}"
             )
     header = set(rows[0])
     missing = [c for c in CSV_COLUMNS if c not in header]
