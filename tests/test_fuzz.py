@@ -1,6 +1,8 @@
 """Fuzz suites (issue 16, item 1): every failure is cellsim's own error (CellsimError, or the
-CLI's exit 2 with one line). A fast subset runs by default; `pytest -m nightly` runs ≥ 1000
-examples each."""
+CLI's exit 2 with one line). Surfaces: scenario dicts, hyperparameter dicts, CLI arguments of
+every command, site CSVs, hyperparameter YAML files, run folders. A fast subset (40-60 examples
+each) runs by default; `pytest -m nightly` runs 1000 examples each. Failing examples found by
+the fuzzers are kept as `@example`s or regression tests."""
 
 from __future__ import annotations
 
