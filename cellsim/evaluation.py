@@ -36,7 +36,10 @@ EVAL_SEED0 = 20_000
 #: (≈ 25 s a day on hex7) while the interval covers realisations, not demand noise alone.
 HELD_OUT: dict[str, Any] = {"realisations": {"split": "eval", "pool_size": 3}}
 REFERENCE_AGENTS = ("rule-geometric", "oracle")
-KPI_NAMES = ("coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share")
+KPI_NAMES = (
+    "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share",
+    "unserved_share", "overload_share", "weak_coverage_share", "overcoverage_share",
+)  # fmt: skip
 CDF_EVERY_STEPS = 8  # user-throughput samples for CDFs: every 2 h of a 15-min episode
 
 

@@ -425,6 +425,11 @@ class EnvConfig(_Strict):
                 f"ret.decision_minutes = {every} must be a multiple of step_minutes = "
                 f"{self.step_minutes} (decisions fall on the clock's steps)"
             )
+        if every is not None and round(self.episode_hours * 60) % every != 0:
+            raise ValueError(
+                f"episode_hours = {self.episode_hours:g} must be a whole number of "
+                f"ret.decision_minutes = {every} (the episode ends on a decision)"
+            )
         return self
 
     @property

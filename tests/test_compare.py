@@ -33,6 +33,10 @@ KPIS = {
     "p5_rate_mbps",
     "mean_log_rate",
     "overshoot_share",
+    "unserved_share",
+    "overload_share",
+    "weak_coverage_share",
+    "overcoverage_share",
     "tilt_changes",
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

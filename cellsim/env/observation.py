@@ -37,8 +37,10 @@ def cell_observation(
     now_min: float,
 ) -> np.ndarray:  # fmt: skip
     """(n_cells, N_CELL) float32, clipped to the documented bounds."""
-    own = {"tilt": tilts.to_feature(tilt_deg), "active": active,
-           "moves_left": ret.moves_left(), "dwell_left": ret.dwell_left(now_min)}  # fmt: skip
+    own = {
+        "tilt": tilts.to_feature(tilt_deg), "active": active,
+        "moves_left": ret.moves_left(now_min), "dwell_left": ret.dwell_left(now_min),
+    }  # fmt: skip
     return cell_features(kpis.cell, own)
 
 

@@ -6,10 +6,10 @@ construction; only what each agent sees and is rewarded for is its own.
 
 Each agent (named after its cell, e.g. "s0c1") observes its own 11 cell features, the time of
 day and, for each of its k most interfering neighbours (`cellsim.env.neighbours`), a presence
-flag, the couplings in and out in dB / 20 and the neighbour's 11 features: 24 + 14 k numbers
+flag, the couplings in and out in dB / 20 and the neighbour's 13 features: 28 + 16 k numbers
 whatever the network, so one policy fits every network (layout: `cellsim.contract`). It acts
 0 = down, 1 = hold, 2 = up (or, with `action = "continuous"`, an absolute tilt in [-1, 1]);
-agents missing from the action dict hold.
+every live agent must have an action (a missing one is refused with one line).
 Its reward is `per_cell.own` × its cell's score + `per_cell.neighbourhood` × its neighbours'
 + `per_cell.network` × the centralised env's reward (`cellsim.env.reward`). `state()` is the
 centralised env's observation. Every agent stays for the whole episode (a cell in outage keeps
@@ -107,7 +107,7 @@ class TiltParallelEnv(ParallelEnv):
         `possible_agents` order → (observation matrix, rewards, terminated, truncated, info)."""
         self._state, reward, terminated, truncated, info = self.central.step(joint)
         cfg = self.central.config
-        rewards = agent_rewards(self.central.reward_inputs, cfg.reward, self.neighbours, reward,
+        rewards = agent_rewards(self.central.tick_inputs, cfg.reward, self.neighbours, reward,
                                 cfg.per_cell)  # fmt: skip
         return self.observation_matrix(), rewards, bool(terminated), bool(truncated), info
 
@@ -134,7 +134,8 @@ class TiltParallelEnv(ParallelEnv):
         return {a: matrix[self._index[a]] for a in self.agents}
 
     def _joint_action(self, actions: dict[str, Any]) -> np.ndarray:
-        """The centralised env's action; agents without an entry hold their tilt."""
+        """The centralised env's action: every live agent's entry is required (PettingZoo's
+        contract; a missing one is more likely a bug than a wish to hold)."""
         if not isinstance(actions, dict):
             raise ConfigError(f"actions {actions!r}: allowed a dict agent name → action")
         c = self.central
@@ -159,6 +160,12 @@ class TiltParallelEnv(ParallelEnv):
                 raise ConfigError(f"action {action!r} of agent {agent!r}: allowed one number "
                                   "in [-1, 1]")  # fmt: skip
             joint[i] = value
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5
+                                              else "")  # fmt: skip
+            raise ConfigError(f"actions: no action for agent(s) {shown}: every live agent "
+                              "needs one (1 holds a discrete tilt)")  # fmt: skip
         return joint
 
 

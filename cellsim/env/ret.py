@@ -32,10 +32,7 @@ class RetState:
         self, current_deg: np.ndarray, requested_deg: np.ndarray, now_min: float
     ) -> np.ndarray:
         """The tilts the cells may take at `now_min` (minutes since the episode start)."""
-        day = int(now_min // MINUTES_PER_DAY)
-        if day != self._day:
-            self._day = day
-            self.moves_today[:] = 0
+        self._roll(now_min)
         want = requested_deg != current_deg
         if not want.any():
             return requested_deg
@@ -52,8 +49,24 @@ class RetState:
         self.last_move_min[allowed] = now_min
         return np.where(allowed, requested_deg, current_deg)
 
-    def moves_left(self) -> np.ndarray:
-        """Share of today's budget left per cell (1 without a budget)."""
+    def _roll(self, now_min: float) -> None:
+        """A new day on the clock renews every cell's budget."""
+        day = int(now_min // MINUTES_PER_DAY)
+        if day != self._day:
+            self._day = day
+            self.moves_today[:] = 0
+
+    def may_move(self, now_min: float) -> np.ndarray:
+        """(n_cells,) bool: the cells whose budget and dwell let them move at `now_min`."""
+        self._roll(now_min)
+        ok = now_min - self.last_move_min >= self.config.min_dwell_minutes
+        if self.config.max_moves_per_day is not None:
+            ok &= self.moves_today < self.config.max_moves_per_day
+        return ok
+
+    def moves_left(self, now_min: float) -> np.ndarray:
+        """Share of today's budget left per cell at `now_min` (1 without a budget)."""
+        self._roll(now_min)
         budget = self.config.max_moves_per_day
         if budget is None:
             return np.ones(len(self.moves_today), np.float32)

@@ -4,6 +4,7 @@ reward. The terms themselves and the network reward are the contract's (`cellsim
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,16 +17,18 @@ if TYPE_CHECKING:
 
 
 def agent_rewards(
-    inputs: RewardInputs, weights: RewardWeights, neighbours: NeighbourTable,
+    ticks: Sequence[RewardInputs], weights: RewardWeights, neighbours: NeighbourTable,
     network_reward: float, mix: PerCellConfig,
 ) -> np.ndarray:  # fmt: skip
-    """Every agent's reward: `mix.own` × its cell's score + `mix.neighbourhood` × its
-    neighbours' scores weighted by the demand they serve + `mix.network` × the network reward.
+    """Every agent's reward over a step's clock ticks (one, unless decisions are slower than
+    the clock): `mix.own` × its cell's score + `mix.neighbourhood` × its neighbours' scores
+    weighted by the demand they serve + `mix.network` × the network reward (the ticks' sum).
     Cell scores are computed only when a local term is weighted (not with the default mix)."""
+    inputs = ticks[-1]
     out = np.full(len(inputs.changed), mix.network * network_reward)
     if not (mix.own or (mix.neighbourhood and neighbours.k)):
         return out
-    scores = cell_scores(inputs, weights)
+    scores = np.sum([cell_scores(tick, weights) for tick in ticks], axis=0)
     if mix.own:
         out += mix.own * scores
     if mix.neighbourhood and neighbours.k:

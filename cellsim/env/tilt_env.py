@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 SINR_RANGE_DB = (-10.0, 30.0)  # colour range of rendered frames
 
 
+class EpisodeOver(ConfigError, gym.error.ResetNeeded):
+    """step() after truncation: Gymnasium's ResetNeeded, and one line in cellsim's family."""
+
+
 class TiltEnv(gym.Env):
     """Re-tilt the antennas of a mobile network as traffic moves through the day.
 
@@ -81,7 +85,9 @@ class TiltEnv(gym.Env):
 
     ## Episode End
     Never terminated; truncated after `episode_hours` (one day by default, 96 steps of 15
-    minutes).
+    minutes). A step after truncation raises `EpisodeOver` (Gymnasium's `ResetNeeded`).
+    Continuous actions beyond [-1, 1] are clipped and counted in `info["action_clipped"]`;
+    boolean or non-numeric actions are refused.
 
     ## Arguments
     `gymnasium.make("cellsim/Tilt-v0", scenario="hex7", config={...}, render_mode=None)`:
@@ -185,19 +191,25 @@ class TiltEnv(gym.Env):
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise ConfigError("step() called before reset()")
+        if self.t >= self.n_ticks:
+            raise EpisodeOver(
+                "step() after the episode was truncated: call reset() to start the next one"
+            )
+        self._clipped = 0
         requested = self._tilts_from_action(action)
         new_tilt = self.ret.admit(self.tilt_deg, requested, self.minutes)
         changed = (new_tilt != self.tilt_deg).astype(np.float64)
         self.tilt_deg = new_tilt
         terms: dict[str, float] = {}
+        #: every tick's reward inputs of this step (the per-cell env sums its local scores)
+        self.tick_inputs: list[RewardInputs] = []
         for tick in range(self.config.ticks_per_decision):  # the clock between decisions
             self.t += 1
             self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
             moved = changed if tick == 0 else np.zeros_like(changed)
-            self.reward_inputs = RewardInputs(
-                self._last.kpis, moved, self.config.kpi.reference_rate_mbps
-            )
-            for name, value in reward_terms(self.reward_inputs).items():
+            inputs = RewardInputs(self._last.kpis, moved, self.config.kpi.reference_rate_mbps)
+            self.tick_inputs.append(inputs)
+            for name, value in reward_terms(inputs).items():
                 terms[name] = terms.get(name, 0.0) + value
         reward = total_reward(terms, self.config.reward)
         truncated = self.t >= self.n_ticks
@@ -206,11 +218,13 @@ class TiltEnv(gym.Env):
         return self._observation(), reward, False, truncated, self._info(terms)
 
     def action_masks(self) -> np.ndarray:
-        """(n_cells × 3,) bool: each cell's moves that stay in the tilt range (hold always), as
-        sb3-contrib's MaskablePPO asks for them."""
+        """(n_cells × 3,) bool: each cell's moves that stay in the tilt range and that its RET
+        budget and dwell allow now (hold always), as sb3-contrib's MaskablePPO asks for them."""
         if self.config.action != "discrete":
             raise ConfigError("action_masks(): only for action = 'discrete' tilts")
-        return self.tilt_space.allowed_moves(self.tilt_deg).ravel()
+        masks = self.tilt_space.allowed_moves(self.tilt_deg)
+        masks[~self.ret.may_move(self.minutes)] = (False, True, False)
+        return masks.ravel()
 
     @property
     def minutes(self) -> float:
@@ -228,7 +242,7 @@ class TiltEnv(gym.Env):
         n = self.sim.n_cells
         try:
             a = np.asarray(action)
-            if a.dtype.kind not in "biuf":
+            if a.dtype.kind not in "iuf":  # booleans are not moves or tilts
                 raise TypeError
         except (TypeError, ValueError):
             raise ConfigError(
@@ -245,6 +259,8 @@ class TiltEnv(gym.Env):
         a = a.astype(np.float64)
         if not np.all(np.isfinite(a)):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
+        # SB3's SAC/TD3 squash into [-1, 1]; anything beyond is clipped and counted in info
+        self._clipped = int(np.count_nonzero(np.abs(a) > 1.0))
         return self.tilt_space.from_continuous(a)
 
     def _draw_realisation(self, options: dict[str, Any]) -> int:
@@ -295,6 +311,7 @@ class TiltEnv(gym.Env):
             "active_cells": int(last.active.sum()),
             "network_seed": self.sim.network_seed,
             "load_iterations": last.load_iterations,
+            "action_clipped": getattr(self, "_clipped", 0),
             "ret": {
                 "moves_today": self.ret.moves_today.copy(),
                 "tilt_changes_per_cell": float(self.ret.moves_total.mean()),

@@ -158,14 +158,16 @@ def test_bad_actions_name_agent_and_allowed_values(actions, message):
         env.step(actions)
 
 
-def test_missing_agents_hold_their_tilt():
+def test_every_live_agent_needs_an_action():
     env = parallel_env("hex7", FAST)
     env.reset(seed=0)
     before = env.central.tilt_deg.copy()
-    env.step({"s0c0": 0})
-    after = env.central.tilt_deg
-    assert after[0] == before[0] + 1.0
-    np.testing.assert_array_equal(after[1:], before[1:])
+    with pytest.raises(ConfigError, match=r"no action for agent\(s\) s0c1, s0c2, s1c0, s1c1, s1c2 "
+                                          r"and 15 more"):
+        env.step({"s0c0": 0})
+    np.testing.assert_array_equal(env.central.tilt_deg, before)  # nothing moved
+    env.step({a: (0 if a == "s0c0" else 1) for a in env.agents})
+    assert env.central.tilt_deg[0] == before[0] + 1.0
 
 
 def test_vec_env_stacks_every_cell_of_every_network():

@@ -829,3 +829,75 @@ def test_human_render_mode_draws_without_error():
     assert len(set(plt.get_fignums()) - before) == 1  # one window, updated in place
     env.close()
     assert set(plt.get_fignums()) == before
+
+
+# ------------------------------------------------------------------------------ API edges
+
+
+def test_step_after_truncation_needs_a_reset():
+    env = TiltEnv("hex7", {"episode_hours": 0.5})  # two steps
+    env.reset(seed=0)
+    hold = np.ones(env.sim.n_cells, np.int64)
+    env.step(hold)
+    assert env.step(hold)[3] is True
+    with pytest.raises(gym.error.ResetNeeded, match="reset"):
+        env.step(hold)
+    with pytest.raises(ConfigError):  # and one line in cellsim's family
+        env.step(hold)
+    env.reset(seed=1)
+    env.step(hold)
+
+
+def test_a_boolean_action_is_refused():
+    env = TiltEnv("hex7", {"episode_hours": 1})
+    env.reset(seed=0)
+    with pytest.raises(ConfigError, match="numbers, one per cell"):
+        env.step(np.ones(env.sim.n_cells, bool))
+
+
+def test_continuous_actions_beyond_the_box_are_clipped_and_counted():
+    env = TiltEnv("hex7", {"episode_hours": 1, "action": "continuous", **FREE_RET})
+    env.reset(seed=0)
+    action = np.zeros(env.sim.n_cells, np.float32)
+    action[:3] = [5.0, -5.0, 1.0]
+    *_, info = env.step(action)
+    assert info["action_clipped"] == 2
+    assert env.tilt_deg[0] == env.config.tilt_max_deg and env.tilt_deg[1] == 0.0
+    assert env.step(np.zeros(env.sim.n_cells, np.float32))[-1]["action_clipped"] == 0
+
+
+@given(action=st.one_of(
+    st.lists(st.one_of(st.integers(-3, 5), st.floats(allow_nan=True), st.booleans(),
+                       st.text(max_size=2), st.none()), min_size=0, max_size=25),
+    st.integers(), st.floats(), st.text(max_size=4), st.none(),
+))  # fmt: skip
+@settings(max_examples=80, deadline=None)
+def test_fuzzed_actions_are_accepted_or_one_config_error(action):
+    env = _fuzz_env()
+    env.reset(seed=0)
+    try:
+        env.step(action)
+    except ConfigError as exc:
+        assert "\\n" not in str(exc)
+
+
+@pytest.mark.nightly
+@given(action=st.lists(st.one_of(st.integers(-3, 5), st.floats(), st.booleans()),
+                       min_size=20, max_size=22))  # fmt: skip
+@settings(max_examples=1000, deadline=None)
+def test_fuzzed_actions_nightly(action):
+    env = _fuzz_env()
+    env.reset(seed=0)
+    try:
+        env.step(action)
+    except ConfigError as exc:
+        assert "\\n" not in str(exc)
+
+
+_FUZZ_ENVS: dict[str, TiltEnv] = {}
+
+
+def _fuzz_env() -> TiltEnv:
+    if "env" not in _FUZZ_ENVS:
+        _FUZZ_ENVS["env"] = TiltEnv("hex7", {"episode_hours": 24})
+    return _FUZZ_ENVS["env"]
