@@ -165,3 +165,20 @@ def test_a_hex7_model_on_case1_says_the_observation_shape_differs(runs, tmp_path
     line = one_line(capsys, ["map", "--scenario", "case1", "--policy", str(runs["a2c"]),
                              "--out", str(tmp_path / "m.png")])  # fmt: skip
     assert "observation shape" in line
+
+
+def test_a_run_from_before_the_ret_layout_says_to_retrain(tmp_path):
+    """Runs trained before the observation grew RET features (their env config has no `ret`)
+    are refused with one line, not a size-mismatch traceback deep in torch."""
+    import yaml
+
+    from cellsim.errors import ConfigError
+    from cellsim.training import load_run
+
+    run = tmp_path / "old"
+    run.mkdir()
+    config = {"agent": "ppo", "env_config": {"action": "discrete"}, "scenario": "hex7",
+              "hyperparams": {}, "timesteps": 1, "n_envs": 1, "seed": 0}
+    (run / "config.yml").write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError, match="earlier observation.*retrain"):
+        load_run(run)

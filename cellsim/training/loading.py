@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cellsim.contract import N_CELL
 from cellsim.errors import ConfigError
 from cellsim.training.envs import JointDiscrete
 from cellsim.training.registry import AGENTS, AgentSpec, agent_spec
@@ -63,6 +64,7 @@ SAFE_GLOBALS = {
     ("stable_baselines3.common.type_aliases", "TrainFreq"),
     ("stable_baselines3.common.type_aliases", "TrainFrequencyUnit"),
     ("cellsim.training.hyperparams", "LinearSchedule"),
+    ("cellsim.training", "LinearSchedule"),  # its name in runs saved before the package split
     ("cellsim.env.neighbours", "NeighbourTable"),
     ("cellsim.policies.networks", "PerCellPolicy"),
     ("cellsim.policies.networks", "SharedCellActorPolicy"),
@@ -273,6 +275,13 @@ def load_run(run: str | Path, trust: bool | None = None) -> tuple[Any, dict[str,
         raise ConfigError(f"{run}: not a run folder (no config.yml)")
     config = read_run_config(run)
     spec = agent_spec(config["agent"])
+    env_config = config.get("env_config")
+    if isinstance(env_config, dict) and "ret" not in env_config:
+        raise ConfigError(
+            f"{run}: trained with cellsim's earlier observation (11 features per cell, before "
+            f"RET budgets and realisation pools); the env now observes {N_CELL}: retrain it "
+            f"(cellsim train --agent {config['agent']} …)"
+        )
     path = run_model_path(run)
     if trusted() if trust is None else trust:
         model = _trusted_load(spec, path)
