@@ -180,5 +180,5 @@ def test_a_run_from_before_the_ret_layout_says_to_retrain(tmp_path):
     config = {"agent": "ppo", "env_config": {"action": "discrete"}, "scenario": "hex7",
               "hyperparams": {}, "timesteps": 1, "n_envs": 1, "seed": 0}
     (run / "config.yml").write_text(yaml.safe_dump(config))
-    with pytest.raises(ConfigError, match="earlier observation.*retrain"):
+    with pytest.raises(ConfigError, match=r"earlier observation.*retrain"):
         load_run(run)
