@@ -207,7 +207,7 @@ def compare(
             policy: Predictor = make_policy(name, env)
         else:
             policy, run_config = load_run(path)
-            trained = run_config["env_config"]["action"]
+            trained = run_config["env_config"].get("action", "discrete")
             if trained != action:
                 raise ConfigError(
                     f"--agents {name}={path}: trained with action = {trained!r}, the comparison "

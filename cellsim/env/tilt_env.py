@@ -251,7 +251,9 @@ class TiltEnv(gym.Env):
         if a.shape != (n,):
             raise ConfigError(f"action shape {a.shape}: allowed ({n},), one entry per cell")
         if cfg.action == "discrete":
-            if not np.issubdtype(a.dtype, np.integer) and not np.all(np.mod(a, 1) == 0):
+            if not np.issubdtype(a.dtype, np.integer) and not (
+                np.all(np.isfinite(a)) and np.all(np.mod(a, 1) == 0)
+            ):
                 raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
             if a.min() < 0 or a.max() > 2:
                 raise ConfigError(f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)")

@@ -62,8 +62,8 @@ def _evaluate(trial: dict[str, Any], run: Path | None) -> tuple[list[dict[str, A
         policy = make_policy(trial["agent"], env)
     else:
         policy, run_config = load_run(run)
-        env = TiltEnv(trial["scenario_path"], {**config,
-                                               "action": run_config["env_config"]["action"]})
+        trained = run_config["env_config"].get("action", "discrete")
+        env = TiltEnv(trial["scenario_path"], {**config, "action": trained})
     episodes = []
     for i in range(trial["episodes"]):
         ep = run_episode(env, policy, EVAL_SEED0 + i)
