@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 EXIT_USAGE = 2
+
+
+def one_line(message: str) -> str:
+    """The message with every character that could break or hide a line (newlines, control
+    characters from a file name) escaped, so an error is always one readable line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 EXIT_INTERRUPTED = 130
 
 
@@ -27,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (no usage dump), exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -664,7 +670,7 @@ def _run_scenarios_list(args: argparse.Namespace) -> None:
         try:
             description = load_scenario_file(path).description
         except CellsimError as exc:  # reported, and the others still listed
-            print(f"cellsim scenarios list: error: {exc}", file=sys.stderr)
+            print(f"cellsim scenarios list: error: {one_line(str(exc))}", file=sys.stderr)
             bad += 1
             continue
         print(f"{name:<20} {description}")
@@ -693,7 +699,7 @@ def _run_scenarios_validate(args: argparse.Namespace) -> None:
             check_buildable(scenario, layout)
             print(f"{f}: ok ({scenario.name})")
         except CellsimError as exc:
-            print(str(exc), file=sys.stderr)
+            print(one_line(str(exc)), file=sys.stderr)
             failed += 1
     if failed:
         sys.exit(EXIT_USAGE)
@@ -746,7 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             args.run(args)
     except CellsimError as exc:
-        print(f"cellsim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"cellsim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `cellsim scenarios schema | head`
         return 0

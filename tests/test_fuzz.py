@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from cellsim.cli import build_parser, main
 from cellsim.errors import CellsimError
 from cellsim.network.layout import CSV_COLUMNS, CSV_OPTIONAL, csv_layout
-from cellsim.scenario import parse_scenario
+from cellsim.scenario import load_scenario_file, parse_scenario
 from cellsim.training.hyperparams import check_values
 from cellsim.training.registry import AGENTS, ENV_ID
 
@@ -227,6 +227,8 @@ def test_cli_arguments(monkeypatch, scratch, data):
         ["scenarios", "validate", "\x00"],  # ValueError: embedded null byte
         ["scenarios", "show", "a\x00b"],
         ["train", "--agent", "a2c", "--hyperparams-file", "a\x00b", "--out", "run"],
+        ["scenarios", "validate", "0\x1e"],  # a control character in a file name: escaped
+        ["scenarios", "show", "x\ny.toml"],
     ],
 )
 def test_cli_regressions(monkeypatch, scratch, args):
@@ -446,3 +448,52 @@ def test_run_folders(scratch, tiny_run, data, monkeypatch):
 @given(data=st.data())
 def test_run_folders_nightly(scratch, tiny_run, data, monkeypatch):
     _run_folder(scratch, tiny_run, data, monkeypatch)
+
+
+# -- scenario files (TOML text) ----------------------------------------------------------------
+
+HEX7_LINES = (Path(__file__).resolve().parent.parent / "scenarios" / "hex7.toml").read_text(
+).splitlines()  # fmt: skip
+TOML_VALUES = ["0", "-1", "1e9", "nan", "inf", '"x"', "[]", "[1, 2]", "{}", "true",
+               '"hex7"', '"outage"', "[[0, 0], [1, 1], [0, 1]]", '"../nope.csv"']  # fmt: skip
+
+
+@st.composite
+def toml_text(draw: st.DrawFn) -> bytes:
+    """hex7.toml with lines dropped, duplicated or given fuzzed values, an `extends`, or noise."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(max_size=300))
+    lines = list(HEX7_LINES)
+    for _ in range(draw(st.integers(1, 6))):
+        i = draw(st.integers(0, len(lines) - 1))
+        action = draw(st.integers(0, 3))
+        if action == 0:
+            del lines[i]
+        elif action == 1:
+            lines.insert(i, lines[i])
+        elif "=" in lines[i]:
+            key = lines[i].split("=", 1)[0]
+            lines[i] = f"{key}= {draw(st.sampled_from(TOML_VALUES))}"
+        else:
+            lines.insert(i, f"extends = {draw(st.sampled_from(TOML_VALUES))}")
+    return "\n".join(lines).encode()
+
+
+def _scenario_file(base: Path, content: bytes) -> None:
+    path = Path(tempfile.mkdtemp(dir=base)) / "mine.toml"
+    path.write_bytes(content)
+    with contextlib.suppress(CellsimError):
+        load_scenario_file(path)
+
+
+@FAST
+@given(toml_text())
+def test_scenario_files(scratch, content):
+    _scenario_file(scratch, content)
+
+
+@pytest.mark.nightly
+@NIGHTLY
+@given(toml_text())
+def test_scenario_files_nightly(scratch, content):
+    _scenario_file(scratch, content)
