@@ -77,6 +77,17 @@ def _receive_and_fold(
 
 
 @nb.njit(**JIT_OPTIONS)
+def _clear_block(
+    best: np.ndarray, best_cell: np.ndarray, interference: np.ndarray, best_weight: np.ndarray
+) -> None:
+    """Start a block of points: no server yet, no interference."""
+    best[:] = 0.0
+    best_cell[:] = 0
+    interference[:] = 0.0
+    best_weight[:] = 0.0
+
+
+@nb.njit(**JIT_OPTIONS)
 def evaluate_links(
     a_mw: np.ndarray,
     b_mw: np.ndarray,
@@ -105,10 +116,7 @@ def evaluate_links(
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
         n = p1 - p0
-        best[p0:p1] = 0.0
-        best_cell[p0:p1] = 0
-        interference[p0:p1] = 0.0
-        best_weight[:n] = 0.0
+        _clear_block(best[p0:p1], best_cell[p0:p1], interference[p0:p1], best_weight[:n])
         for c in range(n_cells):
             if not active[c]:
                 continue
@@ -151,10 +159,7 @@ def evaluate_grid(
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
         n = p1 - p0
-        best[p0:p1] = 0.0
-        best_cell[p0:p1] = 0
-        interference[p0:p1] = 0.0
-        best_weight[:n] = 0.0
+        _clear_block(best[p0:p1], best_cell[p0:p1], interference[p0:p1], best_weight[:n])
         for c in range(n_cells):
             if not active[c]:
                 continue
