@@ -133,6 +133,13 @@ def _damage(kind: str, run: Path) -> None:
         with zipfile.ZipFile(model, "w") as z:
             for n, blob in entries.items():
                 z.writestr(n, blob)
+    elif kind == "truncated policy.pth":  # torch's unpickler fails inside (IndexError)
+        with zipfile.ZipFile(model) as z:
+            entries = {n: z.read(n) for n in z.namelist()}
+        entries["policy.pth"] = entries["policy.pth"][:40]
+        with zipfile.ZipFile(model, "w") as z:
+            for n, blob in entries.items():
+                z.writestr(n, blob)
     elif kind == "bad config":
         (run / "config.yml").write_text("agent: [unclosed\n")
     elif kind == "empty config":
@@ -148,6 +155,7 @@ def _damage(kind: str, run: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["random zip", "truncated zip", "empty zip", "no policy.pth",
+                                  "truncated policy.pth",
                                   "bad config", "empty config", "config names a2c",
                                   "config names sac", "unknown agent"])  # fmt: skip
 def test_damaged_or_foreign_run_folders_are_one_line(runs, tmp_path, capsys, kind):

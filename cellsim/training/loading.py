@@ -200,16 +200,21 @@ def safe_load(spec: AgentSpec, path: Path, config: dict[str, Any]) -> Any:
             raise ConfigError(f"{path}: the model cannot be rebuilt from its saved fields "
                               f"({type(exc).__name__}: {str(exc)[:100]})") from None  # fmt: skip
         try:
-            weights = torch.load(io.BytesIO(z.read("policy.pth")), map_location="cpu",
-                                 weights_only=True)  # fmt: skip
-            model.policy.load_state_dict(weights)
+            raw = z.read("policy.pth")
         except KeyError:
             raise ConfigError(f"{path}: damaged model: no policy.pth") from None
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise ConfigError(f"{path}: damaged model: policy.pth cannot be read "
+                              f"({' '.join(str(exc).split())[:80]})") from None  # fmt: skip
+        try:
+            weights = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+            model.policy.load_state_dict(weights)
         except pickle.UnpicklingError as exc:
             raise _refuse(path, f"policy.pth holds more than weights ({str(exc)[:80]})") from None
-        except (RuntimeError, ValueError, EOFError, zipfile.BadZipFile, OSError) as exc:
+        except Exception as exc:  # a damaged file fails anywhere in torch's parser: one line
             raise ConfigError(f"{path}: policy.pth does not fit the model of config.yml "
-                              f"({' '.join(str(exc).split())[:100]})") from None  # fmt: skip
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:100]})"
+                              ) from None  # fmt: skip
     model.policy.set_training_mode(False)
     return model
 
@@ -218,8 +223,7 @@ def _trusted_load(spec: AgentSpec, path: Path) -> Any:
     """SB3's own load: unpickles whatever the zip holds (for folders the user trusts)."""
     try:
         return spec.algo_class().load(path, device="cpu")
-    except (zipfile.BadZipFile, ValueError, KeyError, RuntimeError, EOFError, OSError,
-            pickle.UnpicklingError) as exc:  # fmt: skip
+    except Exception as exc:  # SB3's load of a damaged file fails anywhere: one line
         raise ConfigError(f"{path}: cannot load the model ({type(exc).__name__}: "
                           f"{' '.join(str(exc).split())[:100]})") from None  # fmt: skip
 
