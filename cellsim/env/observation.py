@@ -14,7 +14,6 @@ import numpy as np
 
 from cellsim.contract import (
     FEATURE_INDEX,
-    N_CELL,
     NETWORK_MEAN,
     OWN,
     NumpyOps,
@@ -107,5 +106,3 @@ def agent_observations_from_state(
     cells, time = split_observation(state, n_cells)
     return agent_observations(cells, time, neighbours)
 
-
-__all__ = ["N_CELL", "agent_observations", "agent_observations_from_state", "cell_observation"]
