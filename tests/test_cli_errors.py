@@ -12,21 +12,14 @@ import numpy as np
 import pytest
 
 from cellsim.cli import main
+from tests.test_cli import error_line, run_cli
 
 TINY_CLI = ["--config", json.dumps({"episode_hours": 2}), "--n-envs", "1", "--no-progress"]
 
 
-def one_line(capsys, argv: list[str]) -> str:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code  # type: ignore[assignment]
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
+def one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """The one stderr line of `cellsim ARGV` failing as a user error."""
+    return error_line(*run_cli(capsys, *argv)[::2])
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ import pytest
 import torch
 import yaml
 
-from cellsim.cli import main
 from cellsim.errors import ConfigError
 from cellsim.training import TrainSpec, load_run, train
 from cellsim.training.loading import TRUST_FLAG, run_model_path, safe_load
 from cellsim.training.registry import agent_spec
 from cellsim.training.runs import read_run_config
+from tests.test_cli import error_line, run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -90,14 +90,9 @@ class _Evil:
         return (os.system, (f"touch {self.marker}",))
 
 
-def one_line(capsys, argv: list[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    return lines[0]
+def one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """The one stderr line of `cellsim ARGV` failing as a user error."""
+    return error_line(*run_cli(capsys, *argv)[::2])
 
 
 def test_a_crafted_pickle_does_not_run_and_the_command_names_the_flag(runs, tmp_path, capsys):

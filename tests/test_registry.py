@@ -10,30 +10,14 @@ import numpy as np
 import pytest
 import yaml
 
-from cellsim.cli import main
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.evaluation import compare, load_policy
 from cellsim.training import AGENTS, agents_dir, load_run
+from tests.test_cli import error_line, run_cli
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 TINY = {"n_steps": 32, "batch_size": 32, "n_epochs": 1}
 SHORT_DAY = {"episode_hours": 2}
-
-
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = 0 if exc.code is None else int(exc.code)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def test_every_entry_has_its_algorithm_and_defaults_file():
@@ -106,22 +90,22 @@ def test_a_users_hyperparameter_file_replaces_the_defaults(tmp_path, capsys):
         ("just text", "cellsim/Tilt-v0"),
     ],
 )
-def test_a_bad_hyperparameter_file_is_one_line(tmp_path, capsys, content, needle):
+def test_a_bad_hyperparameter_file_is_error_line(tmp_path, capsys, content, needle):
     own = tmp_path / "bad.yml"
     own.write_text(content if isinstance(content, str) else yaml.safe_dump(content))
     out = tmp_path / "run"
     code, _, err = run_cli(capsys, "train", "--agent", "ppo", "--hyperparams-file", str(own),
                            "--out", str(out))  # fmt: skip
-    line = one_line(code, err)
+    line = error_line(code, err)
     assert needle in line and str(own) in line
     assert not out.exists()
 
 
-def test_a_missing_hyperparameter_file_or_unknown_key_in_json_is_one_line(tmp_path, capsys):
-    line = one_line(*run_cli(capsys, "train", "--agent", "ppo", "--hyperparams-file",
+def test_a_missing_hyperparameter_file_or_unknown_key_in_json_is_error_line(tmp_path, capsys):
+    line = error_line(*run_cli(capsys, "train", "--agent", "ppo", "--hyperparams-file",
                              str(tmp_path / "nope.yml"))[::2])  # fmt: skip
     assert "nope.yml" in line and "cannot read" in line
-    line = one_line(*run_cli(capsys, "train", "--agent", "a2c", "--hyperparams",
+    line = error_line(*run_cli(capsys, "train", "--agent", "a2c", "--hyperparams",
                              '{"clip_range": 0.2}', "--out", str(tmp_path / "r"))[::2])  # fmt: skip
     assert "clip_range" in line and "a2c" in line
 
@@ -133,5 +117,5 @@ def test_resume_needs_only_the_run_folder(tmp_path, capsys):
     code, out, err = run_cli(capsys, "train", "--resume", "--out", str(run), "--no-progress")
     assert code == 0, err
     assert "already finished" in out
-    line = one_line(*run_cli(capsys, "train", "--out", str(tmp_path / "other"))[::2])
+    line = error_line(*run_cli(capsys, "train", "--out", str(tmp_path / "other"))[::2])
     assert "--agent is required" in line
