@@ -377,6 +377,19 @@ class RealisationConfig(_Strict):
         return tuple(range(first, first + self.pool_size))
 
 
+class LoadConfig(_Strict):
+    """The load ↔ interference fixed point, solved at every step (cellsim.kpi, docs/domain.md).
+
+    A cell's load sets how much it interferes; interference sets every cell's SINR, rates and
+    so its load. The simulator iterates the two from the previous step's loads until no carried
+    load moves by more than `tolerance` (utilisation, 0…1) between iterates, at most
+    `max_iterations` times (the count is in info["load_iterations"]; a step that hits the cap
+    says so in info["load_converged"])."""
+
+    tolerance: Annotated[float, Field(gt=0, le=0.1)] = 1e-3
+    max_iterations: Annotated[int, Field(ge=1, le=200)] = 50
+
+
 class RetConfig(_Strict):
     """Remote electrical tilt as operators run it (cellsim.env.ret): at most
     `max_moves_per_day` moves per cell per day (None: unlimited), each cell holding its tilt
@@ -401,8 +414,7 @@ class EnvConfig(_Strict):
     tilt_min_deg: Annotated[float, Field(ge=-20, le=45)] = 0.0
     tilt_max_deg: Annotated[float, Field(ge=-20, le=45)] = 15.0
     tilt_step_deg: Annotated[float, Field(gt=0, le=10)] = 1.0
-    load_iterations: Annotated[int, Field(ge=1, le=20)] = 1  # load ↔ SINR fixed point, per step
-    reset_load_iterations: Annotated[int, Field(ge=1, le=50)] = 5  # converge it at reset
+    load: LoadConfig = LoadConfig()
     initial_tilt: Literal["scenario", "random"] = "scenario"  # random: uniform over the range
     demand_noise: Annotated[float, Field(ge=0, le=2)] = 0.1  # per-step log-normal σ per component
     # the network's own realisation (maps, neighbour lists, split "fixed"); episodes draw theirs
@@ -416,6 +428,17 @@ class EnvConfig(_Strict):
     kpi: KpiConfig = KpiConfig()
     ret: RetConfig = RetConfig()
     per_cell: PerCellConfig = PerCellConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        for name in ("load_iterations", "reset_load_iterations"):
+            if isinstance(data, dict) and name in data:
+                raise ValueError(
+                    f"{name} was retired: loads now converge at every step (set "
+                    "load.tolerance and load.max_iterations instead)"
+                )
+        return data
 
     @model_validator(mode="after")
     def _decision_cadence(self) -> EnvConfig:
