@@ -1,14 +1,19 @@
-"""Policies for cellsim/Tilt-v0 besides trained agents: operators' rules and the oracle."""
+"""Policies for cellsim/Tilt-v0 besides trained agents: the static baselines, operators' rules
+and the oracle."""
 
 from __future__ import annotations
 
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
+from cellsim.policies.baselines import BestUniform, Hold, PlanSearch, StaticPlan
 from cellsim.policies.oracle import Oracle, optimise_tilts
 from cellsim.policies.rules import GeometricRule, SonRule, SonThresholds, planning_tilts_deg
 
-BUILTIN_POLICIES = {"rule-geometric": GeometricRule, "rule-son": SonRule, "oracle": Oracle}
+BUILTIN_POLICIES: dict[str, type[TiltPolicy]] = {
+    "hold": Hold, "best-uniform": BestUniform, "static-plan": StaticPlan,
+    "rule-geometric": GeometricRule, "rule-son": SonRule, "oracle": Oracle,
+}  # fmt: skip
 
 
 def make_policy(name: str, env: TiltEnv) -> TiltPolicy:
@@ -19,6 +24,7 @@ def make_policy(name: str, env: TiltEnv) -> TiltPolicy:
 
 
 __all__ = [
-    "BUILTIN_POLICIES", "GeometricRule", "Oracle", "SonRule", "SonThresholds", "TiltPolicy",
-    "make_policy", "optimise_tilts", "planning_tilts_deg",
+    "BUILTIN_POLICIES", "BestUniform", "GeometricRule", "Hold", "Oracle", "PlanSearch",
+    "SonRule", "SonThresholds", "StaticPlan", "TiltPolicy", "make_policy", "optimise_tilts",
+    "planning_tilts_deg",
 ]  # fmt: skip

@@ -1,0 +1,377 @@
+"""The static baselines every dynamic result must beat: `hold`, `best-uniform`, `static-plan`.
+
+- `hold`: the tilts the episode starts with (the scenario's), all day. A baseline that loses to
+  it is broken.
+- `best-uniform`: one common tilt for every cell, on the env's tilt grid, the best for the
+  episode's network realisation.
+- `static-plan`: per-cell tilts optimised for the whole day on the realisation: what an
+  automatic cell-planning (ACP) tool delivers, and the main baseline (dynamic re-tilting is worth
+  what it adds over it).
+
+All three are one set of tilts for the whole episode, found with the simulator as the model, so
+they use what an ACP tool has: the realisation (the planner's calibrated propagation model), the
+expected demand through the day and the outages the episode's simulator knows of. The objective
+is the env's own reward (`cellsim.contract.total_reward` of `reward_terms`) summed over the
+episode's clock ticks, at the expected demand (`DayObjective`).
+
+Decisions:
+- The plan accounts for RET as the env enforces it: an episode starts from the scenario's tilts,
+  a discrete action moves a cell one grid step, and each cell may move `ret.max_moves_per_day`
+  times a day, `ret.min_dwell_minutes` apart. A plan is therefore searched inside the box of
+  tilts one day's budget can reach from the episode's tilts, and is then approached at the pace
+  RET allows (`TiltPolicy.toward` every step, the env holding what it forbids). best-uniform
+  scores every grid tilt by the exact objective of that whole trajectory (approach and tilt
+  change cost included); static-plan searches the plan's held value (cheap, see below) and then
+  keeps, of its candidates (coordinate-descent results, best-uniform, hold), the one whose exact
+  trajectory objective is best, so it is never below best-uniform or hold on that objective.
+- Speed: the exact objective costs one `sim.evaluate` per tick (96 a day; ≈ 0.5 ms on hex7,
+  ≈ 4 ms on case1 with converged loads). The coordinate descent instead evaluates a plan's
+  held value at a few representative ticks (`sample_ticks`: consecutive ticks with the same
+  cells on air are cut into chunks of equal length, each represented by its tick nearest the
+  chunk's mean demand and weighted by its length), and screens each cell's candidate tilts on a
+  smaller sample before confirming the best on the larger one. The engine recomputes only the
+  re-tilted cell's row. What this loses against the full-day objective is measured in README
+  ("Baselines").
+- Plans are cached per (realisation, outage pattern, starting tilts and clock, config) in the
+  policy, like the oracle's, so episodes on the same realisation pay once.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cellsim.contract import RewardInputs, TiltSpace, reward_terms, total_reward
+from cellsim.env.tilt_env import TiltEnv
+from cellsim.errors import ConfigError
+from cellsim.policies.base import TiltPolicy
+
+
+def requested_tilts(
+    space: TiltSpace, discrete: bool, current_deg: np.ndarray, target_deg: np.ndarray
+) -> np.ndarray:
+    """The tilts the env is asked for when a policy plays `toward(current, target)`: one grid
+    step toward the target (discrete) or the target itself through the continuous action."""
+    if discrete:
+        return space.apply_moves(current_deg, space.moves_toward(current_deg, target_deg))
+    return space.from_continuous(space.to_continuous(target_deg))
+
+
+@dataclass(frozen=True)
+class TickSample:
+    """Representative ticks of the episode (indices into `DayObjective.hours`) and how many
+    ticks each stands for."""
+
+    index: np.ndarray  # (m,) int
+    weight: np.ndarray  # (m,) float, sums to the number of ticks represented
+
+
+class DayObjective:
+    """The rest of the episode's reward at expected demand, from the env's current state.
+
+    `hours[i]` is the clock time of tick i (the env's `sim.step` times: after each tick of the
+    clock, from now to the end of the episode); `held(tilts, sample)` is the reward of holding
+    `tilts` over a tick sample; `of_target(target)` the exact reward of the trajectory the env
+    produces when a policy plays `toward(current, target)` every step from now on (RET's
+    budget and dwell, the tilt-change cost and every tick included).
+    """
+
+    def __init__(self, env: TiltEnv):
+        cfg = env.config
+        self.env, self.sim = env, env.sim
+        self.space = TiltSpace.of(cfg)
+        self.discrete = cfg.action == "discrete"
+        self.start_tick = env.t
+        ticks = np.arange(env.t + 1, env.n_ticks + 1)
+        self.hours = cfg.start_hour + ticks * cfg.step_minutes / 60.0
+        self.users = [self.sim.users_at(h) for h in self.hours]
+        self.active = np.array([self.sim.active_at(h) for h in self.hours])
+        self.start_deg = env.tilt_deg.copy()
+        self.evaluations = 0
+        self._unchanged = np.zeros(self.sim.n_cells)
+
+    @property
+    def n_ticks(self) -> int:
+        return len(self.hours)
+
+    def reward(self, tilt_deg: np.ndarray, tick: int, changed: np.ndarray | None = None) -> float:
+        """The env's reward of tick `tick` at these tilts (`changed`: the cells re-tilted at
+        it; none by default)."""
+        self.evaluations += 1
+        cfg = self.env.config
+        kpis = self.sim.evaluate(tilt_deg, float(self.hours[tick]), self.users[tick])
+        moved = self._unchanged if changed is None else changed
+        inputs = RewardInputs(kpis, moved, cfg.kpi.reference_rate_mbps)
+        return total_reward(reward_terms(inputs), cfg.reward)
+
+    def held(self, tilt_deg: np.ndarray, sample: TickSample | None = None) -> float:
+        """Reward of holding `tilt_deg` over the sample's ticks (every tick when None)."""
+        if sample is None:
+            return sum(self.reward(tilt_deg, i) for i in range(self.n_ticks))
+        pairs = zip(sample.index, sample.weight, strict=True)
+        return sum(w * self.reward(tilt_deg, int(i)) for i, w in pairs)
+
+    def trajectory(self, target_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(tilts, changed), each (n_ticks, n_cells): what the env does from now on when a
+        policy plays `toward(current, target)` at every step (a copy of the env's RET state
+        admits or holds each move, as the env's would)."""
+        env, cfg = self.env, self.env.config
+        ret = copy.deepcopy(env.ret)
+        per_step = cfg.ticks_per_decision
+        tilts = np.empty((self.n_ticks, self.sim.n_cells))
+        changed = np.zeros((self.n_ticks, self.sim.n_cells))
+        current = self.start_deg.copy()
+        for first in range(0, self.n_ticks, per_step):
+            now_min = float((self.start_tick + first) * cfg.step_minutes)
+            request = requested_tilts(self.space, self.discrete, current, target_deg)
+            new = ret.admit(current, request, now_min)
+            changed[first] = new != current
+            current = new
+            tilts[first : first + per_step] = current
+        return tilts, changed
+
+    def of_target(self, target_deg: np.ndarray) -> float:
+        """Exact reward of the rest of the episode when the policy heads for `target_deg`."""
+        tilts, changed = self.trajectory(target_deg)
+        return sum(self.reward(tilts[i], i, changed[i]) for i in range(self.n_ticks))
+
+    def reach(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per cell, the lowest and highest grid tilt one day's RET budget reaches from the
+        episode's tilts (the whole grid with continuous actions or no budget)."""
+        grid = self.space.grid_deg
+        budget = self.env.config.ret.max_moves_per_day
+        if not self.discrete or budget is None:
+            return np.full(self.sim.n_cells, grid[0]), np.full(self.sim.n_cells, grid[-1])
+        span = budget * self.space.step_deg
+        start = self.space.snap(self.start_deg)
+        return self.space.clip(start - span), self.space.clip(start + span)
+
+    def sample_ticks(self, n: int) -> TickSample:
+        """About `n` representative ticks (at least one per stretch of constant cells on air):
+        each stretch is cut into chunks of equal length in proportion to its length, and each
+        chunk is represented by its tick nearest the chunk's mean demand (per demand
+        component), weighted by the chunk's length."""
+        if n >= self.n_ticks:
+            return TickSample(np.arange(self.n_ticks), np.ones(self.n_ticks))
+        demand = np.array([self.sim.demand.component_weights(h) for h in self.hours])
+        demand = demand * self.sim.demand.maps.sum(axis=1)  # users per component
+        edges = np.flatnonzero(np.any(self.active[1:] != self.active[:-1], axis=1)) + 1
+        index, weight = [], []
+        for stretch in np.split(np.arange(self.n_ticks), edges):
+            k = min(len(stretch), max(1, round(n * len(stretch) / self.n_ticks)))
+            for members in demand_clusters(demand[stretch], k):
+                ticks = stretch[members]
+                mean = demand[ticks].mean(axis=0)
+                index.append(int(ticks[np.argmin(np.abs(demand[ticks] - mean).sum(axis=1))]))
+                weight.append(float(len(ticks)))
+        return TickSample(np.array(index), np.array(weight))
+
+    def key(self) -> tuple[object, ...]:
+        """What a plan depends on: realisation, cells on air per tick, starting tilts, clock,
+        config (demand noise aside, the same in every episode that shares these)."""
+        return (self.sim.network_seed, self.active.tobytes(), self.start_deg.tobytes(),
+                self.start_tick, self.env.config.model_dump_json())  # fmt: skip
+
+
+def within(grid_deg: np.ndarray, low_deg: float, high_deg: float) -> np.ndarray:
+    """The grid tilts in [low, high] (a float tolerance either side)."""
+    return grid_deg[(grid_deg >= low_deg - 1e-9) & (grid_deg <= high_deg + 1e-9)]
+
+
+def demand_clusters(demand: np.ndarray, k: int, iterations: int = 20) -> list[np.ndarray]:
+    """`k` groups of ticks with similar demand (rows of `demand`: users per component), by
+    k-means from a farthest-point start (deterministic); empty groups are dropped."""
+    centres = [int(np.argmax(demand.sum(axis=1)))]
+    for _ in range(1, k):
+        gap = np.min([np.abs(demand - demand[c]).sum(axis=1) for c in centres], axis=0)
+        centres.append(int(np.argmax(gap)))
+    means = demand[centres].astype(float)
+    label = np.zeros(len(demand), int)
+    for _ in range(iterations):
+        label = np.argmin(((demand[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+        for j in range(k):
+            if np.any(label == j):
+                means[j] = demand[label == j].mean(axis=0)
+    return [np.flatnonzero(label == j) for j in range(k) if np.any(label == j)]
+
+
+def coordinate_descent(
+    value: Callable[[np.ndarray], float],
+    screen: Callable[[np.ndarray], float],
+    start_deg: np.ndarray,
+    low_deg: np.ndarray,
+    high_deg: np.ndarray,
+    grid_deg: np.ndarray,
+    rng: np.random.Generator,
+    max_sweeps: int,
+    keep: int = 2,
+) -> tuple[np.ndarray, float]:
+    """Per-cell tilts on `grid_deg` within [low, high] maximising `value`, and that value.
+
+    Each sweep visits the cells in random order; for a cell, every tilt of its range is scored
+    by the cheaper `screen`, the `keep` best are scored by `value`, and the cell takes the best
+    if it beats its current tilt. Stops after a sweep that improves nothing, or `max_sweeps`.
+    """
+    tilts = start_deg.copy()
+    best = value(tilts)
+    for _ in range(max_sweeps):
+        improved = False
+        for c in rng.permutation(len(tilts)):
+            own = tilts[c]
+            options = within(grid_deg, low_deg[c], high_deg[c])
+            options = options[np.abs(options - own) > 1e-9]
+            scores = []
+            for t in options:
+                tilts[c] = t
+                scores.append(screen(tilts))
+            for t in options[np.argsort(scores)[::-1][:keep]]:
+                tilts[c] = t
+                v = value(tilts)
+                if v > best + 1e-9:
+                    best, own, improved = v, t, True
+            tilts[c] = own
+        if not improved:
+            break
+    return tilts, best
+
+
+class PlanPolicy(TiltPolicy):
+    """A policy that heads for one set of tilts per episode (`plan`), cached per episode key,
+    from its first action in the episode."""
+
+    def __init__(self, env: TiltEnv):
+        super().__init__(env)
+        self.evaluations = 0  # simulator evaluations spent on plans (compare reports it)
+        self._plans: dict[tuple[object, ...], np.ndarray] = {}
+        self._targets: dict[int, np.ndarray] = {}  # per env of a VecEnv batch
+
+    def plan(self, objective: DayObjective) -> np.ndarray:
+        """The tilts to hold for the rest of the episode."""
+        raise NotImplementedError
+
+    def target(self, env_index: int = 0) -> np.ndarray:
+        """This episode's plan (computed at the episode's first action, then cached)."""
+        if env_index not in self._targets:
+            objective = DayObjective(self.env)
+            key = objective.key()
+            if key not in self._plans:
+                self._plans[key] = self.plan(objective)
+                self.evaluations += objective.evaluations
+            self._targets[env_index] = self._plans[key]
+        return self._targets[env_index]
+
+    def reset(self, env_index: int | None = None) -> None:
+        if env_index is None:
+            self._targets.clear()
+        else:
+            self._targets.pop(env_index, None)
+
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        return self.toward(self.tilts(obs), self.target(env_index))
+
+
+class Hold(TiltPolicy):
+    """`hold`: keep the tilts the episode started with (the scenario's), all day."""
+
+    name = "hold"
+
+    def __init__(self, env: TiltEnv):
+        super().__init__(env)
+        self._start: dict[int, np.ndarray] = {}
+
+    def reset(self, env_index: int | None = None) -> None:
+        if env_index is None:
+            self._start.clear()
+        else:
+            self._start.pop(env_index, None)
+
+    def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        current = self.tilts(obs)
+        return self.toward(current, self._start.setdefault(env_index, current))
+
+
+class BestUniform(PlanPolicy):
+    """`best-uniform`: the common grid tilt whose whole-episode trajectory (approach from the
+    episode's tilts at RET's pace, then held) scores best on the exact objective."""
+
+    name = "best-uniform"
+
+    def scores(self, objective: DayObjective) -> dict[float, float]:
+        """Exact episode objective of heading for each grid tilt, uniform over the cells."""
+        n = self.n_cells
+        return {float(t): objective.of_target(np.full(n, t)) for t in self.space.grid_deg}
+
+    def plan(self, objective: DayObjective) -> np.ndarray:
+        scores = self.scores(objective)
+        best = max(scores, key=lambda t: scores[t])
+        return np.full(self.n_cells, best)
+
+
+@dataclass(frozen=True)
+class PlanSearch:
+    """How hard static-plan searches (defaults: ≤ ~60 s per realisation on case1).
+
+    sample_ticks: representative ticks of the held value the descent maximises.
+    screen_ticks: the smaller sample each cell's candidate tilts are screened on.
+    max_sweeps: coordinate-descent sweeps over the cells per start.
+    random_starts: starts drawn uniformly in the reachable box, besides best-uniform.
+    seed: the search's random generator (cell order, random starts).
+    """
+
+    sample_ticks: int = 8
+    screen_ticks: int = 3
+    max_sweeps: int = 3
+    random_starts: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("sample_ticks", "screen_ticks", "max_sweeps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"static-plan {name}={getattr(self, name)}: allowed ≥ 1")
+        if self.random_starts < 0:
+            raise ConfigError(f"static-plan random_starts={self.random_starts}: allowed ≥ 0")
+
+
+class StaticPlan(PlanPolicy):
+    """`static-plan`: per-cell tilts optimised for the whole episode on its realisation
+    (coordinate descent from best-uniform and random starts; see the module docstring)."""
+
+    name = "static-plan"
+
+    def __init__(self, env: TiltEnv, search: PlanSearch | None = None):
+        super().__init__(env)
+        self.search = search or PlanSearch()
+        self.uniform = BestUniform(env)
+
+    def candidates(self, objective: DayObjective) -> list[np.ndarray]:
+        """Coordinate-descent plans from best-uniform (clipped to reach) and random starts."""
+        s = self.search
+        rng = np.random.default_rng(s.seed)
+        low, high = objective.reach()
+        grid = self.space.grid_deg
+        sample = objective.sample_ticks(s.sample_ticks)
+        screen = objective.sample_ticks(s.screen_ticks)
+        uniform = self.uniform.plan(objective)
+        starts = [np.clip(uniform, low, high)]
+        for _ in range(s.random_starts):
+            starts.append(
+                np.array(
+                    [rng.choice(within(grid, lo, hi)) for lo, hi in zip(low, high, strict=True)]
+                )
+            )
+        out = [uniform]
+        for start in starts:
+            tilts, _ = coordinate_descent(
+                lambda t: objective.held(t, sample), lambda t: objective.held(t, screen),
+                start, low, high, grid, rng, s.max_sweeps,
+            )  # fmt: skip
+            out.append(tilts)
+        return out
+
+    def plan(self, objective: DayObjective) -> np.ndarray:
+        options = [objective.start_deg, *self.candidates(objective)]
+        values = [objective.of_target(t) for t in options]
+        return options[int(np.argmax(values))]
