@@ -93,6 +93,27 @@ class CsvLayoutConfig(_Strict):
     file: str
 
 
+class SitesLayoutConfig(_Strict):
+    """A site database (cellsim.network.sites): one row per cell with coordinates, carrier,
+    power and antenna model, from a CSV file or inline `[[layout.cells]]` tables."""
+
+    type: Literal["sites"]
+    file: str | None = None  # CSV, relative to the scenario file
+    cells: Annotated[list[dict[str, str | float]], Field(min_length=1)] | None = None
+    crs: str | None = None  # of x_m/y_m columns, e.g. "EPSG:27700"; lat/lon are WGS84
+    # folders of antenna pattern files; default: "antennas" next to the site database
+    antenna_dir: str | None = None
+    # the carrier to simulate, MHz (required when the database has several)
+    carrier_mhz: Annotated[float, Field(gt=0, le=100_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SitesLayoutConfig:
+        if (self.file is None) == (self.cells is None):
+            raise ValueError("give the site database as layout.file (a CSV) or as "
+                             "[[layout.cells]] rows, one of the two")  # fmt: skip
+        return self
+
+
 def _layout_type(value: Any) -> str:
     """`type` picks the layout model; a table without one is a hexagonal layout."""
     kind = value.get("type", "hex") if isinstance(value, dict) else getattr(value, "type", "hex")
@@ -296,7 +317,7 @@ Event = Annotated[
 ]
 #: Models behind the tags of the scenario's tagged unions, for error messages.
 _TAGGED: dict[str, dict[str, type[BaseModel]]] = {
-    "layout": {"hex": HexLayoutConfig, "csv": CsvLayoutConfig},
+    "layout": {"hex": HexLayoutConfig, "csv": CsvLayoutConfig, "sites": SitesLayoutConfig},
     "events": {"outage": OutageEvent, "hotspot": HotspotEvent},
 }
 #: The key whose value picks the model in each tagged union.
@@ -476,7 +497,9 @@ class Scenario(_Strict):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
     description: str = ""
     layout: Annotated[
-        Annotated[HexLayoutConfig, Tag("hex")] | Annotated[CsvLayoutConfig, Tag("csv")],
+        Annotated[HexLayoutConfig, Tag("hex")]
+        | Annotated[CsvLayoutConfig, Tag("csv")]
+        | Annotated[SitesLayoutConfig, Tag("sites")],
         Discriminator(_layout_type),
     ] = HexLayoutConfig()
     radio: RadioConfig = RadioConfig()
@@ -667,7 +690,7 @@ class _CycleError(ScenarioError):
 
 #: Fields that hold a path relative to the file that wrote them: a parent's are made absolute
 #: before the merge, so they keep pointing next to the parent whoever extends it.
-_PATH_FIELDS = (("layout", "file"),)
+_PATH_FIELDS = (("layout", "file"), ("layout", "antenna_dir"))
 #: Tables whose selector picks the other keys' meaning: a child that gives another selector
 #: replaces the parent's table instead of merging into it (selector, its default).
 _SELECTORS = {

@@ -19,6 +19,11 @@ _PARAM_FIELD = {
     "h_ut_m": "receiver height",
     "model": "pathloss.model",
 }
+#: The same for the parameters a site database gives.
+_SITES_FIELD = {
+    "fc_ghz": "the site database's carrier (frequency_mhz / 1000, GHz)",
+    "h_bs_m": "the site database's height_m",
+}
 
 
 #: Closest sites a hexagonal scenario may have (a small cell's ISD is some 50 m).
@@ -27,6 +32,10 @@ MIN_ISD_M = 10.0
 
 def build_layout(scenario: Scenario) -> Layout:
     cfg = scenario.layout
+    if cfg.type == "sites":
+        from cellsim.network.sites import load_site_database
+
+        return load_site_database(scenario)
     if cfg.type == "csv":
         try:
             return csv_layout(resolve_path(scenario, cfg.file))
@@ -55,29 +64,39 @@ def build_radio_setup(
         pathloss = make_pathloss(scenario.pathloss.model, **scenario.pathloss.params())
     except ParameterError as exc:
         raise ScenarioError(f"{where}: pathloss.{exc}") from None
-    try:
-        antenna = make_antenna(scenario.antenna.kind, **scenario.antenna.params())
-    except ParameterError as exc:
-        raise ScenarioError(f"{where}: {exc}") from None
     radio = scenario.radio
+    fc_ghz, n_prb = radio.fc_ghz, radio.n_prb
+    if scenario.layout.type == "sites":  # carrier, powers and antennas come from the database
+        from cellsim.network.sites import site_antenna, site_carrier
+
+        fc_ghz, n_prb = site_carrier(scenario, layout)
+        antenna = site_antenna(scenario, layout)
+    else:
+        try:
+            antenna = make_antenna(scenario.antenna.kind, **scenario.antenna.params())
+        except ParameterError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
     heights = np.unique(layout.cells.height_m)
     try:
-        pathloss.validate(1.0, heights, 1.5, radio.fc_ghz, strict=False)
+        pathloss.validate(1.0, heights, 1.5, fc_ghz, strict=False)
     except ParameterError as exc:
-        field = _PARAM_FIELD.get(exc.name, exc.name)
+        fields = _SITES_FIELD if scenario.layout.type == "sites" else _PARAM_FIELD
+        field = fields.get(exc.name, _PARAM_FIELD.get(exc.name, exc.name))
         raise ScenarioError(
             f"{where}: {field}={exc.value!r} with pathloss.model="
             f"{pathloss.name!r} is out of range: allowed {exc.allowed}"
         ) from None
     n = len(layout.cells)
-    if tx_power_dbm is None:
-        power = np.full(n, power_per_re_dbm(radio.tx_power_dbm, radio.n_prb))
-    else:
+    if tx_power_dbm is not None:
         power = np.full(n, float(tx_power_dbm))
+    elif layout.cells.tx_power_dbm is not None:
+        power = np.asarray(power_per_re_dbm(layout.cells.tx_power_dbm, n_prb), float)
+    else:
+        power = np.full(n, power_per_re_dbm(radio.tx_power_dbm, n_prb))
     return RadioSetup(
         pathloss=pathloss,
         antenna=antenna,
-        fc_ghz=radio.fc_ghz,
+        fc_ghz=fc_ghz,
         tx_power_per_re_dbm=power,
         noise_per_re_dbm=noise_per_re_dbm(radio.noise_figure_db),
         shadowing=scenario.shadowing.enabled,

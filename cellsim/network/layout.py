@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cellsim.errors import ParameterError, ScenarioError
+from cellsim.network.geo import GeoReference
 
 #: 3GPP three-sector boresights, degrees counter-clockwise from east (TR 38.901 §7.8, TR 36.814).
 THREE_SECTOR_AZIMUTHS_DEG = (30.0, 150.0, 270.0)
@@ -30,9 +32,30 @@ class Cells:
     tilt_deg: np.ndarray  # initial electrical tilt, degrees below the horizon
     mech_tilt_deg: np.ndarray
     name: tuple[str, ...]
+    # What only site databases give (`cellsim.network.sites`); None for hex and x/y CSV layouts.
+    ret_min_deg: np.ndarray | None = None  # remote electrical tilt range, degrees down
+    ret_max_deg: np.ndarray | None = None
+    frequency_mhz: np.ndarray | None = None  # carrier centre frequency
+    bandwidth_mhz: np.ndarray | None = None
+    tx_power_dbm: np.ndarray | None = None  # total power of the cell over its carrier
+    antenna: tuple[str, ...] | None = None  # antenna model: a pattern folder or a built-in kind
 
     def __len__(self) -> int:
         return len(self.site)
+
+    def subset(self, keep: np.ndarray, site: np.ndarray) -> Cells:
+        """The cells where `keep` holds, with `site` their new site indices."""
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, np.ndarray):
+                values[f.name] = v[keep]
+            elif isinstance(v, tuple):
+                values[f.name] = tuple(x for x, k in zip(v, keep, strict=True) if k)
+            else:
+                values[f.name] = v
+        values["site"] = site
+        return Cells(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -43,10 +66,27 @@ class Layout:
     cells: Cells
     wrap_shifts_m: np.ndarray  # (n_images, 2); just [(0, 0)] without wrap-around
     isd_m: float | None = None
+    site_names: tuple[str, ...] | None = None  # ids of a site list (CSV order of first row)
+    geo: GeoReference | None = None  # where local metres lie on Earth (site databases)
 
     @property
     def n_sites(self) -> int:
         return len(self.sites_xy_m)
+
+    def subset(self, keep: np.ndarray) -> Layout:
+        """The layout of the cells where `keep` holds; sites left without a cell are dropped
+        (the others keep their order). For one carrier of a multi-carrier site database."""
+        keep = np.asarray(keep, bool)
+        used = np.unique(self.cells.site[keep])
+        new_index = np.full(self.n_sites, -1)
+        new_index[used] = np.arange(used.size)
+        names = None if self.site_names is None else tuple(self.site_names[k] for k in used)
+        return dataclasses.replace(
+            self,
+            sites_xy_m=self.sites_xy_m[used],
+            cells=self.cells.subset(keep, new_index[self.cells.site[keep]]),
+            site_names=names,
+        )
 
     def nearest_image_offsets(self, points_xy_m: np.ndarray) -> np.ndarray:
         """Vector from each site's nearest wrap-around image to each point, (n_sites, n, 2).
@@ -140,14 +180,9 @@ def hex_layout(
     return Layout(sites, cells, wrap_shifts(n_sites, isd_m, wraparound), float(isd_m))
 
 
-CSV_COLUMNS = ("site", "x_m", "y_m", "height_m", "azimuth_deg", "tilt_deg")
-CSV_OPTIONAL = {"mech_tilt_deg": 0.0}
-
-
-def csv_layout(path: str | Path) -> Layout:
-    """Sites from a CSV file, one row per cell: site, x_m, y_m, height_m, azimuth_deg, tilt_deg
-    [, mech_tilt_deg]. Rows with the same `site` are sectors of one site (same position)."""
-    path = Path(path)
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a site list (header line, then one row per cell; line k+2 is row k), each a
+    column → text dict; unreadable files and rows of the wrong length are one line."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
@@ -170,6 +205,18 @@ def csv_layout(path: str | Path) -> Layout:
                 f"{path}:{line}: fewer fields than the header's {len(row)} columns: no "
                 f"column {', '.join(short)}"
             )
+    return rows
+
+
+CSV_COLUMNS = ("site", "x_m", "y_m", "height_m", "azimuth_deg", "tilt_deg")
+CSV_OPTIONAL = {"mech_tilt_deg": 0.0}
+
+
+def csv_layout(path: str | Path) -> Layout:
+    """Sites from a CSV file, one row per cell: site, x_m, y_m, height_m, azimuth_deg, tilt_deg
+    [, mech_tilt_deg]. Rows with the same `site` are sectors of one site (same position)."""
+    path = Path(path)
+    rows = read_csv_rows(path)
     header = set(rows[0])
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -236,7 +283,7 @@ def csv_layout(path: str | Path) -> Layout:
         mech_tilt_deg=np.array(values["mech_tilt_deg"]),
         name=tuple(cell_names),
     )
-    return Layout(sites, cells, np.zeros((1, 2)), None)
+    return Layout(sites, cells, np.zeros((1, 2)), None, site_names=tuple(names))
 
 
 def hexagon_contains(
