@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from cellsim.errors import ParameterError
-from cellsim.kernels import evaluate_grid, evaluate_links
+from cellsim.kernels import evaluate_grid, evaluate_links, grid_rows
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
@@ -256,11 +256,8 @@ class LinkBudget:
     def _grid_rows_of(self, tilt: np.ndarray) -> np.ndarray | None:
         if self._grid_deg is None:
             return None
-        k = np.searchsorted(self._grid_deg, tilt)
-        k = np.minimum(k, self._grid_deg.size - 1)
-        if not np.all(np.abs(self._grid_deg[k] - tilt) < 1e-9):
-            return None
-        return k.astype(np.intp)
+        rows = np.empty(tilt.shape[0], np.intp)
+        return rows if grid_rows(self._grid_deg, tilt, rows) else None
 
     def evaluate(
         self,

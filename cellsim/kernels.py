@@ -138,6 +138,17 @@ def evaluate_links(
 
 
 @nb.njit(**JIT_OPTIONS)
+def grid_rows(grid_deg: np.ndarray, tilt_deg: np.ndarray, rows: np.ndarray) -> bool:
+    """rows[c] = the index of tilt_deg[c] in the sorted grid; False if one is off the grid."""
+    for c in range(tilt_deg.shape[0]):
+        k = min(np.searchsorted(grid_deg, tilt_deg[c]), grid_deg.shape[0] - 1)
+        if abs(grid_deg[k] - tilt_deg[c]) >= 1e-9:
+            return False
+        rows[c] = k
+    return True
+
+
+@nb.njit(**JIT_OPTIONS)
 def evaluate_grid(
     a_mw: np.ndarray,
     b_mw: np.ndarray,
@@ -168,3 +179,35 @@ def evaluate_grid(
                 rx_cache[c, p0:p1], c, weight[c], best[p0:p1], best_weight[:n],
                 best_cell[p0:p1], interference[p0:p1],
             )  # fmt: skip
+
+
+@nb.njit(**JIT_OPTIONS)
+def _add_row(
+    delta: float, row: np.ndarray, serving_cell: np.ndarray, cell: int, interference: np.ndarray
+) -> None:
+    """interference += Δw · row where `cell` does not serve (a contiguous row: vectorised)."""
+    for p in range(row.shape[0]):
+        interference[p] += delta * row[p] if serving_cell[p] != cell else np.float32(0.0)
+
+
+@nb.njit(**JIT_OPTIONS)
+def add_weighted_rows(
+    rx_mw: np.ndarray,
+    delta_weight: np.ndarray,
+    cells: np.ndarray,
+    serving_cell: np.ndarray,
+    interference: np.ndarray,
+) -> None:
+    """interference[p] += Δw_c · rx[c, p] for each listed cell c that does not serve p.
+
+    The load fixed point changes only the cells' interference weights, never the received
+    powers or the best servers, so an iterate updates the interference by the weight change of
+    the cells whose load moved instead of re-folding every cell. (The row loop is its own
+    function, as in `evaluate_links`: inlined here, LLVM does not vectorise it: 10× slower.)
+    """
+    n_points = rx_mw.shape[1]
+    for p0 in range(0, n_points, POINT_BLOCK):
+        p1 = min(n_points, p0 + POINT_BLOCK)
+        for c in cells:
+            _add_row(delta_weight[c], rx_mw[c, p0:p1], serving_cell[p0:p1], c,
+                     interference[p0:p1])  # fmt: skip

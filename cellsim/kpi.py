@@ -9,7 +9,7 @@ flow gets C_p · (1 − ρ̂_c) (the M/G/1-PS mean flow throughput). So pushing 
 overloaded cell blocks more of it, and is never rewarded. A cell interferes in proportion to
 its carried load, never below `idle_load` (reference signals): max(ρ̂_c, idle_load), continuous
 in the load. Demand whose SINR is below SINR_MIN_SE_DB cannot be served: unserved too. SINR and
-load depend on each other: the simulator iterates the two (`load_iterations`). Guard KPIs
+load depend on each other: the simulator solves the two to a tolerance (`env.load`). Guard KPIs
 besides: unserved and overload shares, weak coverage (RSRP below `weak_rsrp_dbm`, the
 operator's threshold) and over-coverage (RSRP above it with SINR ≤ `overcoverage_sinr_db`, as
 Meta RADP's CCO engine defines it).
@@ -27,7 +27,7 @@ import numba as nb
 import numpy as np
 
 from cellsim.contract import GUARD_COLUMNS, KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
-from cellsim.kernels import JIT_OPTIONS
+from cellsim.kernels import JIT_OPTIONS, add_weighted_rows
 
 if TYPE_CHECKING:
     from cellsim.engine import RadioState
@@ -36,6 +36,7 @@ SE_ALPHA = 0.6  # TR 36.942 attenuated Shannon: SE = α log2(1 + SINR)
 SE_MAX_BPS_HZ = 4.4
 SINR_MIN_SE_DB = -10.0  # below this SE = 0: the user cannot be served
 _HIST_LO, _HIST_HI, _HIST_BINS = -3.0, 4.0, 700  # log10 Mbps, 0.01 decade per bin
+ANDERSON_DEPTH = 2  # iterates the load fixed point's acceleration looks back over
 
 # The per-cell columns of `Kpis.cell`, in the contract's order (cellsim.contract.KPI_COLUMNS):
 # module constants, so that numba compiles them in.
@@ -288,18 +289,206 @@ def _kpi_pass(
     return load
 
 
+@nb.njit(**JIT_OPTIONS)
+def _fast_log2(x: np.ndarray, mantissa: np.ndarray, out: np.ndarray) -> None:
+    """out = log2(x) for positive normal float32 x, to 2e-5, in vectorised loops (numba has
+    no vector log2 without SVML; numpy's costs a pass per call): the exponent from the bits,
+    log2 of the mantissa m ∈ [1, 2) from the atanh series in t = (m − 1)/(m + 1) ≤ 1/3 to t⁷."""
+    bits = x.view(np.int32)
+    mantissa_bits = mantissa.view(np.int32)
+    for p in range(x.shape[0]):
+        b = bits[p]
+        out[p] = np.float32((b >> 23) - 127)
+        mantissa_bits[p] = (b & 0x007FFFFF) | 0x3F800000
+    for p in range(x.shape[0]):
+        m = mantissa[p]
+        t = (m - np.float32(1.0)) / (m + np.float32(1.0))
+        t2 = t * t
+        out[p] += t * (np.float32(2.8853900817779268) + t2 * (np.float32(0.9617966939259756)
+                       + t2 * (np.float32(0.5770780163555854) + t2 * np.float32(0.4121985831))))
+
+
+_LOG10_2 = float(np.log10(2.0))
+
+
+@nb.njit(**JIT_OPTIONS)
+def _link_quality(
+    serving_mw: np.ndarray,
+    interference_mw: np.ndarray,
+    noise_mw: float,
+    bandwidth_mhz: float,
+    sinr_db: np.ndarray,
+    peak: np.ndarray,
+    log_peak: np.ndarray,
+) -> None:
+    """SINR (dB), peak rate B · SE(SINR) (Mbps, 0 below SINR_MIN_SE_DB) and log10 of the peak
+    rate (floored at MIN_RATE_MBPS) per point, float32, in vectorised loops."""
+    n = serving_mw.shape[0]
+    x = np.empty(n, np.float32)
+    mantissa = np.empty(n, np.float32)
+    noise = np.float32(noise_mw)
+    for p in range(n):
+        x[p] = max(serving_mw[p] / (interference_mw[p] + noise), np.float32(1e-30))
+    _fast_log2(x, mantissa, sinr_db)
+    for p in range(n):
+        x[p] += np.float32(1.0)
+    _fast_log2(x, mantissa, peak)
+    db_per_log2 = np.float32(10.0 * _LOG10_2)
+    sinr_min_db = np.float32(SINR_MIN_SE_DB)
+    alpha, se_max = np.float32(SE_ALPHA), np.float32(SE_MAX_BPS_HZ)
+    bandwidth = np.float32(bandwidth_mhz)
+    floor = np.float32(MIN_RATE_MBPS)
+    for p in range(n):
+        sinr_db[p] *= db_per_log2
+        se = min(alpha * peak[p], se_max) if sinr_db[p] >= sinr_min_db else np.float32(0.0)
+        peak[p] = se * bandwidth
+        x[p] = max(peak[p], floor)
+    _fast_log2(x, mantissa, log_peak)
+    for p in range(n):
+        log_peak[p] *= np.float32(_LOG10_2)
+
+
 def link_quality(
     state: RadioState, bandwidth_mhz: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SINR (dB), peak rate (Mbps) and log10 peak rate per point, in numpy's SIMD loops."""
-    sinr = state.serving_mw / (state.interference_mw + np.float32(state.noise_mw))
-    sinr_db = 10.0 * np.log10(np.maximum(sinr, np.float32(1e-30)))
-    se = np.float32(SE_ALPHA) * np.log2(np.float32(1.0) + sinr)
-    se = np.minimum(se, np.float32(SE_MAX_BPS_HZ))
-    se[sinr_db < SINR_MIN_SE_DB] = 0.0
-    peak = se * np.float32(bandwidth_mhz)
-    log_peak = np.log10(np.maximum(peak, np.float32(MIN_RATE_MBPS)))
+    """SINR (dB), peak rate (Mbps) and log10 peak rate per point (`_link_quality`)."""
+    n = state.serving_mw.shape[0]
+    sinr_db, peak, log_peak = (np.empty(n, np.float32) for _ in range(3))
+    _link_quality(state.serving_mw, state.interference_mw, state.noise_mw, bandwidth_mhz,
+                  sinr_db, peak, log_peak)  # fmt: skip
     return sinr_db, peak, log_peak
+
+
+@nb.njit(**JIT_OPTIONS)
+def _carried_weights(
+    serving: np.ndarray,
+    serving_mw: np.ndarray,
+    interference_mw: np.ndarray,
+    noise_mw: float,
+    users: np.ndarray,
+    active: np.ndarray,
+    user_rate_mbps: float,
+    bandwidth_mhz: float,
+    admission_load: float,
+    idle_load: float,
+    scratch: np.ndarray,
+    load: np.ndarray,
+) -> None:
+    """The interference weight `_kpi_pass` derives, max(min(ρ_c, admission), idle) (0 off
+    air), into `load`: the spectral efficiency of `link_quality` per point in float32
+    vectorised loops (scratch: (3, n_points) float32), then scattered by serving cell."""
+    x, mantissa, demand = scratch[0], scratch[1], scratch[2]
+    noise = np.float32(noise_mw)
+    for p in range(x.shape[0]):
+        x[p] = np.float32(1.0) + serving_mw[p] / (interference_mw[p] + noise)
+    _fast_log2(x, mantissa, demand)
+    x_min = np.float32(1.0 + 10.0 ** (SINR_MIN_SE_DB / 10.0))
+    alpha, se_max = np.float32(SE_ALPHA), np.float32(SE_MAX_BPS_HZ)
+    per_se = np.float32(user_rate_mbps / bandwidth_mhz)
+    for p in range(x.shape[0]):
+        se = min(alpha * demand[p], se_max)
+        ok = serving_mw[p] > np.float32(0.0) and x[p] >= x_min
+        demand[p] = users[p] * per_se / se if ok else np.float32(0.0)
+    load[:] = 0.0
+    for p in range(x.shape[0]):
+        load[serving[p]] += demand[p]
+    for c in range(load.shape[0]):
+        load[c] = max(min(load[c], admission_load), idle_load) if active[c] else 0.0
+
+
+@nb.njit(**JIT_OPTIONS)
+def _anderson_step(
+    g: np.ndarray, f: np.ndarray, g_hist: np.ndarray, f_hist: np.ndarray, depth: int
+) -> np.ndarray:
+    """Anderson-accelerated next iterate from g = G(w), f = G(w) − w and the `depth` previous
+    (G, f) pairs (rows of the histories, newest first): g − ΔG γ, with γ the least-squares fit of
+    f by the residual differences ΔF (normal equations, ridge-regularised; plain g if singular)."""
+    m = depth
+    if m == 0:
+        return g.copy()
+    d_f = np.empty((m, g.shape[0]))
+    d_g = np.empty((m, g.shape[0]))
+    d_f[0] = f - f_hist[0]
+    d_g[0] = g - g_hist[0]
+    for j in range(1, m):
+        d_f[j] = f_hist[j - 1] - f_hist[j]
+        d_g[j] = g_hist[j - 1] - g_hist[j]
+    a = d_f @ d_f.T
+    b = d_f @ f
+    scale = 0.0
+    for j in range(m):
+        scale = max(scale, a[j, j])
+    if scale <= 0.0:
+        return g.copy()
+    for j in range(m):
+        a[j, j] += 1e-10 * scale
+    gamma = np.linalg.solve(a, b)
+    return g - gamma @ d_g
+
+
+@nb.njit(**JIT_OPTIONS)
+def converge_loads(
+    rx_mw: np.ndarray,
+    serving: np.ndarray,
+    serving_mw: np.ndarray,
+    interference_mw: np.ndarray,
+    noise_mw: float,
+    users: np.ndarray,
+    active: np.ndarray,
+    weight: np.ndarray,
+    user_rate_mbps: float,
+    bandwidth_mhz: float,
+    admission_load: float,
+    idle_load: float,
+    tolerance: float,
+    max_iterations: int,
+) -> tuple[int, bool]:
+    """Solve load ↔ interference in place until no on-air cell's weight would move by more
+    than `tolerance`; returns (iterations, converged).
+
+    On entry `interference_mw` is the fold of `rx_mw` (n_cells, n_points) with `weight`. Each
+    iterate derives the cells' carried loads G(w) from it; the next weights are G(w)
+    Anderson-accelerated over the last ANDERSON_DEPTH iterates (kept within [idle, admission]),
+    and their change is added to the interference (`add_weighted_rows`: servers and received
+    powers do not depend on load). So on return the radio state is exactly that of `weight`,
+    and one more plain iterate would move no weight by more than the tolerance. A residual that
+    grows restarts the acceleration (plain iterates are a contraction here).
+    """
+    n_cells = weight.shape[0]
+    g = np.empty(n_cells)
+    scratch = np.empty((3, serving.shape[0]), np.float32)
+    g_hist = np.zeros((ANDERSON_DEPTH, n_cells))
+    f_hist = np.zeros((ANDERSON_DEPTH, n_cells))
+    depth = 0
+    last_residual = np.inf
+    delta = np.zeros(n_cells, np.float32)
+    iterations = 1
+    while True:
+        _carried_weights(serving, serving_mw, interference_mw, noise_mw, users, active,
+                         user_rate_mbps, bandwidth_mhz, admission_load, idle_load, scratch, g)
+        f = g - weight
+        residual = np.max(np.abs(f))
+        if residual <= tolerance:
+            return iterations, True
+        if iterations >= max_iterations:
+            return iterations, False
+        if residual > last_residual:
+            depth = 0
+        last_residual = residual
+        nxt = _anderson_step(g, f, g_hist, f_hist, depth)
+        for j in range(ANDERSON_DEPTH - 1, 0, -1):
+            g_hist[j] = g_hist[j - 1]
+            f_hist[j] = f_hist[j - 1]
+        g_hist[0] = g
+        f_hist[0] = f
+        depth = min(depth + 1, ANDERSON_DEPTH)
+        for c in range(n_cells):
+            w = max(min(nxt[c], admission_load), idle_load) if active[c] else 0.0
+            delta[c] = w - weight[c]
+        add_weighted_rows(rx_mw, delta, np.flatnonzero(delta), serving, interference_mw)
+        for c in range(n_cells):
+            weight[c] += delta[c]
+        iterations += 1
 
 
 def compute_kpis(

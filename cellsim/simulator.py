@@ -15,7 +15,7 @@ import numpy as np
 from cellsim import realisations
 from cellsim.contract import TiltSpace
 from cellsim.engine import LinkBudget, RadioState, draw_link_state, site_distances_m
-from cellsim.kpi import KpiParams, Kpis, compute_kpis
+from cellsim.kpi import KpiParams, Kpis, compute_kpis, converge_loads
 from cellsim.network.area import Raster, build_raster
 from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.demand import DemandModel, build_demand
@@ -32,7 +32,8 @@ class StepResult:
     kpis: Kpis
     users: np.ndarray  # (n_points,) demand used
     active: np.ndarray  # (n_cells,) bool
-    load_iterations: int = 1  # evaluations the load ↔ interference fixed point took
+    load_iterations: int = 1  # iterates the load ↔ interference fixed point took
+    load_converged: bool = True  # False: stopped at load.max_iterations
 
 
 def _receivers(scenario: Scenario, raster: Raster) -> tuple[Receivers, np.ndarray]:
@@ -171,41 +172,41 @@ class Simulator:
             return per_point
         return np.tile(per_point, 2) * self._demand_share
 
-    def _iterate(
-        self,
-        tilt_deg: np.ndarray,
-        hour: float,
-        users: np.ndarray,
-        weight: np.ndarray,
-        iterations: int,
-    ) -> tuple[RadioState, Kpis, np.ndarray]:
-        """The load ↔ interference fixed point from `weight`, `iterations` times."""
-        active = self.active_at(hour)
-        for _ in range(iterations):
-            state = self.budget.evaluate(tilt_deg, weight, active)
-            kpis = compute_kpis(
-                state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
-                active, self.kpi_params,
-            )  # fmt: skip
-            weight = kpis.next_weight
-        return state, kpis, active
+    def _solve(
+        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, weight: np.ndarray
+    ) -> StepResult:
+        """Radio state and KPIs at the load ↔ interference fixed point, iterated from `weight`.
 
-    def evaluate(
-        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, iterations: int = 2
-    ) -> Kpis:
-        """KPIs at these tilts without touching the simulator's load state (for search)."""
-        return self._iterate(tilt_deg, hour, users, self._weight, iterations)[1]
+        The first iterate folds the link budget (recomputing the rows of re-tilted cells); the
+        next ones run in `cellsim.kpi.converge_loads` until no on-air cell's interference
+        weight would move by more than `load.tolerance`.
+        """
+        load, params = self.config.load, self.kpi_params
+        active = self.active_at(hour)
+        state = self.budget.evaluate(tilt_deg, weight, active)
+        weight = np.where(active, weight, np.float32(0.0)).astype(np.float32)
+        iterations, converged = converge_loads(
+            self.budget.received_mw, state.serving_cell, state.serving_mw, state.interference_mw,
+            state.noise_mw, users, active, weight, params.user_rate_mbps, params.bandwidth_mhz,
+            params.admission_load, params.idle_load, load.tolerance, load.max_iterations,
+        )  # fmt: skip
+        kpis = compute_kpis(
+            state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
+            active, self.kpi_params,
+        )  # fmt: skip
+        return StepResult(state, kpis, users, active, iterations, converged)
+
+    def evaluate(self, tilt_deg: np.ndarray, hour: float, users: np.ndarray) -> Kpis:
+        """KPIs at these tilts (loads converged from the simulator's load state) without
+        touching that state: for searches over tilts."""
+        return self._solve(tilt_deg, hour, users, self._weight).kpis
 
     def step(
-        self,
-        tilt_deg: np.ndarray,
-        hour: float,
-        users: np.ndarray | None = None,
-        iterations: int | None = None,
+        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray | None = None
     ) -> StepResult:
-        """Radio state and KPIs at these tilts and this time; iterates load ↔ interference."""
+        """Radio state and KPIs at these tilts and this time, loads converged (warm-started
+        from the last step's)."""
         users = self.users_at(hour) if users is None else users
-        iterations = iterations or self.config.load_iterations
-        state, kpis, active = self._iterate(tilt_deg, hour, users, self._weight, iterations)
-        self._weight = kpis.next_weight
-        return StepResult(state, kpis, users, active, iterations)
+        result = self._solve(tilt_deg, hour, users, self._weight)
+        self._weight = result.kpis.next_weight
+        return result

@@ -74,14 +74,14 @@ class TiltEnv(gym.Env):
 
     ## Starting State
     Tilts from the scenario (or uniform over the range with `initial_tilt = "random"`), the
-    clock at `start_hour`, the load ↔ interference fixed point iterated
-    `reset_load_iterations` times. The network realisation (shadowing, LOS, effective
-    heights) is drawn per episode from the pool of `realisations` (default: the 64 training
-    realisations, network seeds 0–63; split "eval" gives held-out ones from 1 000 000 on, "fixed"
-    the single `network_seed`), or forced with `reset(options={"network_seed": s})`; it is in
-    `info["network_seed"]`. The per-step demand noise comes from the reset seed. With
-    `random_outage_probability` > 0 an episode may also lose one random site for 2–10 hours
-    (drawn from the reset seed), to train policies that cope with failures.
+    clock at `start_hour`, the load ↔ interference fixed point converged from full load. The
+    network realisation (shadowing, LOS, effective heights) is drawn per episode from the pool
+    of `realisations` (default: the 64 training realisations, network seeds 0–63; split "eval"
+    gives held-out ones from 1 000 000 on, "fixed" the single `network_seed`), or forced with
+    `reset(options={"network_seed": s})`; it is in `info["network_seed"]`. The per-step demand
+    noise comes from the reset seed. With `random_outage_probability` > 0 an episode may also
+    lose one random site for 2–10 hours (drawn from the reset seed), to train policies that cope
+    with failures.
 
     ## Episode End
     Never terminated; truncated after `episode_hours` (one day by default, 96 steps of 15
@@ -105,8 +105,10 @@ class TiltEnv(gym.Env):
       instead of the `max_load` cap (retired: a config naming it is refused); an idle cell
       interferes at `idle_load` continuously; guard KPIs and their reward terms; RET
       budget, dwell and decision cadence (`ret`), with two observation features per cell
-      (13 instead of 11: models trained before must be retrained). Results obtained before
-      are not comparable.
+      (13 instead of 11: models trained before must be retrained); the load ↔ interference
+      fixed point is solved to `load.tolerance` at every step (it lagged one iteration a
+      step; `load_iterations` and `reset_load_iterations` are refused). Results obtained
+      before are not comparable.
     """
 
     # Not a ClassVar: gymnasium's Env declares `metadata` as an attribute, so mypy forbids one.
@@ -181,9 +183,7 @@ class TiltEnv(gym.Env):
         self.ret = RetState(cfg.ret, self.sim.n_cells)
         self.sim.extra_outages = self._random_outages()
         self.sim.reset_load()
-        self._last = self.sim.step(
-            self.tilt_deg, self.hour, self._users(), iterations=cfg.reset_load_iterations
-        )
+        self._last = self.sim.step(self.tilt_deg, self.hour, self._users())
         return self._observation(), self._info(None)
 
     def step(
@@ -313,6 +313,7 @@ class TiltEnv(gym.Env):
             "active_cells": int(last.active.sum()),
             "network_seed": self.sim.network_seed,
             "load_iterations": last.load_iterations,
+            "load_converged": last.load_converged,
             "action_clipped": getattr(self, "_clipped", 0),
             "ret": {
                 "moves_today": self.ret.moves_today.copy(),

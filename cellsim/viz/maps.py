@@ -33,7 +33,7 @@ COVERAGE_CHANGE = (("lost", "#b2182b"), ("not covered", "0.35"), ("covered", "0.
 def evaluate_plan(sim: Simulator, tilt_deg: np.ndarray, hour: float) -> StepResult:
     """The network at these tilts and hour, load and interference settled."""
     sim.reset_load()
-    return sim.step(tilt_deg, hour, iterations=5)
+    return sim.step(tilt_deg, hour)
 
 
 def kind_values(sim: Simulator, result: StepResult, hour: float, kind: str) -> np.ndarray:

@@ -502,9 +502,9 @@ def test_outage_lowers_service_with_the_same_tilts_and_demand():
     tilts = info["tilt_deg"]
     users = sim.users_at(10.0)
     sim.reset_load()
-    during = sim.step(tilts, 10.0, users, iterations=8)  # site 0 off
+    during = sim.step(tilts, 10.0, users)  # site 0 off
     sim.reset_load()
-    before = sim.step(tilts, 7.0, users, iterations=8)  # same demand, site 0 on air
+    before = sim.step(tilts, 7.0, users)  # same demand, site 0 on air
     assert during.active.sum() == 18 and before.active.sum() == 21
     assert (during.kpis.coverage < before.kpis.coverage
             or during.kpis.mean_rate_mbps < before.kpis.mean_rate_mbps)  # fmt: skip
@@ -530,7 +530,7 @@ def test_stadium_event_loads_the_stadium_cells_at_20h():
     results = {}
     for hour in (12.0, 20.0):
         sim.reset_load()
-        results[hour] = sim.step(tilts, hour, iterations=5)
+        results[hour] = sim.step(tilts, hour)
     total = {h: r.users.sum() for h, r in results.items()}
     assert total[20.0] > 2.5 * total[12.0]
     # the stadium's own demand is almost nothing at noon
