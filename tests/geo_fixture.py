@@ -34,8 +34,7 @@ def site_rows(carriers=((3500.0, 20.0),), antenna: str = ANTENNA) -> list[str]:
             for k, bearing in enumerate(BEARINGS_DEG):
                 cell = f"{site}_{freq:.0f}_{k + 1}"
                 rows.append(
-                    f"{site},{cell},{lat},{lon},{h},{bearing},2,6,0,12,{freq:g},{bw:g},46,"
-                    f"{antenna}"
+                    f"{site},{cell},{lat},{lon},{h},{bearing},2,6,0,12,{freq:g},{bw:g},46,{antenna}"
                 )
     return rows
 
@@ -47,7 +46,10 @@ def write_network(folder: Path, carriers=((3500.0, 20.0),), n_prb: int = 100) ->
         "\n".join([HEADER, *site_rows(carriers)]) + "\n", encoding="utf-8"
     )
     write_pattern_folder(
-        folder / "antennas" / ANTENNA, SOURCE, PATTERN_TILTS_DEG, name=ANTENNA,
+        folder / "antennas" / ANTENNA,
+        SOURCE,
+        PATTERN_TILTS_DEG,
+        name=ANTENNA,
         frequency_mhz=3500.0,
     )
     path = folder / "net.toml"

@@ -170,8 +170,16 @@ def _table(
             f"follow, an integer 3 … 36000 (e.g. '{key} 360')",
         )
     rows = lines[start : start + n]
-    if len(rows) < n:
-        raise _fail(source, line, f"{key} {n}: only {len(rows)} data line(s) follow")
+    ends = [k for k, (_, t) in enumerate(rows) if t.split()[0].upper() in _KNOWN]
+    if ends or len(rows) < n:
+        got = ends[0] if ends else len(rows)
+        after = f" before {rows[got][1].split()[0]}" if ends else ""
+        raise _fail(
+            source,
+            line,
+            f"{key} {n}: only {got} data line(s) follow{after}: allowed "
+            f"the number of '<angle> <attenuation>' lines that follow",
+        )
     angles, values = np.empty(n), np.empty(n)
     for k, (lno, text) in enumerate(rows):
         parts = text.replace(",", " ").split()
