@@ -152,11 +152,11 @@ class Where:
 
 def _value(raw: Any) -> tuple[float | None, str]:
     """A number from CSV text or a TOML value, and how to show the value."""
-    shown = repr(raw) if isinstance(raw, str) else str(raw).lower()
     if isinstance(raw, bool):
-        return None, shown
+        return None, str(raw).lower()
     if isinstance(raw, (int, float)):
-        return float(raw), shown
+        return float(raw), f"{raw:g}"
+    shown = repr(raw)
     try:
         return float(str(raw).strip()), shown
     except ValueError:
