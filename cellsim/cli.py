@@ -398,14 +398,17 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "compare",
         help="evaluate agents on the same seeds: rewards, KPIs, 95%% CIs, normalised scores",
-        description="Every agent runs the same evaluation seeds. Agents: rule-geometric, "
-        "rule-son, oracle, or NAME=RUN_DIR for a trained run. Score = (R − R_rule-geometric) / "
-        "(R_oracle − R_rule-geometric); rule-geometric and oracle are always evaluated.",
+        description="Every agent runs the same evaluation seeds (held-out realisations). "
+        "Agents: hold, best-uniform, static-plan, rule-geometric, rule-son (the baselines: the "
+        "default, or the word 'baselines'), oracle, or NAME=RUN_DIR for a trained run. "
+        "Score = (R − R_rule-geometric) / (R_oracle − R_rule-geometric); rule-geometric and "
+        "oracle are always evaluated.",
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
-    p.add_argument("--agents", nargs="+", required=True, metavar="AGENT",
-                   help="rule-geometric, rule-son, oracle, or NAME=RUN_DIR (a folder from "
-                   "cellsim train); rule-geometric and oracle are always added")
+    p.add_argument("--agents", nargs="+", metavar="AGENT",
+                   help="hold, best-uniform, static-plan, rule-geometric, rule-son, baselines "
+                   "(those five: the default), oracle, or NAME=RUN_DIR (a folder from cellsim "
+                   "train); rule-geometric and oracle are always added")
     p.add_argument("--episodes", type=_positive_int, default=10, help="seeds (default 10)")
     p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
                    help="env config overrides for every agent")

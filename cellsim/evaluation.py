@@ -1,11 +1,12 @@
 """Run policies over seeds and compare them: every agent on the same evaluation seeds.
 
-Agents are built-in policies (`rule-geometric`, `rule-son`, `oracle`) or trained runs
-(`NAME=RUN_DIR`). Each gets the same scenario, env config (its own action type) and seeds;
-results are the mean and 95 % confidence interval (Student t over episodes) of the episode
-reward and of each KPI, and a normalised score (R − R_rule-geometric) / (R_oracle −
-R_rule-geometric): 0 is the planning rule, 1 the oracle. rule-geometric and oracle are always
-evaluated, as the score needs them.
+Agents are built-in policies (`hold`, `best-uniform`, `static-plan`, `rule-geometric`,
+`rule-son`, `oracle`) or trained runs (`NAME=RUN_DIR`); without a list, the baselines
+(`BASELINES`), and the word `baselines` in a list stands for them. Each gets the same
+scenario, env config (its own action type) and seeds; results are the mean and 95 % confidence
+interval (Student t over episodes) of the episode reward and of each KPI, and a normalised
+score (R − R_rule-geometric) / (R_oracle − R_rule-geometric): 0 is the planning rule, 1 the
+oracle. rule-geometric and oracle are always evaluated, as the score needs them.
 
 Episodes run on held-out network realisations (`realisations.split = "eval"`, three network
 seeds from 1 000 000 on, which no training pool of the default split holds), one drawn per
@@ -36,6 +37,9 @@ EVAL_SEED0 = 20_000
 #: (≈ 25 s a day on hex7) while the interval covers realisations, not demand noise alone.
 HELD_OUT: dict[str, Any] = {"realisations": {"split": "eval", "pool_size": 3}}
 REFERENCE_AGENTS = ("rule-geometric", "oracle")
+#: compare's default agents: what any dynamic result must beat (`cellsim.policies.baselines`,
+#: `cellsim.policies.rules`); static-plan is the main one.
+BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
 KPI_NAMES = (
     "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share",
     "unserved_share", "overload_share", "weak_coverage_share", "overcoverage_share",
@@ -137,7 +141,7 @@ def parse_agent(spec: str) -> tuple[str, str | None]:
     if Path(spec, "config.yml").is_file():
         return Path(spec).name, spec
     raise ConfigError(
-        f"--agents {spec!r}: allowed {', '.join(BUILTIN_POLICIES)} or NAME=RUN_DIR "
+        f"--agents {spec!r}: allowed {', '.join(BUILTIN_POLICIES)}, baselines or NAME=RUN_DIR "
         "(a folder from cellsim train)"
     )
 
@@ -169,20 +173,33 @@ def bind(policy: Any, env: TiltEnv) -> Predictor:
     return policy.bind(env) if hasattr(policy, "bind") else policy
 
 
+def expand_agents(agents: Sequence[str] | None) -> list[str]:
+    """The agent list compare runs: the baselines when none is given, `baselines` in a list
+    replaced by them (each name once, in order)."""
+    out: list[str] = []
+    for spec in agents or ["baselines"]:
+        for name in BASELINES if spec == "baselines" else (spec,):
+            if spec == "baselines" and name in out:
+                continue
+            out.append(name)
+    return out
+
+
 def compare(
     scenario: str,
-    agents: list[str],
+    agents: Sequence[str] | None = None,
     episodes: int = 10,
     config: dict[str, Any] | None = None,
     seed0: int = EVAL_SEED0,
     progress: bool = False,
 ) -> dict[str, AgentResult]:
-    """Evaluate every agent on the same `episodes` seeds; returns name → results."""
+    """Evaluate every agent (default: the baselines) on the same `episodes` seeds; returns
+    name → results."""
     from cellsim.training import load_run
 
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: allowed ≥ 1")
-    specs = [parse_agent(a) for a in agents]
+    specs = [parse_agent(a) for a in expand_agents(agents)]
     names = [n for n, _ in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"--agents: names must be unique, got {', '.join(names)}")
