@@ -175,13 +175,15 @@ def bind(policy: Any, env: TiltEnv) -> Predictor:
 
 def expand_agents(agents: Sequence[str] | None) -> list[str]:
     """The agent list compare runs: the baselines when none is given, `baselines` in a list
-    replaced by them (each name once, in order)."""
+    replaced by them; a baseline also named on its own is run once."""
+    given = list(agents or ["baselines"])
+    if "baselines" not in given:
+        return given
     out: list[str] = []
-    for spec in agents or ["baselines"]:
+    for spec in given:
         for name in BASELINES if spec == "baselines" else (spec,):
-            if spec == "baselines" and name in out:
-                continue
-            out.append(name)
+            if name not in out or name not in BASELINES:
+                out.append(name)
     return out
 
 
