@@ -1,14 +1,18 @@
-"""Warm start of the shared per-cell actor by imitating the oracle (DAgger).
+"""Warm start of the shared per-cell actor by imitating the reference (DAgger).
 
 Why: PPO alone teaches the shared actor slowly — every cell's move is credited through one
-network reward — and it plateaued below the centralised PPO on hex7 (RESULTS.md). The oracle
-(`cellsim.policies.oracle`: a search over tilts with the simulator as its model) knows the right
-move of every cell in every state of the training network. DAgger (Ross, Gordon & Bagnell,
-AISTATS 2011) turns that into a policy that needs no search: each iteration rolls out the
-current actor (the oracle itself in the first), a share of cells taking a random move to visit
-more states; the oracle labels every visited cell state with its move; the actor is trained by
-cross entropy on all labels so far. The actor only ever sees a cell's own agent observation, so
-the result runs on any network like a `ppo-shared` model. The oracle is used in training only.
+network reward — and it plateaued below the centralised PPO on hex7 (RESULTS.md). The reference
+(`cellsim.policies.reference`: the episode's best tilt trajectory under the agent's own RET
+constraints, with the simulator as its model) knows a good move of every cell at every decision
+of the training network. DAgger (Ross, Gordon & Bagnell, AISTATS 2011) turns that into a policy
+that needs no search: each iteration rolls out the current actor (the reference itself in the
+first), a share of cells taking a random move to visit more states; the reference labels every
+visited cell state with its move (toward its plan's tilt for that decision: the plan is made
+once per episode, from the episode's start, and not re-made in the states the actor reaches);
+the actor is trained by cross entropy on all labels so far. The actor only ever sees a cell's
+own agent observation, so the result runs on any network like a `ppo-shared` model. The
+reference is used in training only; its plans are cached on disk (`cellsim.plan_cache`), so a
+second training run on the same episodes does not plan again.
 
 Training episodes cycle through `env_variants`: config overrides of the training scenario, e.g.
 a stricter coverage threshold so that a capacity-limited network also shows its coverage limits.
@@ -28,7 +32,7 @@ from cellsim.scenario import EnvConfig, format_validation_error
 if TYPE_CHECKING:
     from cellsim.env.tilt_env import TiltEnv
     from cellsim.policies.networks import SharedCellActorPolicy
-    from cellsim.policies.oracle import Oracle
+    from cellsim.policies.reference import Reference
     from cellsim.policies.shared import SharedCellPolicy
 
 
@@ -47,7 +51,7 @@ class ImitationSettings(BaseModel):
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
     exploration: Annotated[float, Field(ge=0, le=1)] = 0.1  # share of random cell moves
-    # weight of the oracle's "hold" labels in the loss relative to its moves (> 1: when unsure,
+    # weight of the reference's "hold" labels in the loss relative to its moves (> 1: when unsure,
     # hold rather than move)
     hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     env_variants: list[dict[str, Any]] = Field(default_factory=_one_plain_variant)
@@ -76,17 +80,17 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
 
 def _training_setups(
     model: Any, scenario: str, env_config: dict[str, Any], settings: ImitationSettings, seed: int
-) -> list[tuple[TiltEnv, Oracle, SharedCellPolicy]]:
-    """The training envs (one per variant), their oracles and the actor bound to each."""
+) -> list[tuple[TiltEnv, Reference, SharedCellPolicy]]:
+    """The training envs (one per variant), their references and the actor bound to each."""
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.policies.oracle import Oracle
+    from cellsim.policies.reference import Reference
     from cellsim.policies.shared import SharedCellPolicy
 
     k = model.policy.mlp_extractor.k
     out = []
     for variant in settings.env_variants:
         env = TiltEnv(scenario, deep_merge(env_config, variant))
-        out.append((env, Oracle(env, seed=seed), SharedCellPolicy(env, model, k)))
+        out.append((env, Reference(env), SharedCellPolicy(env, model, k)))
     return out
 
 
@@ -99,7 +103,8 @@ def imitate_oracle(
     progress_bar: bool = True,
 ) -> dict[str, float]:
     """Train `model`'s shared actor (a PPO with `SharedCellActorPolicy`) by DAgger on
-    `scenario`; returns the labels used and the actor's agreement with the oracle on them."""
+    `scenario`; returns the labels used and the actor's agreement with the reference on them.
+    (The name predates the reference; the teacher is `cellsim.policies.reference`.)"""
     import torch
     from tqdm.auto import tqdm
 
@@ -116,14 +121,14 @@ def imitate_oracle(
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
     labels: list[np.ndarray] = []
-    bar = tqdm(range(settings.iterations), desc="imitating the oracle", unit="iter",
+    bar = tqdm(range(settings.iterations), desc="imitating the reference", unit="iter",
                disable=not progress_bar)  # fmt: skip
     for iteration in bar:
         for episode in range(settings.episodes_per_iteration):
-            env, oracle, student = setups[episode % len(setups)]
+            env, teacher, student = setups[episode % len(setups)]
             obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
             for _ in range(env.n_steps):
-                target = np.asarray(oracle.act(obs), np.int64)
+                target = np.asarray(teacher.act(obs), np.int64)
                 observations.append(student.agent_observations(obs))
                 labels.append(target)
                 move = target.copy() if iteration == 0 else student.act(obs)

@@ -1,5 +1,5 @@
 """The env contract (cellsim/contract.py) is the one definition every consumer derives from:
-the numpy and torch agent observations agree, the oracle's objective is the env's reward, the
+the numpy and torch agent observations agree, the reference's objective is the env's reward, the
 reward table and info["rewards"] follow the term registry, and the KPI kernel fills the columns
 the observation layout names."""
 
@@ -31,7 +31,7 @@ from cellsim.env.neighbours import NeighbourTable
 from cellsim.env.observation import agent_observations_from_state
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.policies.networks import NeighbourhoodExtractor
-from cellsim.policies.oracle import Oracle
+from cellsim.policies.reference import DayModel
 
 FAST = {"episode_hours": 2, "demand_noise": 0.0}
 
@@ -66,16 +66,20 @@ def test_numpy_and_torch_agent_observations_are_equal_on_random_states(n, k):
     [{}, {"coverage": 3.0, "utility": 0.2, "edge": 2.0, "tilt_change": 0.7},
      {"coverage": 0.0, "utility": -1.0, "edge": 0.0, "tilt_change": 5.0}],
 )  # fmt: skip
-def test_oracle_objective_is_the_env_reward(weights):
-    """Same state, same config (loads converged from the same load state): the oracle's
-    value of holding the tilts equals the reward the env gives for holding them."""
-    env = TiltEnv("hex7", {**FAST, "reward": weights})
-    oracle = Oracle(env)
+def test_reference_objective_is_the_env_reward(weights):
+    """Same state, same config (loads converged from the same load state): the reference's
+    value of the next tick at the current tilts, plus its change cost for the cells that move,
+    equals the reward the env gives."""
+    env = TiltEnv("hex7", {**FAST, "reward": weights,
+                           "ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}})  # fmt: skip
     env.reset(seed=3)
-    for step in range(3):
-        next_hour = env.hour + env.config.step_minutes / 60.0
-        predicted = oracle.objective(next_hour)(env.tilt_deg.copy())
-        _, reward, *_ = env.step(np.ones(env.sim.n_cells, np.int64))  # hold
+    n = env.sim.n_cells
+    for step, moves in enumerate([np.ones(n, np.int64), np.zeros(n, np.int64), np.ones(n, int)]):
+        new = env.tilt_space.apply_moves(env.tilt_deg, moves)
+        model = DayModel(env)
+        moved = new != env.tilt_deg
+        predicted = model.reward(model.index_of(new), 0) + model.move_cost[moved].sum()
+        _, reward, *_ = env.step(moves)
         assert predicted == pytest.approx(reward, rel=1e-12, abs=1e-12), step
 
 

@@ -1,7 +1,7 @@
 """The reference (`cellsim.policies.reference`): one cell's DP is the brute-force optimum, the plan
 is what the env then does, the reference comes within 1 % of the exact joint optimum of a
-one-site network, it is at least every baseline's return, and it is cached in the process and on
-disk.
+one-site network, it is at least every baseline's return (hold, best-uniform, static-plan, the
+rules) on each realisation, and it is cached in the process and on disk.
 
 The exact optimum: a one-site network (3 cells, `ONE_SITE`: offices by day, homes in the
 evening, so the best tilts move), 6 tilts (4–14° in 2° steps), a 6-hour episode from 06:00, RET
@@ -263,26 +263,12 @@ def test_reference_is_within_one_percent_of_the_exact_joint_optimum(one_site, ca
 # ---------------------------------------------------------------------- the baselines
 
 
-class Toward(TiltPolicy):
-    """Heads for fixed tilts at the pace the env allows (a uniform tilt, a plan)."""
-
-    def __init__(self, env: TiltEnv, target_deg: np.ndarray):
-        super().__init__(env)
-        self.target_deg = target_deg
-
-    def act(self, obs, env_index=0):
-        return self.toward(self.tilts(obs), self.target_deg)
+BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
 
 
 def baseline_returns(env: TiltEnv) -> dict[str, float]:
-    """Hold, every uniform grid tilt, the rules: their returns at expected demand."""
-    n = env.sim.n_cells
-    out = {"hold": env_return(env, Scripted(env, [np.full(n, HOLD)] * env.n_steps))}
-    for u in env.tilt_space.grid_deg:
-        out[f"uniform {u:g}"] = env_return(env, Toward(env, np.full(n, u)))
-    for name in ("rule-geometric", "rule-son"):
-        out[name] = env_return(env, make_policy(name, env))
-    return out
+    """Every baseline's return at expected demand (`cellsim.policies.baselines`, the rules)."""
+    return {name: env_return(env, make_policy(name, env)) for name in BASELINES}
 
 
 def check_reference_beats_baselines(scenario: str, network_seed: int) -> None:
@@ -317,15 +303,17 @@ def test_plans_are_cached_in_the_process(one_site):
     env = short_env(one_site)
     first = Reference(env)
     env_return(env, first)
-    assert first.evaluations > 0
+    assert first.planned == 1 and first.evaluations > 0
     again = Reference(env)  # a new policy, e.g. the next compare run in this process
     env_return(env, again)
-    assert again.evaluations == 0
+    env_return(env, again)
+    assert again.planned == 0
+    assert again.evaluations == first.evaluations  # what the plan cost, counted once
     np.testing.assert_array_equal(again._episode[0].tilts_deg, first._episode[0].tilts_deg)
     other = short_env(one_site, realisations={"seeds": [7]})  # another realisation: planned
     policy = Reference(other)
     env_return(other, policy)
-    assert policy.evaluations > 0
+    assert policy.planned == 1
 
 
 def test_plans_are_cached_on_disk_and_a_damaged_file_is_recomputed(one_site, monkeypatch):
@@ -337,14 +325,14 @@ def test_plans_are_cached_on_disk_and_a_damaged_file_is_recomputed(one_site, mon
     monkeypatch.setattr(reference_module, "_MEMORY", type(reference_module._MEMORY)())
     loaded = Reference(env)  # as in a new process: memory empty, the disk has the plan
     env_return(env, loaded)
-    assert loaded.evaluations == 0
+    assert loaded.planned == 0 and loaded.evaluations == first.evaluations
     np.testing.assert_array_equal(loaded._episode[0].tilts_deg, first._episode[0].tilts_deg)
 
     files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
     monkeypatch.setattr(reference_module, "_MEMORY", type(reference_module._MEMORY)())
     again = Reference(env)
     env_return(env, again)
-    assert again.evaluations == first.evaluations  # recomputed, not trusted
+    assert again.planned == 1  # recomputed, not trusted
     np.testing.assert_array_equal(again._episode[0].tilts_deg, first._episode[0].tilts_deg)
     env.reset(seed=0)
     assert plan_cache.load(CACHE_KIND, Reference(env).key(), ("tilts_deg",)) is not None
@@ -369,8 +357,7 @@ def test_continuous_actions_follow_their_plan(one_site):
     reference = Reference(env)
     got = env_return(env, reference)
     assert got == pytest.approx(reference._episode[0].value, rel=1e-3)
-    hold = env_return(env, Toward(env, env.tilt_deg.copy()))
-    assert got >= hold
+    assert got >= env_return(env, make_policy("hold", env))
 
 
 def test_plan_value_is_the_env_return_on_hex7_and_beats_its_starts():
@@ -383,6 +370,21 @@ def test_plan_value_is_the_env_return_on_hex7_and_beats_its_starts():
     # the env converges each tick's loads from the last tick's, the plan from the reset's: the
     # two agree to the load tolerance (≈ 1e-3 of a tick's reward)
     assert env_return(env, policy) == pytest.approx(plan.value, abs=1e-3 * env.n_ticks)
+
+
+def test_an_outage_gets_a_plan_of_its_own():
+    """A plan holds for the cells on air: with a site off (a random outage of imitation
+    training) the episode is planned anew, and the healthy plan stays cached."""
+    env = TiltEnv("hex7", {**EXACT, "episode_hours": 2, "start_hour": 6})
+    env.reset(seed=0)
+    policy = Reference(env)
+    healthy = policy.plan().tilts_deg
+    env.sim.extra_outages = [(0, 5.0, 9.0)]  # site 0 (cells 0-2) off from 05:00 to 09:00
+    degraded = policy.plan().tilts_deg
+    assert policy.planned == 2 and not np.array_equal(degraded, healthy)
+    env.sim.extra_outages = []
+    np.testing.assert_array_equal(policy.plan().tilts_deg, healthy)
+    assert policy.planned == 2
 
 
 def test_bad_search_settings_are_one_line():

@@ -43,15 +43,19 @@ made at the episode's first action; in states off the plan (a DAgger student's) 
 toward the plan's tilt of the current decision, it does not re-plan.
 
 Plans are cached per (scenario, env config, realisation and its link terms, outages, starting
-state, search settings): in the process and on disk (`cellsim.plan_cache`, folder
-`$CELLSIM_CACHE_DIR/reference`), so every episode and every process on the same realisation pays
-once. `evaluations` counts the simulator evaluations spent (0 for a cached plan).
+state, search settings, source of the modules the objective depends on): in the process and on
+disk (`cellsim.plan_cache`, folder `$CELLSIM_CACHE_DIR/reference`), so every episode and every
+process on the same realisation pays once. `evaluations` counts the simulator evaluations behind
+the plans a policy used (a cached plan reports what it cost when computed), `planned` the plans
+it computed itself.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
+import inspect
 import json
 import logging
 from collections import OrderedDict
@@ -66,6 +70,7 @@ from cellsim.env.ret import MINUTES_PER_DAY
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
+from cellsim.policies.baselines import DayObjective, StaticPlan, requested_tilts
 from cellsim.policies.rules import planning_tilts_deg
 
 LOG = logging.getLogger(__name__)
@@ -85,6 +90,8 @@ class ReferenceSearch:
     fine_passes: at most this many exact passes over the cells within `band_steps`.
     band_steps: how far (lattice steps) from its trajectory a fine pass looks, per tick.
     tolerance: a pass that improves the objective by less than this ends its phase.
+    static_plan_start: also start from `static-plan`'s candidates (best uniform included);
+        else from the best uniform tilt found here.
     seed: the order in which each pass visits the cells.
     """
 
@@ -93,6 +100,7 @@ class ReferenceSearch:
     fine_passes: int = 3
     band_steps: int = 1
     tolerance: float = 1e-4
+    static_plan_start: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -149,16 +157,6 @@ class CellLattice:
         if abs(self.tilt_deg[i] - tilt_deg) > 1e-3:
             raise ConfigError(f"reference: tilt {tilt_deg:g}° is not on the cell's tilt lattice")
         return i
-
-
-def requested_tilts(
-    space: TiltSpace, discrete: bool, current_deg: np.ndarray, target_deg: np.ndarray
-) -> np.ndarray:
-    """The tilts the env is asked for when a policy heads from `current` for `target`: one grid
-    step (discrete) or the target through the continuous action's round trip."""
-    if discrete:
-        return space.apply_moves(current_deg, space.moves_toward(current_deg, target_deg))
-    return space.from_continuous(space.to_continuous(target_deg))
 
 
 def cell_lattice(space: TiltSpace, discrete: bool, start_deg: float) -> CellLattice:
@@ -491,23 +489,48 @@ def plan_trajectory(env: TiltEnv, search: ReferenceSearch | None = None) -> Plan
     """The reference plan for the rest of `env`'s episode from its current state."""
     search = search or ReferenceSearch()
     model = DayModel(env)
-    grid = model.space.grid_deg
-    starts = {"hold": model.walk(model.start_deg)}
-    uniform = {float(u): model.walk(np.full(model.n_cells, u)) for u in grid}
-    uniform_values = {u: model.objective(p) for u, p in uniform.items()}
-    best_u = max(uniform_values, key=lambda u: uniform_values[u])
-    starts[f"uniform {best_u:g}"] = uniform[best_u]
-    starts["planning rule"] = model.walk(planning_tilts_deg(env))
+    targets = {"hold": model.start_deg, "planning rule": planning_tilts_deg(env)}
+    spent = 0
+    if search.static_plan_start:
+        # static-plan's candidates: best-uniform first, then its coordinate-descent plans
+        objective = DayObjective(env)
+        candidates = StaticPlan(env).candidates(objective)
+        spent = objective.evaluations
+        targets["best uniform"] = candidates[0]
+        targets.update({f"static plan {i}": c for i, c in enumerate(candidates[1:], 1)})
+    else:
+        uniform = {float(u): model.walk(np.full(model.n_cells, u)) for u in model.space.grid_deg}
+        scores = {u: model.objective(p) for u, p in uniform.items()}
+        targets["best uniform"] = np.full(model.n_cells, max(scores, key=lambda u: scores[u]))
+    starts = {name: model.walk(t) for name, t in targets.items()}
     values = {name: model.objective(p) for name, p in starts.items()}
     first = max(values, key=lambda name: values[name])
+    LOG.debug("starts %s: refining %s", values, first)
     path, value = CoordinateDescent(model, search).run(starts[first])
     tilts = np.array([model.tilts_of(row) for row in path])
-    return Plan(tilts, value, model.start_tick, model.evaluations, values)
+    return Plan(tilts, value, model.start_tick, model.evaluations + spent, values)
 
 
 # -- the policy ---------------------------------------------------------------------------------
 
 _MEMORY: OrderedDict[str, Plan] = OrderedDict()
+#: the modules a plan's value depends on: a change to any of them misses every cached plan
+MODEL_MODULES = (
+    "cellsim.contract", "cellsim.engine", "cellsim.kernels", "cellsim.kpi", "cellsim.simulator",
+    "cellsim.network.demand", "cellsim.env.ret", "cellsim.env.tilt_env",
+    "cellsim.policies.baselines", "cellsim.policies.rules", __name__,
+)  # fmt: skip
+_CODE_DIGEST: list[str] = []
+
+
+def code_digest() -> str:
+    """SHA-256 of the source of `MODEL_MODULES` (computed once per process)."""
+    if not _CODE_DIGEST:
+        digest = hashlib.sha256()
+        for name in MODEL_MODULES:
+            digest.update(inspect.getsource(importlib.import_module(name)).encode())
+        _CODE_DIGEST.append(digest.hexdigest())
+    return _CODE_DIGEST[0]
 
 
 def _terms_digest(env: TiltEnv) -> str:
@@ -526,7 +549,9 @@ class Reference(TiltPolicy):
     def __init__(self, env: TiltEnv, search: ReferenceSearch | None = None):
         super().__init__(env)
         self.search = search or ReferenceSearch()
-        self.evaluations = 0
+        self.evaluations = 0  # simulator evaluations behind the plans used (compare reports it)
+        self.planned = 0  # plans computed here (not found in a cache)
+        self._used: set[str] = set()
         self._episode: dict[int, Plan] = {}
         self._digests: dict[int, str] = {}
         self._scenario = env.scenario.model_dump_json()
@@ -539,7 +564,7 @@ class Reference(TiltPolicy):
             self._digests[seed] = _terms_digest(env)
         since = env.minutes - env.ret.last_move_min
         return json.dumps({
-            "algorithm": ALGORITHM_VERSION, "cellsim": cellsim.__version__,
+            "algorithm": ALGORITHM_VERSION, "cellsim": cellsim.__version__, "code": code_digest(),
             "search": asdict(self.search), "scenario": self._scenario,
             "config": env.config.model_dump_json(), "network_seed": seed,
             "link_terms": self._digests[seed], "extra_outages": env.sim.extra_outages,
@@ -551,24 +576,25 @@ class Reference(TiltPolicy):
     def plan(self) -> Plan:
         """The plan from the env's current state: from memory, the disk cache, or computed."""
         key = self.key()
-        if key in _MEMORY:
-            _MEMORY.move_to_end(key)
-            return _MEMORY[key]
-        plan = self._load(key)
+        plan = _MEMORY.get(key) or self._load(key)
         if plan is None:
             plan = plan_trajectory(self.env, self.search)
-            self.evaluations += plan.evaluations
+            self.planned += 1
             plan_cache.store(CACHE_KIND, key, {
                 "tilts_deg": plan.tilts_deg, "value": np.array(plan.value),
-                "start_tick": np.array(plan.start_tick),
+                "start_tick": np.array(plan.start_tick), "evaluations": np.array(plan.evaluations),
             })  # fmt: skip
         _MEMORY[key] = plan
+        _MEMORY.move_to_end(key)
         while len(_MEMORY) > MEMORY_PLANS:
             _MEMORY.popitem(last=False)
+        if key not in self._used:
+            self._used.add(key)
+            self.evaluations += plan.evaluations
         return plan
 
     def _load(self, key: str) -> Plan | None:
-        data = plan_cache.load(CACHE_KIND, key, ("tilts_deg", "value", "start_tick"))
+        data = plan_cache.load(CACHE_KIND, key, ("tilts_deg", "value", "start_tick", "evaluations"))
         if data is None:
             return None
         tilts = data["tilts_deg"]
@@ -576,7 +602,7 @@ class Reference(TiltPolicy):
         if (tilts.shape != (n_decisions, self.n_cells) or not np.all(np.isfinite(tilts))
                 or int(data["start_tick"]) != self.env.t):  # fmt: skip
             return None
-        return Plan(tilts.astype(float), float(data["value"]), self.env.t)
+        return Plan(tilts.astype(float), float(data["value"]), self.env.t, int(data["evaluations"]))
 
     def reset(self, env_index: int | None = None) -> None:
         if env_index is None:

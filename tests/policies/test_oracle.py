@@ -1,6 +1,8 @@
-"""The oracle (`cellsim.policies.oracle`): its search reaches the optimum that brute force finds,
-on a synthetic objective with a known maximiser and on a small real network (1 site, 3 cells,
-6 tilt values: 216 combinations enumerated here)."""
+"""`cellsim.policies.oracle`: the old name of the reference (`oracle` is the trajectory reference
+now, tested in tests/test_reference.py), and `optimise_tilts`, the coordinate descent it keeps
+while `cellsim.policies` exports it: it reaches the optimum that brute force finds, on a
+synthetic objective with a known maximiser and on a small real network (1 site, 3 cells, 6 tilt
+values: 216 combinations enumerated here)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ import itertools
 import numpy as np
 import pytest
 
+from cellsim.contract import RewardInputs, reward_terms, total_reward
 from cellsim.env.tilt_env import TiltEnv
-from cellsim.evaluation import run_episode
 from cellsim.policies import Oracle, make_policy, optimise_tilts
 from cellsim.policies.oracle import EXHAUSTIVE_LIMIT
+from cellsim.policies.reference import Reference
 
 ONE_SITE = """
 name = "one-site"
@@ -134,100 +137,41 @@ def brute_force(objective) -> tuple[np.ndarray, float, dict]:
     return np.array(best, float), values[best], values
 
 
-def test_one_site_setup(one_site_env):
-    assert one_site_env.sim.n_cells == 3
-    oracle = Oracle(one_site_env)
-    np.testing.assert_array_equal(oracle.grid_deg, GRID)
+def held_reward(env: TiltEnv, hour: float) -> Counted:
+    """The env's reward of holding tilts through the tick to `hour` (expected demand)."""
+    sim, cfg = env.sim, env.config
+    users = sim.users_at(hour)
+
+    def value(tilts: np.ndarray) -> float:
+        kpis = sim.evaluate(tilts, hour, users)
+        inputs = RewardInputs(kpis, np.zeros(sim.n_cells), cfg.kpi.reference_rate_mbps)
+        return total_reward(reward_terms(inputs), cfg.reward)
+
+    return Counted(value)
 
 
-def test_objective_is_the_reward_without_tilt_cost_and_has_no_side_effects(one_site_env):
-    oracle = Oracle(one_site_env)
-    objective = oracle.objective(6.0)
-    tilts = np.array([12.0, 9.0, 3.0])
-    first = objective(tilts)
-    assert objective(tilts) == first  # evaluating leaves the simulator's load state alone
-    assert np.isfinite(first)
-    assert objective(np.array([15.0, 15.0, 15.0])) != first
-    assert oracle.evaluations == 3
+def test_the_oracle_is_the_reference_under_its_old_name(one_site_env):
+    oracle = make_policy("oracle", one_site_env)
+    assert isinstance(oracle, Oracle) and isinstance(oracle, Reference)
+    assert oracle.name == "oracle"
 
 
 def test_search_matches_brute_force_on_a_real_network(one_site_env):
-    reference = Oracle(one_site_env)
-    best, best_value, values = brute_force(reference.objective(7.5))
-    assert reference.evaluations == 216
+    best, best_value, values = brute_force(held_reward(one_site_env, 7.5))
     ranked = sorted(values.values())
     assert ranked[-1] > ranked[0]  # tilt matters on this network
 
-    oracle = Oracle(one_site_env)
-    objective = oracle.objective(7.5)
+    objective = held_reward(one_site_env, 7.5)
     start = np.full(3, 12.0)
     found, value = optimise_tilts(
         objective, GRID, start.copy(), np.random.default_rng(0), restarts=3, exhaustive_limit=0
     )
     assert value == pytest.approx(best_value, abs=1e-9)
     assert values[tuple(found)] == pytest.approx(best_value, abs=1e-9)
-    assert oracle.evaluations < 216 * 4  # coordinate descent, not enumeration
+    assert objective.calls < 216 * 4  # coordinate descent, not enumeration
 
     exhaustive, exhaustive_value = optimise_tilts(
         objective, GRID, start.copy(), np.random.default_rng(0)
     )
     np.testing.assert_array_equal(exhaustive, best)
     assert exhaustive_value == best_value
-
-
-def test_oracle_counts_evaluations_and_caches_plans_per_hour(tmp_path):
-    path = tmp_path / "one-site.toml"
-    path.write_text(ONE_SITE)
-    env = TiltEnv(str(path), {"tilt_step_deg": 3.0, "episode_hours": 1.0,  # 4 steps
-                              "realisations": {"split": "fixed"}})  # fmt: skip
-    obs, _ = env.reset(seed=11)
-
-    # the first action moves every cell toward the brute-force optimum of the next snapshot
-    best, _, _ = brute_force(Oracle(env).objective(0.25))
-    oracle = make_policy("oracle", env)
-    action, _ = oracle.predict(obs)
-    assert oracle.evaluations == 216  # one exhaustive search
-    np.testing.assert_array_equal(np.asarray(oracle.plan(0.25)), best)
-    assert oracle.evaluations == 216  # plan(0.25) is cached
-    current = env.tilt_deg
-    np.testing.assert_array_equal(
-        action, np.where(best > current, 0, np.where(best < current, 2, 1))
-    )
-
-    first = run_episode(env, oracle, seed=1)
-    assert len(first.hours) == 4
-    assert oracle.evaluations == 216 * 4  # snapshots 00:15, 00:30, 00:45, 01:00
-    run_episode(env, oracle, seed=2)
-    assert oracle.evaluations == 216 * 4  # a second episode reuses every plan
-    assert np.isfinite(first.reward)
-    env.reset(seed=3, options={"network_seed": 7})  # another realisation: plans of its own
-    oracle.plan(0.25)
-    assert oracle.evaluations == 216 * 5
-
-
-def test_oracle_beats_holding_the_initial_tilts(one_site_env):
-    """On its own objective, the plan is at least as good as any other tilt set, e.g. the
-    scenario's initial tilts."""
-    oracle = Oracle(one_site_env)
-    plan = oracle.plan(3.0)
-    objective = oracle.objective(3.0)
-    assert objective(plan) >= objective(np.full(3, 12.0))
-    assert objective(plan) >= objective(np.full(3, 0.0))
-
-
-def test_oracle_plans_again_for_the_cells_on_air(tmp_path):
-    """A plan holds for the demand and the cells on air: with a site off (a random outage of
-    imitation training) the same hour gets its own plan, and the healthy plan stays cached."""
-    env = TiltEnv("hex7", {"episode_hours": 1})
-    env.reset(seed=0)
-    oracle = Oracle(env)
-    healthy = oracle.plan(6.0).copy()
-    used = oracle.evaluations
-    env.sim.extra_outages = [(0, 5.0, 7.0)]  # site 0 (cells 0-2) off from 05:00 to 07:00
-    degraded = oracle.plan(6.0)
-    assert oracle.evaluations > used  # searched anew
-    assert not np.array_equal(degraded, healthy)
-    env.sim.extra_outages = []
-    used = oracle.evaluations
-    np.testing.assert_array_equal(oracle.plan(6.0), healthy)
-    assert oracle.evaluations == used
