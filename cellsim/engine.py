@@ -23,6 +23,7 @@ from scipy.special import ndtr
 
 from cellsim.errors import ParameterError
 from cellsim.kernels import evaluate_grid, evaluate_links, grid_rows
+from cellsim.kpi import KpiParams, converge_loads
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
@@ -308,7 +309,32 @@ class LinkBudget:
         self._tilt_deg = np.where(on, tilt, self._tilt_deg)
         return self._state()
 
+    def converge(
+        self,
+        state: RadioState,
+        users: np.ndarray,
+        active: np.ndarray,
+        weight: np.ndarray,
+        params: KpiParams,
+        tolerance: float,
+        max_iterations: int,
+    ) -> tuple[int, bool]:
+        """Solve the load ↔ interference fixed point from `state` (the fold at `weight`) in
+        place (`cellsim.kpi.converge_loads`); returns (iterations, converged)."""
+        return converge_loads(
+            self._rx_mw, state.serving_cell, state.serving_mw, state.interference_mw,
+            state.noise_mw, users, active, weight, params.user_rate_mbps, params.bandwidth_mhz,
+            params.admission_load, params.idle_load, tolerance, max_iterations,
+        )  # fmt: skip
+
     def _state(self) -> RadioState:
         return RadioState(
             self._best_cell.copy(), self._best.copy(), self._interference.copy(), self.noise_mw
         )
+
+
+def build_link_budget(
+    layout: Layout, receivers: Receivers, setup: RadioSetup, links: LinkState
+) -> LinkBudget:
+    """The link budget a network gets (one place to choose its implementation)."""
+    return LinkBudget(layout, receivers, setup, links)

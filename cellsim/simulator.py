@@ -14,8 +14,8 @@ import numpy as np
 
 from cellsim import realisations
 from cellsim.contract import TiltSpace
-from cellsim.engine import LinkBudget, RadioState, draw_link_state, site_distances_m
-from cellsim.kpi import KpiParams, Kpis, compute_kpis, converge_loads
+from cellsim.engine import RadioState, build_link_budget, draw_link_state, site_distances_m
+from cellsim.kpi import KpiParams, Kpis, compute_kpis
 from cellsim.network.area import Raster, build_raster
 from cellsim.network.build import build_layout, build_radio_setup
 from cellsim.network.demand import DemandModel, build_demand
@@ -95,7 +95,7 @@ class Simulator:
         links = draw_link_state(
             np.random.default_rng(network_seed), self.layout, self.receivers, self.setup
         )
-        self.budget = LinkBudget(self.layout, self.receivers, self.setup, links)
+        self.budget = build_link_budget(self.layout, self.receivers, self.setup, links)
         #: the realisation in use; `base_seed` is the network's own (maps, neighbour lists)
         self.base_seed = self.network_seed = network_seed
         self._links_key = scenario_key(scenario.model_dump_json(exclude={"env", "name",
@@ -185,11 +185,9 @@ class Simulator:
         active = self.active_at(hour)
         state = self.budget.evaluate(tilt_deg, weight, active)
         weight = np.where(active, weight, np.float32(0.0)).astype(np.float32)
-        iterations, converged = converge_loads(
-            self.budget.received_mw, state.serving_cell, state.serving_mw, state.interference_mw,
-            state.noise_mw, users, active, weight, params.user_rate_mbps, params.bandwidth_mhz,
-            params.admission_load, params.idle_load, load.tolerance, load.max_iterations,
-        )  # fmt: skip
+        iterations, converged = self.budget.converge(
+            state, users, active, weight, params, load.tolerance, load.max_iterations
+        )
         kpis = compute_kpis(
             state, users, self.site_distance_m, self.cell_site, self.overshoot_limit_m,
             active, self.kpi_params,
