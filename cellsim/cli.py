@@ -495,14 +495,17 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
         "(default: the scenario's tilts).",
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
-    p.add_argument("--kind", choices=list(MAP_KINDS), default="sinr", help="what to draw")
+    p.add_argument("--kind", choices=list(MAP_KINDS),
+                   help="what to draw (default sinr; server for a .geojson)")
     p.add_argument("--policy", metavar="P",
                    help="rule-geometric, rule-son, oracle or a run folder (default: none)")
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="time of day (default 11:00)")
     p.add_argument("--compare", nargs=2, metavar=("POLICY_A", "POLICY_B"),
                    help="SINR maps of two policies side by side and their difference")
-    p.add_argument("--out", default="map.png", help="image file .png, .svg or .pdf")
+    p.add_argument("--out", default="map.png",
+                   help="image file .png, .svg or .pdf; for QGIS (geo-referenced scenarios): "
+                   ".tif a GeoTIFF of --kind, .geojson the best-server regions (WGS84)")
     p.add_argument("--trust-run-folders", action="store_true",
                    help="load run folders with Stable-Baselines3's own load, which runs code "
                    "saved in them: only for folders you trust (see README, SECURITY)")
@@ -511,11 +514,18 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
 
 def _run_map(args: argparse.Namespace) -> None:
     from cellsim.env.tilt_env import TiltEnv
+    from cellsim.viz.gis import GEOJSON_SUFFIXES, GIS_SUFFIXES, export_map
     from cellsim.viz.maps import draw_map
 
-    check_writable(args.out, (".png", ".svg", ".pdf"), "--out")
+    check_writable(args.out, (".png", ".svg", ".pdf", *GIS_SUFFIXES), "--out")
+    gis = Path(args.out).suffix.lower() in GIS_SUFFIXES
+    if args.kind is None:
+        args.kind = "server" if Path(args.out).suffix.lower() in GEOJSON_SUFFIXES else "sinr"
     if args.compare and args.policy:
         raise CellsimError("--compare and --policy: give one or the other")
+    if args.compare and gis:
+        raise CellsimError(f"--compare with --out {args.out!r}: a comparison is a figure: "
+                           "allowed .png, .svg or .pdf")  # fmt: skip
     env = TiltEnv(args.scenario)
 
     # policies import torch (run folders): only when a policy is asked for
@@ -537,8 +547,8 @@ def _run_map(args: argparse.Namespace) -> None:
         tilt, label = env.sim.layout.cells.tilt_deg.copy(), "scenario tilts"
         if args.policy:
             label, tilt = plan(args.policy)
-        out = draw_map(env.sim, tilt, args.time, args.kind, args.out,
-                       f"{env.scenario.name}, {label}")  # fmt: skip
+        draw = export_map if gis else draw_map
+        out = draw(env.sim, tilt, args.time, args.kind, args.out, f"{env.scenario.name}, {label}")
     print(f"map written to {out}")
 
 

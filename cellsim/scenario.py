@@ -207,13 +207,27 @@ class ExclusionConfig(_Strict):
 class AreaConfig(_Strict):
     """Where demand lives and maps are drawn: a polygon (default: the sites' hexagons for hex
     layouts, the sites' bounding box plus `margin_m` for CSV layouts), minus exclusions,
-    sampled on a square raster."""
+    sampled on a square raster.
+
+    `file` and `exclusions_file` are GeoJSON files (relative to the scenario file) for
+    geo-referenced networks (`layout.type = "sites"`): the study area is the union of the
+    file's (Multi)Polygon features, and every feature of `exclusions_file` is one more exclusion
+    zone (cellsim.network.area, cellsim.formats.geojson)."""
 
     polygon: Annotated[list[Point2], Field(min_length=3)] | None = None
+    file: Annotated[str, Field(min_length=1)] | None = None  # GeoJSON study area
     margin_m: Annotated[float, Field(ge=0, le=50_000)] = 300.0
     exclusions: list[ExclusionConfig] = []
+    exclusions_file: Annotated[str, Field(min_length=1)] | None = None  # GeoJSON exclusions
     resolution_m: Annotated[float, Field(gt=0, le=10_000)] = 25.0
     receiver_height_m: Annotated[float, Field(ge=1, le=10)] = 1.5
+
+    @model_validator(mode="after")
+    def _one_polygon(self) -> AreaConfig:
+        if self.polygon is not None and self.file is not None:
+            raise ValueError("give the study area as area.polygon (local metres) or as "
+                             "area.file (GeoJSON), one of the two")  # fmt: skip
+        return self
 
 
 #: Built-in daily demand profiles, hourly multipliers at 00:00, 01:00, … 23:00 (interpolated).
@@ -257,6 +271,9 @@ class DemandConfig(_Strict):
         "flat"
     )
     hotspots: list[HotspotConfig] = []
+    # GeoJSON: each Point feature a gaussian hotspot, each (Multi)Polygon a uniform one, their
+    # properties the keys of a hotspot (cellsim.network.demand); after `hotspots`
+    hotspots_file: Annotated[str, Field(min_length=1)] | None = None
     peak_users: Annotated[float, Field(gt=0, le=1e7)] = 200.0  # active users at the busiest step
     user_rate_mbps: Annotated[float, Field(gt=0, le=1e4)] = 0.4  # offered traffic per user
     indoor_fraction: Annotated[float, Field(ge=0, le=1)] = 0.0
@@ -690,7 +707,13 @@ class _CycleError(ScenarioError):
 
 #: Fields that hold a path relative to the file that wrote them: a parent's are made absolute
 #: before the merge, so they keep pointing next to the parent whoever extends it.
-_PATH_FIELDS = (("layout", "file"), ("layout", "antenna_dir"))
+_PATH_FIELDS = (
+    ("layout", "file"),
+    ("layout", "antenna_dir"),
+    ("area", "file"),
+    ("area", "exclusions_file"),
+    ("demand", "hotspots_file"),
+)
 #: Tables whose selector picks the other keys' meaning: a child that gives another selector
 #: replaces the parent's table instead of merging into it (selector, its default).
 _SELECTORS = {

@@ -1,5 +1,11 @@
 """The study area (where demand lives and maps are drawn) and the square raster of receiver points
-over it. Shapely is used here, once, at load time; nothing in a step touches geometry."""
+over it. Shapely is used here, once, at load time; nothing in a step touches geometry.
+
+The area and its exclusions are written in local metres in the scenario file, or come from
+GeoJSON files (`area.file`, `area.exclusions_file`) projected into the layout's frame through
+`Layout.geo`, so a geo-referenced network and its GIS layers share one frame; the raster keeps
+that `geo` for maps exported back to GIS formats (cellsim.viz.gis).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from cellsim.errors import ScenarioError
+from cellsim.network.geo import GeoReference
 from cellsim.network.layout import Layout
-from cellsim.scenario import Scenario
+from cellsim.scenario import Scenario, resolve_path
 
 #: Most raster points a scenario may ask for: the link budget holds n_cells × n_points floats.
 MAX_RASTER_POINTS = 2_000_000
@@ -68,21 +75,66 @@ def hexagon(centre_xy_m: np.ndarray, radius_m: float) -> shapely.Polygon:
     return shapely.Polygon(np.round(verts, 6))
 
 
-def _exclusion_polygons(scenario: Scenario) -> list[shapely.Polygon]:
-    return [
+#: GeoJSON geometry types an area or exclusion file may hold.
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+def geojson_features(
+    scenario: Scenario,
+    layout_geo: GeoReference | None,
+    field_path: str,
+    file: str,
+    allowed: tuple[str, ...],
+    purpose: str,
+) -> list[Any]:
+    """The features of a GeoJSON file a scenario names at `field_path`, in the layout's local
+    metres (`cellsim.formats.geojson.GeoFeature`). The layout must be geo-referenced."""
+    from cellsim.formats.geojson import read_features
+
+    if layout_geo is None:
+        raise ScenarioError(
+            f"{scenario.origin}: {field_path} = {file!r}: GeoJSON needs a geo-referenced "
+            f"network: allowed with layout.type = 'sites' (a site database with lat/lon or a "
+            f"CRS); layout.type = {scenario.layout.type!r} is in local metres: give the shape "
+            "as vertices in metres instead"
+        )
+    return read_features(resolve_path(scenario, file), layout_geo, allowed, purpose)
+
+
+def _exclusion_polygons(scenario: Scenario, layout: Layout) -> list[shapely.Polygon]:
+    """The scenario's exclusion polygons, then each polygon of `area.exclusions_file`'s
+    features (a MultiPolygon feature gives one zone per part)."""
+    cfg = scenario.area
+    zones = [
         polygon_from_config(scenario, e.polygon, f"area.exclusions[{i}].polygon")
-        for i, e in enumerate(scenario.area.exclusions)
+        for i, e in enumerate(cfg.exclusions)
     ]
+    if cfg.exclusions_file is not None:
+        file, purpose = cfg.exclusions_file, "an exclusion zone"
+        features = geojson_features(
+            scenario, layout.geo, "area.exclusions_file", file, POLYGONAL, purpose
+        )
+        zones += [p for f in features for p in shapely.get_parts(f.geometry)]
+    return zones
 
 
-def study_area(scenario: Scenario, layout: Layout) -> BaseGeometry:
-    """The study area: `area.polygon` if given, else the union of the sites' hexagons (hex
-    layouts) or the sites' bounding box grown by `area.margin_m` (CSV layouts); minus every
-    exclusion. Raises ScenarioError for invalid polygons or an empty result."""
+def study_area(
+    scenario: Scenario, layout: Layout, exclusions: list[shapely.Polygon] | None = None
+) -> BaseGeometry:
+    """The study area: `area.polygon` or the union of `area.file`'s polygons if given, else the
+    union of the sites' hexagons (hex layouts) or the sites' bounding box grown by
+    `area.margin_m` (site lists); minus every exclusion (`exclusions`: already read, else read
+    here). Raises ScenarioError for invalid polygons or an empty result."""
     cfg = scenario.area
     where = scenario.origin
+    if exclusions is None:
+        exclusions = _exclusion_polygons(scenario, layout)
     if cfg.polygon is not None:
         area: BaseGeometry = polygon_from_config(scenario, cfg.polygon, "area.polygon")
+    elif cfg.file is not None:
+        features = geojson_features(scenario, layout.geo, "area.file", cfg.file, POLYGONAL,
+                                    "the study area")  # fmt: skip
+        area = shapely.union_all([f.geometry for f in features])
     elif scenario.layout.type == "hex":
         radius_m = scenario.layout.isd_m / math.sqrt(3.0)
         hexes = [hexagon(site, radius_m) for site in np.asarray(layout.sites_xy_m, float)]
@@ -97,12 +149,12 @@ def study_area(scenario: Scenario, layout: Layout) -> BaseGeometry:
                 f"{where}: area.margin_m = {m}: the sites' bounding box grown by it has zero "
                 "area; allowed: a margin > 0 m, or give area.polygon"
             )
-    for hole in _exclusion_polygons(scenario):
+    for hole in exclusions:
         area = area.difference(hole)
     if area.is_empty or not area.area > 0.0:
         raise ScenarioError(
             f"{where}: area.exclusions: nothing of the study area is left after removing the "
-            f"{len(cfg.exclusions)} exclusion(s); allowed: exclusions that cover only part of it"
+            f"{len(exclusions)} exclusion(s); allowed: exclusions that cover only part of it"
         )
     return area
 
@@ -123,6 +175,7 @@ class Raster:
     resolution_m: float
     area: BaseGeometry = field(repr=False)
     exclusions: list[shapely.Polygon] = field(default_factory=list, repr=False)
+    geo: GeoReference | None = None  # the layout's: where local metres lie on Earth
 
     @property
     def pixel_area_km2(self) -> float:
@@ -160,8 +213,8 @@ def build_raster(scenario: Scenario, layout: Layout) -> Raster:
     rasters of one resolution line up between scenarios."""
     where = scenario.origin
     res = float(scenario.area.resolution_m)
-    area = study_area(scenario, layout)
-    exclusions = _exclusion_polygons(scenario)
+    exclusions = _exclusion_polygons(scenario, layout)
+    area = study_area(scenario, layout, exclusions)
 
     estimate = area.area / res**2
     x0, y0, x1, y1 = area.bounds
@@ -206,6 +259,7 @@ def build_raster(scenario: Scenario, layout: Layout) -> Raster:
         resolution_m=res,
         area=area,
         exclusions=exclusions,
+        geo=layout.geo,
     )
 
 
@@ -220,8 +274,10 @@ def _too_many(where: str, res: float, n: float, factor: float) -> None:
 
 __all__ = [
     "MAX_RASTER_POINTS",
+    "POLYGONAL",
     "Raster",
     "build_raster",
+    "geojson_features",
     "hexagon",
     "polygon_from_config",
     "study_area",

@@ -3,6 +3,13 @@ scaled by a daily profile and, for hotspots, switched on only within an active-h
 Hotspot events (`[[events]] kind = "hotspot"`) are hotspots whose window is the event's hours;
 they follow the demand hotspots, in file order.
 
+Hotspots from GeoJSON (`demand.hotspots_file`, geo-referenced networks) follow the scenario's
+own `[[demand.hotspots]]`, in feature order: a Point feature is a gaussian hotspot centred on it,
+a Polygon or MultiPolygon feature a uniform one over it (holes and parts included); the
+feature's properties are the keys of a hotspot (`HOTSPOT_PROPERTIES`: name, density, profile,
+active_hours, and sigma_m for points), checked as in a scenario file. Other properties (a GIS
+layer's ids, labels) are ignored, unless they look like a misspelt key.
+
 Time is in hours since the episode's midnight; everything is periodic over 24 h, so hour 30 is
 06:00 on the second day. Precomputed here once; `DemandModel.users_at` is one small
 matrix-vector product per env step.
@@ -18,16 +25,24 @@ curves, not measurements; hourly values, linear in between, max 1.0):
 
 from __future__ import annotations
 
+import difflib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+from pydantic import ValidationError
+from shapely.geometry.base import BaseGeometry
 
 from cellsim.errors import ParameterError, ScenarioError
-from cellsim.network.area import Raster, polygon_from_config
-from cellsim.scenario import HotspotEvent, HotspotShape, Scenario
+from cellsim.network.area import POLYGONAL, Raster, geojson_features, polygon_from_config
+from cellsim.scenario import HotspotConfig, HotspotEvent, HotspotShape, Scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cellsim.formats.geojson import GeoFeature
 
 # Built-in hourly profiles, multipliers at 00:00, 01:00, … 23:00 (linear in between), max 1.0.
 # They are modelling choices shaped after typical published cell-traffic curves, not measurements.
@@ -65,6 +80,8 @@ for _profile_values in PROFILES.values():
 PEAK_SEARCH_STEP_H = 5.0 / 60.0
 #: A gaussian hotspot with less than this share of its mass inside the area is refused.
 MIN_HOTSPOT_SHARE = 1e-3
+#: The properties of a GeoJSON hotspot feature that cellsim reads (the rest are ignored).
+HOTSPOT_PROPERTIES = ("name", "density", "profile", "active_hours", "sigma_m")
 
 
 def profile_array(profile: str | Sequence[float] | np.ndarray) -> np.ndarray:
@@ -198,11 +215,17 @@ class DemandModel:
 
 
 def _hotspot_map(
-    scenario: Scenario, raster: Raster, spot: HotspotShape, shape_kind: str, field: str
+    scenario: Scenario,
+    raster: Raster,
+    spot: HotspotShape,
+    shape_kind: str,
+    where: str,
+    field: str,
+    geometry: BaseGeometry | None = None,
 ) -> np.ndarray:
-    """Spatial shape of one hotspot (`field`: where the file holds it): density × pixel area at
-    each point (unscaled)."""
-    where = scenario.origin
+    """Spatial shape of one hotspot (`where`: the file, `field`: where in it; for a GeoJSON
+    feature, `geometry` in local metres replaces `spot.polygon`): density × pixel area at each
+    point (unscaled)."""
     label = field + (f" ({spot.name!r})" if spot.name else "")
     pixel_km2 = raster.pixel_area_km2
     if shape_kind == "gaussian":
@@ -219,33 +242,98 @@ def _hotspot_map(
         share = shape.sum() * raster.resolution_m**2 / (2.0 * math.pi * spot.sigma_m**2)
         if not share >= MIN_HOTSPOT_SHARE:
             dist = shapely.distance(raster.area, shapely.Point(centre))
+            at = "its Point" if geometry is not None else f"center_m = {list(spot.center_m)}"
             raise ScenarioError(
-                f"{where}: {label}: a gaussian at center_m = {list(spot.center_m)} with sigma_m = "
+                f"{where}: {label}: a gaussian at {at} with sigma_m = "
                 f"{spot.sigma_m:g} puts no demand inside the study area (centre {dist:.0f} m "
                 f"outside it); allowed: a centre inside or within a few sigma_m of the area"
             )
     else:
         assert spot.polygon is not None  # schema
-        poly = polygon_from_config(scenario, spot.polygon, f"{label}.polygon")
+        poly = geometry
+        if poly is None:
+            poly = polygon_from_config(scenario, spot.polygon, f"{label}.polygon")
         shapely.prepare(poly)
         shape = shapely.contains_xy(poly, raster.xy_m[:, 0], raster.xy_m[:, 1]).astype(float)
         if not shape.any():
+            key = "polygon" if geometry is None else "geometry"
             raise ScenarioError(
-                f"{where}: {label}.polygon: no raster point (of area.resolution_m = "
+                f"{where}: {label}.{key}: no raster point (of area.resolution_m = "
                 f"{raster.resolution_m:g} m) lies inside it and the study area; allowed: a polygon "
                 "overlapping the study area by at least one raster cell"
             )
     return (spot.density * pixel_km2 * shape).astype(np.float32)
 
 
-def _profile(scenario: Scenario, profile: str | list[float], field_path: str) -> np.ndarray:
+def _profile(where: str, profile: str | list[float], field_path: str) -> np.ndarray:
     values = profile_array(profile)
     if not (np.isfinite(values).all() and (values >= 0).all()):
         raise ScenarioError(
-            f"{scenario.origin}: {field_path} = {list(values)}: hourly multipliers "
-            "must be finite and >= 0"
+            f"{where}: {field_path} = {list(values)}: hourly multipliers must be finite and >= 0"
         )
     return values
+
+
+@dataclass(frozen=True)
+class _Spot:
+    """A demand hotspot and where it was written: a scenario's `demand.hotspots[i]`, or a
+    GeoJSON feature (`geometry`, local metres, is then the shape)."""
+
+    config: HotspotConfig
+    where: str
+    field: str
+    geometry: BaseGeometry | None
+    default_name: str
+
+
+def _feature_hotspot(feature: GeoFeature, default_name: str) -> _Spot:
+    """A GeoJSON feature as a hotspot, its properties checked by the scenario schema."""
+    props, where = feature.properties, feature.where
+    for key in props:
+        hint = difflib.get_close_matches(key, HOTSPOT_PROPERTIES, n=1, cutoff=0.8)
+        if key not in HOTSPOT_PROPERTIES and hint:
+            raise ScenarioError(
+                f"{where}.properties.{key}: unknown hotspot property (did you mean {hint[0]!r}?):"
+                f" allowed {', '.join(HOTSPOT_PROPERTIES)} (other properties are ignored)"
+            )
+    known = {k: props[k] for k in HOTSPOT_PROPERTIES if props.get(k) is not None}
+    geom = feature.geometry
+    if isinstance(geom, shapely.Point):
+        if "sigma_m" not in known:
+            raise ScenarioError(
+                f"{where}.properties.sigma_m is missing: a Point feature is a gaussian hotspot: "
+                "allowed its standard deviation in metres, > 0"
+            )
+        data = {"kind": "gaussian", "center_m": (geom.x, geom.y), **known}
+    else:  # a polygon: the schema wants vertices; the geometry itself is what is used
+        known.pop("sigma_m", None)
+        largest = max(shapely.get_parts(geom), key=lambda p: p.area)
+        data = {"kind": "polygon", "polygon": list(largest.exterior.coords), **known}
+    try:
+        config = HotspotConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        shown = json.dumps(err.get("input"), default=str)
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ScenarioError(f"{where}.properties.{loc} = {shown}: {msg}") from None
+    return _Spot(config, str(feature.path), feature.field, geom, default_name)
+
+
+def _hotspots(scenario: Scenario, raster: Raster) -> list[_Spot]:
+    """The scenario's hotspots, then those of `demand.hotspots_file`."""
+    cfg = scenario.demand
+    spots = [
+        _Spot(h, scenario.origin, f"demand.hotspots[{i}]", None, f"hotspot{i}")
+        for i, h in enumerate(cfg.hotspots)
+    ]
+    if cfg.hotspots_file is not None:
+        features = geojson_features(scenario, raster.geo, "demand.hotspots_file",
+                                    cfg.hotspots_file, ("Point", *POLYGONAL),
+                                    "a hotspot: a Point for a gaussian, a polygon for a uniform "
+                                    "one")  # fmt: skip
+        spots += [_feature_hotspot(f, f"hotspot{len(spots) + k}") for k, f in enumerate(features)]
+    return spots
 
 
 def _busiest(
@@ -268,28 +356,29 @@ def build_demand(scenario: Scenario, raster: Raster) -> DemandModel:
     cfg = scenario.demand
     where = scenario.origin
     maps = [np.full(len(raster), cfg.base_density * raster.pixel_area_km2, dtype=np.float32)]
-    profiles = [_profile(scenario, cfg.base_profile, "demand.base_profile")]
+    profiles = [_profile(where, cfg.base_profile, "demand.base_profile")]
     windows: list[tuple[float, float] | None] = [None]
     names = ["base"]
-    for i, spot in enumerate(cfg.hotspots):
-        field = f"demand.hotspots[{i}]"
-        maps.append(_hotspot_map(scenario, raster, spot, spot.kind, field))
-        profiles.append(_profile(scenario, spot.profile, f"{field}.profile"))
+    for hotspot in _hotspots(scenario, raster):
+        spot, field = hotspot.config, hotspot.field
+        maps.append(_hotspot_map(scenario, raster, spot, spot.kind, hotspot.where, field,
+                                 hotspot.geometry))  # fmt: skip
+        profiles.append(_profile(hotspot.where, spot.profile, f"{field}.profile"))
         if spot.active_hours is not None:
             a, b = spot.active_hours
             if a == b:
                 raise ScenarioError(
-                    f"{where}: {field}.active_hours = [{a:g}, {b:g}]: empty window; "
+                    f"{hotspot.where}: {field}.active_hours = [{a:g}, {b:g}]: empty window; "
                     "allowed: [start, end) with end != start (end < start wraps past midnight)"
                 )
         windows.append(spot.active_hours)
-        names.append(spot.name or f"hotspot{i}")
+        names.append(spot.name or hotspot.default_name)
     for i, event in enumerate(scenario.events):
         if not isinstance(event, HotspotEvent):
             continue
         field = f"events[{i}]"
-        maps.append(_hotspot_map(scenario, raster, event, event.shape, field))
-        profiles.append(_profile(scenario, event.profile, f"{field}.profile"))
+        maps.append(_hotspot_map(scenario, raster, event, event.shape, where, field))
+        profiles.append(_profile(where, event.profile, f"{field}.profile"))
         windows.append((event.start_hour, event.end_hour))  # end > start: the schema
         names.append(event.name or f"event{i}")
     maps_arr = np.stack(maps)
