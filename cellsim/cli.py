@@ -552,6 +552,44 @@ def _run_map(args: argparse.Namespace) -> None:
     print(f"map written to {out}")
 
 
+# -- recommend --------------------------------------------------------------------------------
+
+
+def _add_recommend(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "recommend",
+        help="a policy's tilts written back into the site database's CSV, for the OSS",
+        description="Run a policy on a site-database scenario until --time and write its "
+        "electrical tilts into a copy of the site database (same columns and rows, tilt_deg "
+        "changed, kept within each cell's RET range), plus a change list with the old, new and "
+        "delta tilt per cell (cellsim.recommend).",
+    )
+    p.add_argument("--scenario", required=True, help="scenario name or file (layout.type sites)")
+    p.add_argument("--policy", required=True, metavar="P",
+                   help="a built-in policy (rule-geometric, rule-son, static-plan, oracle, …) "
+                   "or a run folder")  # fmt: skip
+    p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
+                   help="the tilts the policy has set by this time of day (default 11:00)")
+    p.add_argument("--seed", type=_seed, default=0, help="episode seed (default 0)")
+    p.add_argument("--out", required=True, metavar="FILE.csv", help="the new site database")
+    p.add_argument("--changes", metavar="FILE.csv",
+                   help="the change list (default: FILE.changes.csv beside --out)")
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
+    p.set_defaults(run=_run_recommend)
+
+
+def _run_recommend(args: argparse.Namespace) -> None:
+    from cellsim.recommend import changes_path, run_recommend
+
+    check_writable(args.out, (".csv",), "--out")
+    check_writable(str(args.changes or changes_path(args.out)), (".csv",), "--changes")
+    rec, out, changes = run_recommend(args.scenario, args.policy, args.time, args.out,
+                                      args.changes, args.seed)  # fmt: skip
+    print(f"{rec.summary()}; site database written to {out}, changes to {changes}")
+
+
 # -- record -----------------------------------------------------------------------------------
 
 
@@ -744,6 +782,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_demo(sub)
     _add_map(sub)
+    _add_recommend(sub)
     _add_record(sub)
     _add_curves(sub)
     _add_report(sub)

@@ -312,8 +312,8 @@ def _feature_hotspot(feature: GeoFeature, default_name: str) -> _Spot:
     try:
         config = HotspotConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        err = exc.errors()[0]  # of a union (profile): its first member's, the names
+        loc = ".".join(str(p) for p in err["loc"] if p in HotspotConfig.model_fields)
         shown = json.dumps(err.get("input"), default=str)
         msg = err["msg"].removeprefix("Value error, ")
         raise ScenarioError(f"{where}.properties.{loc} = {shown}: {msg}") from None

@@ -31,6 +31,7 @@ from cellsim.errors import CellsimError
 from cellsim.network.area import Raster
 from cellsim.network.geo import GeoReference
 from cellsim.simulator import Simulator, StepResult
+from cellsim.viz.frame import frame_clock
 from cellsim.viz.maps import MAP_KINDS, evaluate_plan, kind_values
 from cellsim.viz.regions import REGION_PALETTE, server_regions
 
@@ -79,12 +80,14 @@ def georeference(sim: Simulator, out: str | Path) -> GeoReference:
 
 
 def geotiff_transform(raster: Raster, geo: GeoReference) -> Affine:
-    """The affine pixel → frame-coordinate transform of the raster's image (north up)."""
-    from rasterio.transform import from_origin
+    """The affine pixel → frame-coordinate transform of the raster's image (north up: the
+    top-left corner, square pixels, y decreasing down the rows)."""
+    from affine import Affine
 
     x_min, _, _, y_max = raster.extent_m
     ox, oy = geo.origin_m
-    return from_origin(x_min + ox, y_max + oy, raster.resolution_m, raster.resolution_m)
+    res = raster.resolution_m
+    return Affine(res, 0.0, x_min + ox, 0.0, -res, y_max + oy)
 
 
 def _rasterio() -> Any:
@@ -151,10 +154,6 @@ def _written(path: str | Path, write: Any) -> Path:
     return result
 
 
-def _clock(hour: float) -> str:
-    return f"{int(hour) % 24:02d}:{round(hour % 1 * 60):02d}"
-
-
 def region_features(
     sim: Simulator, result: StepResult, tilt_deg: np.ndarray, geo: GeoReference
 ) -> list[dict[str, Any]]:
@@ -202,7 +201,7 @@ def export_regions(
     geo = georeference(sim, out)
     result = evaluate_plan(sim, tilt_deg, hour)
     features = region_features(sim, result, tilt_deg, geo)
-    name = f"{title}, best server at {_clock(hour)}"
+    name = f"{title}, best server at {frame_clock(hour)}"
     return _written(out, lambda: write_geojson(out, features, name=name))
 
 
@@ -217,7 +216,7 @@ def export_layer(
     tags = {
         "scenario": sim.scenario.name,
         "title": title,
-        "time": _clock(hour),
+        "time": frame_clock(hour),
         "resolution_m": f"{sim.raster.resolution_m:g}",
         "source_crs": geo.source_crs,
     }
