@@ -22,7 +22,14 @@ import numpy as np
 from scipy.special import ndtr
 
 from cellsim.errors import ParameterError
-from cellsim.kernels import evaluate_grid, evaluate_links, grid_rows
+from cellsim.kernels import (
+    TILT_OUT_OF_RANGE,
+    TILTS_ON_GRID,
+    WEIGHT_NOT_FINITE,
+    evaluate_grid,
+    evaluate_links,
+    prepare_tilts,
+)
 from cellsim.kpi import KpiParams, converge_loads
 from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
@@ -163,8 +170,11 @@ class LinkBudget:
         self._rx_mw = np.zeros_like(self._a_mw)
         self._tilt_deg = np.full(self.n_cells, np.nan)
         self._all_on = np.ones(self.n_cells, bool)
-        self._grid_deg: np.ndarray | None = None
+        self._grid_deg = np.empty(0)  # the precomputed tilt grid (empty: none)
         self._grid_gain: np.ndarray | None = None  # (n_cells, n_tilts, n_points) vertical gain
+        self._full_load = np.ones(self.n_cells, np.float32)
+        self._changed = np.empty(self.n_cells, bool)
+        self._rows = np.empty(self.n_cells, np.intp)
         self._best = np.empty(self.n_points, np.float32)
         self._best_cell = np.empty(self.n_points, np.int32)
         self._interference = np.empty(self.n_points, np.float32)
@@ -254,12 +264,6 @@ class LinkBudget:
         self._grid_deg, self._grid_gain = grid, gain
         return True
 
-    def _grid_rows_of(self, tilt: np.ndarray) -> np.ndarray | None:
-        if self._grid_deg is None:
-            return None
-        rows = np.empty(tilt.shape[0], np.intp)
-        return rows if grid_rows(self._grid_deg, tilt, rows) else None
-
     def evaluate(
         self,
         tilt_deg: np.ndarray,
@@ -273,28 +277,33 @@ class LinkBudget:
         changed since the last call have their received power recomputed. `active` (per cell,
         default all) switches cells off: they neither serve nor interfere.
         """
-        tilt = np.asarray(tilt_deg, float)
+        tilt = np.asarray(tilt_deg, np.float64)
         if tilt.shape != (self.n_cells,):
             raise ParameterError("tilt_deg", f"shape {tilt.shape}", f"shape ({self.n_cells},)")
-        if not np.all(np.abs(tilt) <= TILT_LIMIT_DEG):
-            bad = tilt[~(np.abs(tilt) <= TILT_LIMIT_DEG)][0]
-            raise ParameterError("tilt_deg", float(bad), "−90…90° below the horizon")
         if interference_weight is None:
-            weight = np.ones(self.n_cells, np.float32)
+            weight = self._full_load
         else:
             weight = np.ascontiguousarray(interference_weight, np.float32)
-            if weight.shape != (self.n_cells,) or not np.all(np.isfinite(weight)):
+            if weight.shape != (self.n_cells,):
                 raise ParameterError(
-                    "interference_weight", f"shape {weight.shape}",
-                    f"({self.n_cells},) finite values, one per cell",
-                )  # fmt: skip
+                    "interference_weight", f"shape {weight.shape}", f"({self.n_cells},) values"
+                )
         if active is not None and np.shape(active) != (self.n_cells,):
             raise ParameterError("active", f"shape {np.shape(active)}", f"({self.n_cells},) bools")
         on = self._all_on if active is None else np.ascontiguousarray(active, bool)
         # a cell that is off keeps its stale row and is recomputed when it comes back on
-        changed = (tilt != self._tilt_deg) & on
-        rows = self._grid_rows_of(tilt)
-        if rows is not None:
+        changed, rows = self._changed, self._rows
+        found = prepare_tilts(
+            tilt, TILT_LIMIT_DEG, weight, self._tilt_deg, on, self._grid_deg, changed, rows
+        )
+        if found == TILT_OUT_OF_RANGE:
+            bad = tilt[~(np.abs(tilt) <= TILT_LIMIT_DEG)][0]
+            raise ParameterError("tilt_deg", float(bad), "−90…90° below the horizon")
+        if found == WEIGHT_NOT_FINITE:
+            raise ParameterError(
+                "interference_weight", "a value that is not finite", "finite values, one per cell"
+            )
+        if found == TILTS_ON_GRID:
             assert self._grid_gain is not None  # rows on the grid imply a precomputed grid
             evaluate_grid(
                 self._a_mw, self._b_mw, self._grid_gain, rows, changed, weight, on,
@@ -306,7 +315,7 @@ class LinkBudget:
                 changed, weight, on, self._rx_mw, self._best, self._best_cell,
                 self._interference,
             )  # fmt: skip
-        self._tilt_deg = np.where(on, tilt, self._tilt_deg)
+        np.copyto(self._tilt_deg, tilt, where=on)
         return self._state()
 
     def converge(

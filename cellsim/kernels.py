@@ -31,6 +31,8 @@ JIT_OPTIONS: JitOptions = {
     "cache": True,
     "nogil": True,
 }
+#: For kernels where NaN must compare as NaN (fastmath lets LLVM assume there is none).
+JIT_OPTIONS_STRICT: JitOptions = {**JIT_OPTIONS, "fastmath": False}
 POINT_BLOCK = 4096
 
 
@@ -137,15 +139,39 @@ def evaluate_links(
             )
 
 
-@nb.njit(**JIT_OPTIONS)
-def grid_rows(grid_deg: np.ndarray, tilt_deg: np.ndarray, rows: np.ndarray) -> bool:
-    """rows[c] = the index of tilt_deg[c] in the sorted grid; False if one is off the grid."""
+#: What `prepare_tilts` found.
+TILTS_ON_GRID, TILTS_OFF_GRID, TILT_OUT_OF_RANGE, WEIGHT_NOT_FINITE = 0, 1, 2, 3
+
+
+@nb.njit(**JIT_OPTIONS_STRICT)
+def prepare_tilts(
+    tilt_deg: np.ndarray,
+    limit_deg: float,
+    weight: np.ndarray,
+    last_tilt_deg: np.ndarray,
+    on: np.ndarray,
+    grid_deg: np.ndarray,
+    changed: np.ndarray,
+    rows: np.ndarray,
+) -> int:
+    """One pass before a fold: check the tilts (|tilt| ≤ limit) and weights (finite), mark the
+    cells on air whose tilt changed, and find each tilt's row on the precomputed grid (an empty
+    grid: none). Returns TILTS_ON_GRID, TILTS_OFF_GRID or the first problem found."""
+    on_grid = grid_deg.shape[0] > 0
     for c in range(tilt_deg.shape[0]):
-        k = min(np.searchsorted(grid_deg, tilt_deg[c]), grid_deg.shape[0] - 1)
-        if abs(grid_deg[k] - tilt_deg[c]) >= 1e-9:
-            return False
-        rows[c] = k
-    return True
+        t = tilt_deg[c]
+        if not abs(t) <= limit_deg:
+            return TILT_OUT_OF_RANGE
+        if not np.isfinite(weight[c]):
+            return WEIGHT_NOT_FINITE
+        changed[c] = on[c] and t != last_tilt_deg[c]
+        if on_grid:
+            k = min(np.searchsorted(grid_deg, t), grid_deg.shape[0] - 1)
+            if abs(grid_deg[k] - t) < 1e-9:
+                rows[c] = k
+            else:
+                on_grid = False
+    return TILTS_ON_GRID if on_grid else TILTS_OFF_GRID
 
 
 @nb.njit(**JIT_OPTIONS)

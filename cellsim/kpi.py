@@ -163,32 +163,28 @@ def _kpi_pass(
     in_sum = np.zeros(n_cells)
     over = np.zeros(n_cells)
     logr = np.zeros(n_cells)
+    # branch-free (selects, not jumps): the conditions vary from point to point, and
+    # mispredicted branches cost more than the adds they skip
     for p in range(n):
-        if serving_mw[p] <= 0.0:  # no cell on air
-            continue
+        on = serving_mw[p] > 0.0  # a cell on air serves it
         c = serving[p]
-        u = users[p]
+        u = users[p] if on else np.float32(0.0)
         sdb = sinr_db[p]
         users_c[c] += u
         sinr_sum[c] += u * sdb
         rsrp_ok = serving_mw[p] >= rsrp_min_mw
-        if sdb < sinr_min_db:
-            poor[c] += u
-        elif rsrp_ok:
-            covered[c] += u
-        if not rsrp_ok:
-            weak[c] += u
-        if serving_mw[p] < weak_rsrp_mw:
-            weak_coverage[c] += u
-        elif sdb <= overcoverage_sinr_db:
-            overcoverage[c] += u
+        is_poor = sdb < sinr_min_db
+        poor[c] += u if is_poor else 0.0
+        covered[c] += u if rsrp_ok and not is_poor else 0.0
+        weak[c] += 0.0 if rsrp_ok else u
+        is_weak = serving_mw[p] < weak_rsrp_mw
+        weak_coverage[c] += u if is_weak else 0.0
+        overcoverage[c] += u if sdb <= overcoverage_sinr_db and not is_weak else 0.0
         in_sum[c] += u * (interference_mw[p] + noise_mw)
-        if site_distance_m[cell_site[c], p] > overshoot_limit_m[c]:
-            over[c] += u
-        if peak[p] > 0.0:
-            load[c] += u * user_rate_mbps / peak[p]
-        else:
-            no_service[c] += u
+        over[c] += u if site_distance_m[cell_site[c], p] > overshoot_limit_m[c] else 0.0
+        has_rate = peak[p] > 0.0
+        load[c] += u * user_rate_mbps / max(peak[p], np.float32(1e-30)) if has_rate else 0.0
+        no_service[c] += 0.0 if has_rate else u
     carried = np.empty(n_cells)
     admitted = np.empty(n_cells)
     log_idle = np.empty(n_cells)
@@ -206,31 +202,25 @@ def _kpi_pass(
     floor_bin = min(max(int((floor - _HIST_LO) * (_HIST_BINS / (_HIST_HI - _HIST_LO))), 0),
                     _HIST_BINS - 1)  # fmt: skip
     to_bin = _HIST_BINS / (_HIST_HI - _HIST_LO)
-    for p in range(n):
+    for p in range(n):  # branch-free too: unserved demand has a = 0, all of it blocked
         u = users[p]
+        on = serving_mw[p] > 0.0
+        c = serving[p]
         total += u
         sinr_total += u * sinr_db[p]
-        if peak[p] > 0.0 and serving_mw[p] > 0.0:
-            c = serving[p]
-            a = admitted[c]
-            lr = max(log_peak[p] + log_idle[c], floor)
-            r = peak[p] * (1.0 - carried[c])
-            blocked = u * (1.0 - a)
-            logr[c] += u * a * (lr - log_reference) + blocked * (floor - log_reference)
-            rate_out[p] = r * a
-            rate_sum += u * a * r
-            log_sum += u * a * (lr - log_reference) + blocked * (floor - log_reference)
-            b = min(max(int((lr - _HIST_LO) * to_bin), 0), _HIST_BINS - 1)
-            hist[b] += u * a
-            hist[floor_bin] += blocked
-            blocked_total += blocked
-        else:  # no cell on air, or SINR too low to be served
-            rate_out[p] = 0.0
-            log_sum += u * (floor - log_reference)
-            hist[floor_bin] += u
-            blocked_total += u
-            if serving_mw[p] > 0.0:
-                logr[serving[p]] += u * (floor - log_reference)
+        a = admitted[c] if peak[p] > 0.0 and on else 0.0
+        lr = max(log_peak[p] + log_idle[c], floor)
+        r = peak[p] * (1.0 - carried[c])
+        blocked = u * (1.0 - a)
+        utility = u * a * (lr - log_reference) + blocked * (floor - log_reference)
+        logr[c] += utility if on else 0.0
+        rate_out[p] = r * a
+        rate_sum += u * a * r
+        log_sum += utility
+        b = min(max(int((lr - _HIST_LO) * to_bin), 0), _HIST_BINS - 1)
+        hist[b] += u * a
+        hist[floor_bin] += blocked
+        blocked_total += blocked
     p5 = MIN_RATE_MBPS
     if total > 0.0:  # 5th percentile, interpolated within its histogram bin
         target = 0.05 * total

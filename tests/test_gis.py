@@ -331,3 +331,11 @@ def test_the_cli_reports_a_bad_feature_in_one_line(tmp_path, capsys):
     code, _, err = run_cli(capsys, "scenarios", "validate", str(net))
     line = error_line(code, err)
     assert f"{tmp_path / 'n' / 'hot.geojson'}: features[1].geometry: lies" in line
+
+
+def test_the_readme_example_validates(capsys):
+    """docs/examples/toulouse is what the README's GIS commands run on."""
+    example = Path(__file__).parents[1] / "docs" / "examples" / "toulouse" / "toulouse.toml"
+    code, out, err = run_cli(capsys, "scenarios", "validate", str(example))
+    assert code == 0, err
+    assert out.strip().endswith("ok (toulouse)")
