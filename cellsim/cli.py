@@ -407,9 +407,13 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--agents", nargs="+", metavar="AGENT",
                    help="hold, best-uniform, static-plan, rule-geometric, rule-son, baselines "
-                   "(those five: the default), oracle, or NAME=RUN_DIR (a folder from cellsim "
-                   "train); rule-geometric and oracle are always added")
-    p.add_argument("--episodes", type=_positive_int, default=10, help="seeds (default 10)")
+                   "(those five: the default), oracle, or NAME=RUN_DIR[,RUN_DIR…] (folders from "
+                   "cellsim train; several runs of one recipe are pooled); rule-geometric and "
+                   "oracle are always added")
+    p.add_argument("--episodes", type=_positive_int, default=10,
+                   help="evaluation seeds per realisation (default 10)")
+    p.add_argument("--realisations", type=_positive_int, default=3,
+                   help="held-out network realisations, each run with every seed (default 3)")
     p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
                    help="env config overrides for every agent")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -426,7 +430,7 @@ def _run_compare(args: argparse.Namespace) -> None:
     if args.out:
         check_writable(str(Path(args.out) / "results.json"), (".json",), "--out")
     results = compare(args.scenario, args.agents, args.episodes, args.config,
-                      progress=not args.json)  # fmt: skip
+                      progress=not args.json, realisations=args.realisations)  # fmt: skip
     doc = to_json(args.scenario, results)
     markdown = to_markdown(doc, args.episodes)
     if args.out:

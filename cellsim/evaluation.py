@@ -26,7 +26,7 @@ from scipy import stats
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies import BUILTIN_POLICIES, make_policy
-from cellsim.scenario import load_scenario
+from cellsim.scenario import EVAL_NETWORK_SEED0, RealisationConfig, load_scenario
 
 if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
@@ -59,11 +59,18 @@ class EpisodeResult:
     rate_weights: np.ndarray = field(repr=False)
     sinr_db: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # same samples
     tilts_deg: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)  # per step
+    network_seed: int = -1  # the realisation it ran on (-1: not recorded)
+    tilt_changes_per_cell_day: float = float("nan")  # RET moves per cell per day of the episode
 
 
-def run_episode(env: TiltEnv, policy: Predictor, seed: int) -> EpisodeResult:
-    """One episode of `policy` (anything with SB3's `predict`) on `env` from `seed`."""
-    obs, _ = env.reset(seed=seed)
+def run_episode(
+    env: TiltEnv, policy: Predictor, seed: int, network_seed: int | None = None
+) -> EpisodeResult:
+    """One episode of `policy` (anything with SB3's `predict`) on `env` from `seed`, on
+    realisation `network_seed` (None: the env draws one from its pool)."""
+    options = None if network_seed is None else {"network_seed": network_seed}
+    obs, info = env.reset(seed=seed, options=options)
+    drawn = int(info["network_seed"])
     if hasattr(policy, "reset"):
         policy.reset()
     total, changes, hours = 0.0, 0, []
@@ -92,7 +99,9 @@ def run_episode(env: TiltEnv, policy: Predictor, seed: int) -> EpisodeResult:
             break
     per_step = {k: np.array(v) for k, v in series.items()}
     return EpisodeResult(
-        seed=seed, reward=float(total), tilt_changes=changes,
+        seed=seed, reward=float(total), tilt_changes=changes, network_seed=drawn,
+        tilt_changes_per_cell_day=changes / env.sim.n_cells / (env.n_ticks * env.config.step_minutes
+                                                             / 1440.0),
         kpis={k: float(per_step[k].mean()) for k in KPI_NAMES}, hours=np.array(hours),
         per_step=per_step, rates_mbps=np.concatenate(rates) if rates else np.zeros(0),
         rate_weights=np.concatenate(weights) if weights else np.zeros(0),
@@ -114,35 +123,60 @@ def mean_ci95(values: Sequence[float] | np.ndarray) -> tuple[float, list[float]]
 class AgentResult:
     name: str
     episodes: list[EpisodeResult]
-    evaluations: int | None = None  # simulator evaluations (oracle)
+    evaluations: int | None = None  # simulator evaluations (reference)
+    #: a trained agent's episodes on realisations of its own training pool (same seeds)
+    in_sample: list[EpisodeResult] = field(default_factory=list)
+    runs: int = 0  # trained runs pooled into the result (several training seeds of one recipe)
 
     def summary(self) -> dict[str, Any]:
-        mean, ci = mean_ci95([e.reward for e in self.episodes])
-        kpis = {}
-        for k in (*KPI_NAMES, "tilt_changes"):
-            values = [e.tilt_changes if k == "tilt_changes" else e.kpis[k] for e in self.episodes]
-            m, c = mean_ci95(values)
-            kpis[k] = {"mean": m, "ci95": c}
-        out = {"reward_mean": mean, "reward_ci95": ci, "kpis": kpis}
+        out = summarise(self.episodes)
         if self.evaluations is not None:
             out["simulator_evaluations"] = self.evaluations
+        if self.in_sample:
+            out["in_sample"] = summarise(self.in_sample)
+        if self.runs:
+            out["runs"] = self.runs
         return out
 
 
-def parse_agent(spec: str) -> tuple[str, str | None]:
-    """`rule-son` → ("rule-son", None); `ppo=runs/ppo/hex7_1` → ("ppo", path)."""
+def summarise(episodes: Sequence[EpisodeResult]) -> dict[str, Any]:
+    """Mean and 95 % CI of the reward and every KPI over the episodes (realisation × seed ×
+    run), with the per-realisation means and the realisations used."""
+    mean, ci = mean_ci95([e.reward for e in episodes])
+    kpis = {}
+    for k in (*KPI_NAMES, "tilt_changes", "tilt_changes_per_cell_day"):
+        values = [e.tilt_changes if k == "tilt_changes" else
+                  e.tilt_changes_per_cell_day if k == "tilt_changes_per_cell_day" else e.kpis[k]
+                  for e in episodes]  # fmt: skip
+        m, c = mean_ci95(values)
+        kpis[k] = {"mean": m, "ci95": c}
+    by_realisation: dict[int, list[float]] = {}
+    for e in episodes:
+        by_realisation.setdefault(e.network_seed, []).append(e.reward)
+    return {
+        "reward_mean": mean, "reward_ci95": ci, "kpis": kpis, "episodes": len(episodes),
+        "reward_by_realisation": {str(k): float(np.mean(v)) for k, v in by_realisation.items()},
+    }  # fmt: skip
+
+
+def parse_agent(spec: str) -> tuple[str, list[str] | None]:
+    """`rule-son` → ("rule-son", None); `ppo=runs/ppo/hex7_1` → ("ppo", [path]);
+    `ppo=RUN1,RUN2,RUN3` → ("ppo", [three paths]): several training seeds of one recipe."""
     if "=" in spec:
-        name, _, path = spec.partition("=")
-        if not name or not path:
-            raise ConfigError(f"--agents {spec!r}: allowed NAME=RUN_DIR or a built-in name")
-        return name, path
+        name, _, given = spec.partition("=")
+        paths = [p for p in given.split(",") if p]
+        if not name or not paths:
+            raise ConfigError(
+                f"--agents {spec!r}: allowed NAME=RUN_DIR[,RUN_DIR…] or a built-in name"
+            )
+        return name, paths
     if spec in BUILTIN_POLICIES:
         return spec, None
     if Path(spec, "config.yml").is_file():
-        return Path(spec).name, spec
+        return Path(spec).name, [spec]
     raise ConfigError(
-        f"--agents {spec!r}: allowed {', '.join(BUILTIN_POLICIES)}, baselines or NAME=RUN_DIR "
-        "(a folder from cellsim train)"
+        f"--agents {spec!r}: allowed {', '.join(BUILTIN_POLICIES)}, baselines or "
+        "NAME=RUN_DIR[,RUN_DIR…] (folders from cellsim train)"
     )
 
 
@@ -150,8 +184,12 @@ def load_policy(spec: str, env: TiltEnv) -> tuple[str, Predictor]:
     """A built-in policy for `env`, or the model of a run folder (`NAME=RUN_DIR` or RUN_DIR)."""
     from cellsim.training import load_run
 
-    name, path = parse_agent(spec)
-    return name, (make_policy(name, env) if path is None else bind(load_run(path)[0], env))
+    name, paths = parse_agent(spec)
+    if paths is None:
+        return name, make_policy(name, env)
+    if len(paths) > 1:
+        raise ConfigError(f"{spec!r}: one run folder here (several are for compare)")
+    return name, bind(load_run(paths[0])[0], env)
 
 
 def bind(policy: Any, env: TiltEnv) -> Predictor:
@@ -187,6 +225,21 @@ def expand_agents(agents: Sequence[str] | None) -> list[str]:
     return out
 
 
+def held_out_seeds(realisations: int) -> list[int]:
+    """The network seeds of compare's held-out realisations (never in a default training pool)."""
+    return [EVAL_NETWORK_SEED0 + r for r in range(realisations)]
+
+
+def training_pool_seeds(run_config: dict[str, Any], realisations: int) -> list[int] | None:
+    """The first `realisations` network seeds of a run's training pool (its in-sample
+    realisations), or None for runs that recorded no pool."""
+    env_config = run_config.get("env_config", {})
+    if "realisations" not in env_config:
+        return None
+    pool = RealisationConfig(**env_config["realisations"]).pool(env_config.get("network_seed", 0))
+    return list(pool[:realisations])
+
+
 def compare(
     scenario: str,
     agents: Sequence[str] | None = None,
@@ -194,13 +247,20 @@ def compare(
     config: dict[str, Any] | None = None,
     seed0: int = EVAL_SEED0,
     progress: bool = False,
+    realisations: int = 3,
 ) -> dict[str, AgentResult]:
-    """Evaluate every agent (default: the baselines) on the same `episodes` seeds; returns
-    name → results."""
+    """Evaluate every agent (default: the baselines) on the same grid: `episodes` evaluation
+    seeds on each of `realisations` held-out network realisations (unless `config` names its
+    own `realisations`: then each seed's episode draws one from that pool). A trained agent
+    may be several runs of one recipe (`NAME=RUN1,RUN2,…`: their episodes are pooled) and is
+    also run on the first realisations of its training pool (in-sample). Returns name →
+    results."""
     from cellsim.training import load_run
 
     if episodes < 1:
         raise ConfigError(f"--episodes {episodes}: allowed ≥ 1")
+    if realisations < 1:
+        raise ConfigError(f"--realisations {realisations}: allowed ≥ 1")
     specs = [parse_agent(a) for a in expand_agents(agents)]
     names = [n for n, _ in specs]
     if len(set(names)) != len(names):
@@ -209,7 +269,10 @@ def compare(
         if ref not in names:
             specs.append((ref, None))
     scen = load_scenario(scenario)
-    seeds = [seed0 + i for i in range(episodes)]
+    own_pool = "realisations" in (config or {})
+    grid = [(seed0 + i, None if own_pool else ns)
+            for ns in ([None] if own_pool else held_out_seeds(realisations))
+            for i in range(episodes)]  # fmt: skip
     envs: dict[str, TiltEnv] = {}
 
     def env_for(action: str) -> TiltEnv:
@@ -217,64 +280,101 @@ def compare(
             envs[action] = TiltEnv(scen, {**HELD_OUT, **(config or {}), "action": action})
         return envs[action]
 
+    def run(name: str, env: TiltEnv, policy: Predictor, cells: Sequence[tuple[int, int | None]]
+            ) -> list[EpisodeResult]:  # fmt: skip
+        out = []
+        for seed, network_seed in cells:
+            out.append(run_episode(env, policy, seed, network_seed))
+            if progress:
+                print(f"  {name}: seed {seed} realisation {out[-1].network_seed} "
+                      f"reward {out[-1].reward:.2f}", flush=True)  # fmt: skip
+        return out
 
     action = (config or {}).get("action", "discrete")
     results: dict[str, AgentResult] = {}
-    for name, path in specs:
-        if path is None:
-            env = env_for(action)
+    for name, paths in specs:
+        env = env_for(action)
+        if paths is None:
             policy: Predictor = make_policy(name, env)
-        else:
-            policy, run_config = load_run(path)
+            results[name] = AgentResult(name, run(name, env, policy, grid))
+            results[name].evaluations = getattr(policy, "evaluations", None)
+            continue
+        result = AgentResult(name, [], runs=len(paths))
+        for path in paths:
+            model, run_config = load_run(path)
             trained = run_config["env_config"].get("action", "discrete")
             if trained != action:
                 raise ConfigError(
                     f"--agents {name}={path}: trained with action = {trained!r}, the comparison "
                     f"uses {action!r}: compare with --config '{{\"action\": \"{trained}\"}}'"
                 )
-            env = env_for(action)
-            policy = bind(policy, env)
-        eps = []
-        for s in seeds:
-            eps.append(run_episode(env, policy, s))
-            if progress:
-                print(f"  {name}: seed {s} reward {eps[-1].reward:.2f}", flush=True)
-        results[name] = AgentResult(name, eps, getattr(policy, "evaluations", None))
+            policy = bind(model, env)
+            result.episodes += run(name, env, policy, grid)
+            in_pool = None if own_pool else training_pool_seeds(run_config, realisations)
+            if in_pool is not None:
+                cells = [(seed0 + i, ns) for ns in in_pool for i in range(episodes)]
+                result.in_sample += run(f"{name} (in-sample)", env, policy, cells)
+        results[name] = result
     return results
 
 
 def to_json(scenario: str, results: dict[str, AgentResult]) -> dict[str, Any]:
-    """The `cellsim compare --json` document, scores included."""
+    """The `cellsim compare --json` document, scores included: held-out, and in-sample with
+    the generalisation gap (in-sample − held-out score) for trained runs."""
     summaries = {name: r.summary() for name, r in results.items()}
-    r_geo = summaries["rule-geometric"]["reward_mean"]
-    r_orc = summaries["oracle"]["reward_mean"]
-    span = r_orc - r_geo
+    low, high = (summaries[a]["reward_mean"] for a in REFERENCE_AGENTS)
+    span = high - low
+
+    def score(reward: float) -> float:
+        value = (reward - low) / span if abs(span) > 1e-12 else 0.0
+        return value + 0.0  # no "-0.00" for the planning rule when the span is negative
+
     for s in summaries.values():
-        score = (s["reward_mean"] - r_geo) / span if abs(span) > 1e-12 else 0.0
-        s["score"] = score + 0.0  # no "-0.00" for the planning rule when the span is negative
-    return {"scenario": scenario, "agents": summaries}
+        s["score"] = score(s["reward_mean"])
+        if "in_sample" in s:
+            s["in_sample"]["score"] = score(s["in_sample"]["reward_mean"])
+            s["generalisation_gap"] = s["in_sample"]["score"] - s["score"]
+    return {"scenario": scenario, "reference": list(REFERENCE_AGENTS), "agents": summaries}
+
+
+#: The KPI vector beside the reward in every table: (key, header, digits).
+TABLE_KPIS = (
+    ("weak_coverage_share", "weak cov.", 3),
+    ("overcoverage_share", "over-cov.", 3),
+    ("unserved_share", "unserved", 3),
+    ("p5_rate_mbps", "p5 Mbps", 2),
+    ("mean_rate_mbps", "mean Mbps", 2),
+    ("tilt_changes_per_cell_day", "moves/cell/day", 1),
+)
 
 
 def to_markdown(doc: dict[str, Any], episodes: int) -> str:
-    """A table for RESULTS.md: mean [95 % CI] over the evaluation seeds."""
+    """A table for RESULTS.md: mean [95 % CI] over realisation × seed (× run), the score
+    held-out and in-sample, and the guard KPIs beside the reward."""
 
     def fmt(m: float, ci: list[float], digits: int = 2) -> str:
         return f"{m:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
+    first = next(iter(doc["agents"].values()))
+    realisations = ", ".join(first["reward_by_realisation"])
+    low, high = doc.get("reference", REFERENCE_AGENTS)
     lines = [
-        f"Scenario `{doc['scenario']}`, {episodes} evaluation seeds, mean [95 % CI].",
+        f"Scenario `{doc['scenario']}`: {first['episodes']} episodes per agent ({episodes} "
+        f"seeds × realisations {realisations}, held out), mean [95 % CI]. Score = (R − "
+        f"R_{low}) / (R_{high} − R_{low}); in-sample: the same seeds on realisations of the "
+        "run's training pool.",
         "",
-        "| agent | episode reward | score | coverage | mean rate Mbps | p5 rate Mbps "
-        "| tilt changes |",
-        "|---|---|---:|---|---|---|---|",
+        "| agent | episode reward | score | in-sample score | "
+        + " | ".join(h for _, h, _ in TABLE_KPIS) + " |",
+        "|---|---|---:|---:|" + "---|" * len(TABLE_KPIS),
     ]
     for name, s in doc["agents"].items():
         k = s["kpis"]
+        inside = f"{s['in_sample']['score']:.2f}" if "in_sample" in s else "–"
+        label = f"{name} ({s['runs']} runs)" if s.get("runs", 0) > 1 else name
+        cells = [fmt(k[key]["mean"], k[key]["ci95"], d) for key, _, d in TABLE_KPIS]
         lines.append(
-            f"| {name} | {fmt(s['reward_mean'], s['reward_ci95'])} | {s['score']:.2f} "
-            f"| {fmt(k['coverage']['mean'], k['coverage']['ci95'], 3)} "
-            f"| {fmt(k['mean_rate_mbps']['mean'], k['mean_rate_mbps']['ci95'])} "
-            f"| {fmt(k['p5_rate_mbps']['mean'], k['p5_rate_mbps']['ci95'])} "
-            f"| {fmt(k['tilt_changes']['mean'], k['tilt_changes']['ci95'], 0)} |"
+            f"| {label} | {fmt(s['reward_mean'], s['reward_ci95'])} | {s['score']:.2f} "
+            f"| {inside} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"

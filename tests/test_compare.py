@@ -1,7 +1,7 @@
 """`cellsim compare` and `cellsim.evaluation`: every agent on the same seeds, means with Student-t
 95 % intervals, normalised scores, files and plots.
 
-Episodes are 2 hours (8 steps) of hex7 so that the oracle, always added, stays cheap; the
+Episodes are 2 hours (8 steps) of hex7 so that the reference, always added, stays cheap; the
 numbers in the JSON are checked against episodes replayed here with a loop of our own.
 """
 
@@ -20,14 +20,28 @@ from scipy import stats
 from cellsim.cli import main
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.evaluation import EVAL_SEED0, HELD_OUT, compare, mean_ci95, parse_agent, to_json
+from cellsim.evaluation import (
+    EVAL_SEED0,
+    HELD_OUT,
+    REFERENCE_AGENTS,
+    compare,
+    held_out_seeds,
+    mean_ci95,
+    parse_agent,
+    to_json,
+)
 from cellsim.policies import SonRule
 from cellsim.training import TrainSpec, load_run, train
 
 # RET free to move every step: two hours are too short for the dwell to let plans differ
 SHORT_DAY = {"episode_hours": 2, "ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}}
-EPISODES = 2
+EPISODES = 2  # seeds per realisation
+REALISATIONS = 3  # compare's default
+REF = REFERENCE_AGENTS[1]
+#: compare's grid: every seed on every held-out realisation
+GRID = [(EVAL_SEED0 + i, ns) for ns in held_out_seeds(REALISATIONS) for i in range(EPISODES)]
 KPIS = {
+    "tilt_changes_per_cell_day",
     "coverage",
     "mean_rate_mbps",
     "p5_rate_mbps",
@@ -105,9 +119,9 @@ def compared(trained_run, tmp_path_factory):
     return json.loads(stdout), out_dir
 
 
-def replay(env: TiltEnv, policy, seed: int) -> dict:
+def replay(env: TiltEnv, policy, seed: int, network_seed: int) -> dict:
     """One episode with a loop of our own: total reward, KPI means, tilt changes."""
-    obs, _ = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed, options={"network_seed": network_seed})
     if hasattr(policy, "reset"):
         policy.reset()
     total, changes, kpis, start = 0.0, 0, [], True
@@ -121,8 +135,11 @@ def replay(env: TiltEnv, policy, seed: int) -> dict:
         kpis.append(info["kpis"])
         if terminated or truncated:
             break
-    means = {k: float(np.mean([row[k] for row in kpis])) for k in KPIS - {"tilt_changes"}}
-    return {"reward": total, "tilt_changes": changes, **means}
+    means = {k: float(np.mean([row[k] for row in kpis]))
+             for k in KPIS - {"tilt_changes", "tilt_changes_per_cell_day"}}  # fmt: skip
+    per_cell_day = changes / env.sim.n_cells / (env.config.episode_hours / 24.0)
+    return {"reward": total, "tilt_changes": changes, "tilt_changes_per_cell_day": per_cell_day,
+            **means}  # fmt: skip
 
 
 def t_interval(values) -> list[float]:
@@ -136,12 +153,18 @@ def t_interval(values) -> list[float]:
 
 def test_json_document_shape(compared):
     doc, _ = compared
-    assert set(doc) == {"scenario", "agents"}
-    assert doc["scenario"] == "hex7"
-    assert set(doc["agents"]) == {"rule-son", "ppo", "rule-geometric", "oracle"}
+    assert set(doc) == {"scenario", "reference", "agents"}
+    assert doc["scenario"] == "hex7" and doc["reference"] == list(REFERENCE_AGENTS)
+    assert set(doc["agents"]) == {"rule-son", "ppo", "rule-geometric", REF}
+    realisations = {str(ns) for _, ns in GRID}
     for name, agent in doc["agents"].items():
-        extra = {"simulator_evaluations"} if name == "oracle" else set()
-        assert set(agent) == {"reward_mean", "reward_ci95", "kpis", "score"} | extra, name
+        extra = {"simulator_evaluations"} if name == REF else set()
+        if name == "ppo":  # a trained run: in-sample beside held-out
+            extra = {"in_sample", "generalisation_gap", "runs"}
+        assert set(agent) == {"reward_mean", "reward_ci95", "kpis", "score", "episodes",
+                              "reward_by_realisation"} | extra, name  # fmt: skip
+        assert agent["episodes"] == len(GRID)
+        assert set(agent["reward_by_realisation"]) == realisations
         lo, hi = agent["reward_ci95"]
         assert lo <= agent["reward_mean"] <= hi
         assert all(math.isfinite(x) for x in (lo, hi, agent["reward_mean"], agent["score"]))
@@ -151,15 +174,39 @@ def test_json_document_shape(compared):
             assert len(kpi["ci95"]) == 2
             assert kpi["ci95"][0] <= kpi["mean"] <= kpi["ci95"][1]
         assert 0.0 <= agent["kpis"]["coverage"]["mean"] <= 1.0
-    assert doc["agents"]["oracle"]["simulator_evaluations"] > 0
+    assert doc["agents"][REF]["simulator_evaluations"] > 0
 
 
-def test_scores_are_normalised_between_the_planning_rule_and_the_oracle(compared):
+def test_a_trained_run_is_also_scored_on_its_training_pool(compared, trained_run):
+    """In-sample = the same seeds on the first realisations of the run's training pool (the
+    default split: network seeds 0, 1, 2), replayed here; the gap is in-sample − held-out."""
+    doc, _ = compared
+    ppo = doc["agents"]["ppo"]
+    assert ppo["runs"] == 1
+    inside = ppo["in_sample"]
+    assert set(inside["reward_by_realisation"]) == {"0", "1", "2"}
+    model, _ = load_run(trained_run)
+    env = TiltEnv("hex7", {**HELD_OUT, **SHORT_DAY})
+    rewards = [replay(env, model, EVAL_SEED0 + i, ns)["reward"]
+               for ns in (0, 1, 2) for i in range(EPISODES)]  # fmt: skip
+    assert inside["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
+    assert ppo["generalisation_gap"] == pytest.approx(inside["score"] - ppo["score"])
+
+
+def test_several_runs_of_one_recipe_pool_their_episodes(trained_run):
+    results = compare("hex7", [f"ppo={trained_run},{trained_run}"], 1, dict(SHORT_DAY),
+                      realisations=2)  # fmt: skip
+    ppo = results["ppo"]
+    assert ppo.runs == 2 and len(ppo.episodes) == 4 and len(ppo.in_sample) == 4
+    assert [e.reward for e in ppo.episodes[:2]] == [e.reward for e in ppo.episodes[2:]]
+
+
+def test_scores_are_normalised_between_the_planning_rule_and_the_reference(compared):
     doc, _ = compared
     agents = doc["agents"]
     assert agents["rule-geometric"]["score"] == 0.0
-    assert agents["oracle"]["score"] == 1.0
-    r_geo, r_orc = agents["rule-geometric"]["reward_mean"], agents["oracle"]["reward_mean"]
+    assert agents[REF]["score"] == 1.0
+    r_geo, r_orc = agents["rule-geometric"]["reward_mean"], agents[REF]["reward_mean"]
     for name in ("rule-son", "ppo"):
         score = (agents[name]["reward_mean"] - r_geo) / (r_orc - r_geo)
         assert agents[name]["score"] == pytest.approx(score, rel=1e-12)
@@ -169,7 +216,7 @@ def test_rule_son_numbers_match_episodes_replayed_on_the_evaluation_seeds(compar
     doc, _ = compared
     env = TiltEnv("hex7", {**HELD_OUT, **SHORT_DAY})  # what compare runs on
     rule = SonRule(env)
-    episodes = [replay(env, rule, EVAL_SEED0 + i) for i in range(EPISODES)]
+    episodes = [replay(env, rule, seed, ns) for seed, ns in GRID]
     son = doc["agents"]["rule-son"]
     rewards = [e["reward"] for e in episodes]
     assert son["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
@@ -184,20 +231,20 @@ def test_trained_run_numbers_match_its_replayed_episodes(compared, trained_run):
     model, config = load_run(trained_run)
     assert config["env_config"]["action"] == "discrete"
     env = TiltEnv("hex7", {**HELD_OUT, **SHORT_DAY})  # what compare runs on
-    rewards = [replay(env, model, EVAL_SEED0 + i)["reward"] for i in range(EPISODES)]
+    rewards = [replay(env, model, seed, ns)["reward"] for seed, ns in GRID]
     assert doc["agents"]["ppo"]["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
 
 
 def test_every_agent_runs_the_same_seeds_and_repeats_exactly(compared):
     doc, _ = compared
     results = compare("hex7", ["rule-geometric"], EPISODES, dict(SHORT_DAY))
-    assert list(results) == ["rule-geometric", "oracle"]
+    assert list(results) == list(REFERENCE_AGENTS)
     for result in results.values():
-        assert [e.seed for e in result.episodes] == [EVAL_SEED0 + i for i in range(EPISODES)]
+        assert [(e.seed, e.network_seed) for e in result.episodes] == GRID
     again = to_json("hex7", results)["agents"]
     # a separate call (another process's worth of state) gives the same numbers
     assert again["rule-geometric"] == doc["agents"]["rule-geometric"]
-    assert again["oracle"]["reward_mean"] == doc["agents"]["oracle"]["reward_mean"]
+    assert again[REF]["reward_mean"] == doc["agents"][REF]["reward_mean"]
 
 
 def test_different_seeds_give_different_episodes():
@@ -247,7 +294,7 @@ def test_markdown_is_printed_without_json(tmp_path):
         json.dumps({"episode_hours": 0.5}),
     )
     assert code == 0, err
-    assert "| rule-geometric |" in stdout and "| oracle |" in stdout
+    assert "| rule-geometric |" in stdout and f"| {REF} |" in stdout
 
 
 # ------------------------------------------------------------------------- mean and CI
@@ -301,8 +348,9 @@ def test_compare_needs_at_least_one_episode():
 
 
 def test_a_bare_run_folder_is_named_after_it(trained_run):
-    assert parse_agent(str(trained_run)) == (trained_run.name, str(trained_run))
-    assert parse_agent(f"mine={trained_run}") == ("mine", str(trained_run))
+    assert parse_agent(str(trained_run)) == (trained_run.name, [str(trained_run)])
+    assert parse_agent(f"mine={trained_run}") == ("mine", [str(trained_run)])
+    assert parse_agent(f"mine={trained_run},{trained_run}") == ("mine", [str(trained_run)] * 2)
     assert parse_agent("rule-son") == ("rule-son", None)
 
 
