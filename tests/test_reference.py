@@ -372,6 +372,29 @@ def test_plan_value_is_the_env_return_on_hex7_and_beats_its_starts():
     assert env_return(env, policy) == pytest.approx(plan.value, abs=1e-3 * env.n_ticks)
 
 
+def test_a_plan_over_two_days_uses_the_renewed_budget(one_site):
+    """26 hours with 2 moves a day: the plan's moves after 24 h are the next day's budget, which
+    the env admits (nothing held), and the env's return is the planned one."""
+    env = TiltEnv(
+        str(one_site),
+        {
+            **SMALL,
+            "episode_hours": 26,
+            "start_hour": 0,
+            "ret": {"max_moves_per_day": 2, "min_dwell_minutes": 60},
+        },
+    )
+    policy = Reference(env)
+    got = run_episode(env, policy, seed=0)
+    assert got.reward == pytest.approx(policy._episode[0].value, abs=1e-3 * env.n_ticks)
+    assert env.ret.held_budget == env.ret.held_dwell == 0
+    start = env.tilt_space.clip(env.sim.layout.cells.tilt_deg)
+    moved = np.diff(np.vstack([start[None], got.tilts_deg]), axis=0) != 0
+    day_one, day_two = moved[: 24 * 4].sum(axis=0), moved[24 * 4 :].sum(axis=0)
+    assert np.all(day_one <= 2) and np.all(day_two <= 2)
+    assert np.any((day_one == 2) & (day_two > 0))  # a spent budget, renewed and used
+
+
 def test_an_outage_gets_a_plan_of_its_own():
     """A plan holds for the cells on air: with a site off (a random outage of imitation
     training) the episode is planned anew, and the healthy plan stays cached."""
