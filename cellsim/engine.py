@@ -17,6 +17,7 @@ is the same in every realisation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import ndtr
@@ -37,6 +38,9 @@ from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_f
 from cellsim.radio.antenna import AntennaPattern
 from cellsim.radio.pathloss import PathLossModel, draw_uma_effective_height_m
 from cellsim.radio.shadowing import correlated_site_fields
+
+if TYPE_CHECKING:
+    from cellsim.sparse_budget import SparseLinkBudget
 
 TILT_LIMIT_DEG = 90.0
 #: Largest precomputed per-tilt table (`LinkBudget.precompute_tilts`), bytes.
@@ -244,6 +248,13 @@ class LinkBudget:
         rx.flags.writeable = False
         return rx
 
+    def coupling_matrix(self, users: np.ndarray) -> np.ndarray:
+        """`cellsim.env.neighbours.coupling_matrix` at the last evaluated tilts (the sparse
+        budget has its own: the neighbour lists ask the budget)."""
+        from cellsim.env.neighbours import coupling_matrix
+
+        return coupling_matrix(self._rx_mw, users)
+
     def precompute_tilts(self, tilt_grid_deg: np.ndarray) -> bool:
         """Tabulate every cell's vertical pattern gain at each tilt of a grid (e.g. 0…15° in 1°
         steps) over its points.
@@ -343,7 +354,36 @@ class LinkBudget:
 
 
 def build_link_budget(
-    layout: Layout, receivers: Receivers, setup: RadioSetup, links: LinkState
-) -> LinkBudget:
-    """The link budget a network gets (one place to choose its implementation)."""
+    layout: Layout,
+    receivers: Receivers,
+    setup: RadioSetup,
+    links: LinkState | np.random.Generator,
+    tilt_range_deg: tuple[float, float] | None = None,
+) -> LinkBudget | SparseLinkBudget:
+    """The link budget a network gets: dense, or sparse for large networks (one place to
+    choose, `cellsim.sparse_budget.budget_kind`: from 400 cells on, or $CELLSIM_LINK_BUDGET =
+    dense | sparse). `links` is a realisation's link state, or the generator to draw it from
+    (a large network's sparse budget draws it per cluster of sites, never whole); the tilt
+    range (the env's) tightens the sparse budget's selection and bound."""
+    from cellsim.sparse_budget import SparseLinkBudget, auto_radius_m, budget_kind
+
+    if budget_kind(len(layout.cells), len(receivers)) == "sparse":
+        radius = None if isinstance(links, LinkState) else auto_radius_m(layout, len(receivers))
+        return SparseLinkBudget(layout, receivers, setup, links, tilt_range_deg=tilt_range_deg,
+                                radius_m=radius)  # fmt: skip
+    if not isinstance(links, LinkState):
+        links = draw_link_state(links, layout, receivers, setup)
     return LinkBudget(layout, receivers, setup, links)
+
+
+def draw_realisation_terms(
+    budget: LinkBudget | SparseLinkBudget,
+    layout: Layout,
+    receivers: Receivers,
+    setup: RadioSetup,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, ...]:
+    """A new realisation's terms for `budget.use_terms` (a sparse budget draws its own)."""
+    if isinstance(budget, LinkBudget):
+        return budget.realisation_terms(draw_link_state(rng, layout, receivers, setup))
+    return budget.draw_terms(rng)

@@ -27,7 +27,8 @@ import numba as nb
 import numpy as np
 
 from cellsim.contract import GUARD_COLUMNS, KPI_COLUMN, KPI_COLUMNS, MIN_RATE_MBPS
-from cellsim.kernels import JIT_OPTIONS, add_weighted_rows
+from cellsim.kernels import JIT_OPTIONS
+from cellsim.sparse_kernels import add_weight_change
 
 if TYPE_CHECKING:
     from cellsim.engine import RadioState
@@ -436,10 +437,11 @@ def converge_loads(
     """Solve load ↔ interference in place until no on-air cell's weight would move by more
     than `tolerance`; returns (iterations, converged).
 
-    On entry `interference_mw` is the fold of `rx_mw` (n_cells, n_points) with `weight`. Each
+    On entry `interference_mw` is the fold of `rx_mw` (n_cells, n_points), or of the sparse
+    links (cell, rx) of `cellsim.sparse_budget`, with `weight`. Each
     iterate derives the cells' carried loads G(w) from it; the next weights are G(w)
     Anderson-accelerated over the last ANDERSON_DEPTH iterates (kept within [idle, admission]),
-    and their change is added to the interference (`add_weighted_rows`: servers and received
+    and their change is added to the interference (`add_weight_change`: servers and received
     powers do not depend on load). So on return the radio state is exactly that of `weight`,
     and one more plain iterate would move no weight by more than the tolerance. A residual that
     grows restarts the acceleration (plain iterates are a contraction here).
@@ -475,7 +477,7 @@ def converge_loads(
         for c in range(n_cells):
             w = max(min(nxt[c], admission_load), idle_load) if active[c] else 0.0
             delta[c] = w - weight[c]
-        add_weighted_rows(rx_mw, delta, np.flatnonzero(delta), serving, interference_mw)
+        add_weight_change(rx_mw, delta, np.flatnonzero(delta), serving, interference_mw)
         for c in range(n_cells):
             weight[c] += delta[c]
         iterations += 1

@@ -22,7 +22,7 @@ from cellsim.errors import ConfigError
 CACHE_ENV = "CELLSIM_REALISATION_CACHE_MB"
 DEFAULT_CACHE_MB = 1024.0
 
-Terms = tuple[np.ndarray, np.ndarray]
+Terms = tuple[np.ndarray, ...]  # A and B first (a sparse budget's carry its links too)
 
 
 def cache_budget_bytes() -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from cellsim import realisations
 from cellsim.contract import TiltSpace
-from cellsim.engine import RadioState, build_link_budget, draw_link_state, site_distances_m
+from cellsim.engine import RadioState, build_link_budget, draw_realisation_terms
 from cellsim.kpi import KpiParams, Kpis, compute_kpis
 from cellsim.network.area import Raster, build_raster
 from cellsim.network.build import build_layout, build_radio_setup
@@ -24,6 +24,7 @@ from cellsim.network.receivers import Receivers
 from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
 from cellsim.realisations import scenario_key
 from cellsim.scenario import EnvConfig, Scenario, check_event_sites
+from cellsim.sparse_budget import site_distances_f32
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,11 @@ class Simulator:
         self.demand: DemandModel = build_demand(scenario, self.raster)
         self.receivers, self._demand_share = _receivers(scenario, self.raster)
         self.n_cells = len(self.layout.cells)
-        links = draw_link_state(
-            np.random.default_rng(network_seed), self.layout, self.receivers, self.setup
-        )
-        self.budget = build_link_budget(self.layout, self.receivers, self.setup, links)
+        tilts = TiltSpace.of(config)
+        self.budget = build_link_budget(
+            self.layout, self.receivers, self.setup, np.random.default_rng(network_seed),
+            tilt_range_deg=(tilts.min_deg, tilts.max_deg),
+        )  # fmt: skip
         #: the realisation in use; `base_seed` is the network's own (maps, neighbour lists)
         self.base_seed = self.network_seed = network_seed
         self._links_key = scenario_key(scenario.model_dump_json(exclude={"env", "name",
@@ -104,7 +106,7 @@ class Simulator:
         if config.action == "discrete":  # tilts stay on this grid: precompute every row
             grid = TiltSpace.of(config).grid_deg
             self.budget.precompute_tilts(np.union1d(grid, self.layout.cells.tilt_deg))
-        self.site_distance_m = site_distances_m(self.layout, self.receivers).astype(np.float32)
+        self.site_distance_m = site_distances_f32(self.layout, self.receivers)
         self.cell_site = self.layout.cells.site.astype(np.int64)
         self.overshoot_limit_m = _overshoot_limits_m(self.layout, config.kpi.overshoot_ratio)
         radio = scenario.radio
@@ -136,8 +138,8 @@ class Simulator:
         terms = realisations.CACHE.get(key)
         if terms is None:
             rng = np.random.default_rng(network_seed)
-            links = draw_link_state(rng, self.layout, self.receivers, self.setup)
-            terms = self.budget.realisation_terms(links)
+            terms = draw_realisation_terms(self.budget, self.layout, self.receivers, self.setup,
+                                           rng)  # fmt: skip
             realisations.CACHE.put(key, terms)
         self.budget.use_terms(*terms)
         self.network_seed = network_seed

@@ -71,8 +71,12 @@ def coupling_matrix(received_mw: np.ndarray, users: np.ndarray) -> np.ndarray:
 
 def interference_neighbours(received_mw: np.ndarray, users: np.ndarray, k: int) -> NeighbourTable:
     """The k cells that interfere most with each cell's users (strongest first)."""
-    n = received_mw.shape[0]
-    coupling = coupling_matrix(received_mw, users)
+    return coupling_neighbours(coupling_matrix(received_mw, users), k)
+
+
+def coupling_neighbours(coupling: np.ndarray, k: int) -> NeighbourTable:
+    """The neighbour table of a `coupling_matrix` (it is modified)."""
+    n = coupling.shape[0]
     own = np.diag(coupling).copy()
     np.fill_diagonal(coupling, -np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -98,6 +102,6 @@ def network_neighbours(sim: Simulator, k: int) -> NeighbourTable:
     tilt = TiltSpace.of(sim.config).clip(sim.layout.cells.tilt_deg)
     with sim.realisation(sim.base_seed):  # the network's own: one list, whatever the episode
         sim.budget.evaluate(tilt, np.ones(sim.n_cells, np.float32), np.ones(sim.n_cells, bool))
-        received = np.array(sim.budget.received_mw)
-    users = np.mean([sim.users_at(h) for h in range(24)], axis=0)
-    return interference_neighbours(received, users, k)
+        users = np.mean([sim.users_at(h) for h in range(24)], axis=0)
+        coupling = sim.budget.coupling_matrix(users)  # dense rows or sparse links alike
+    return coupling_neighbours(coupling, k)

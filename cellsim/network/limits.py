@@ -37,7 +37,15 @@ def memory_budget_bytes() -> float:
 
 def scenario_memory_bytes(scenario: Scenario, n_cells: int, n_points: int) -> float:
     """Bytes a scenario needs at use: the (cells × points) float32 link arrays, the per-tilt
-    table (cells × points × tilt grid, float32) and the antenna's vertical table."""
+    table (cells × points × tilt grid, float32) and the antenna's vertical table; with the
+    sparse link budget a large network gets (`cellsim.sparse_budget.budget_kind`), its K links
+    per point and build peak, plus the (sites × points) float32 distances of the overshoot KPI
+    (about a third of the cells' count in sites)."""
+    from cellsim.sparse_budget import budget_kind, default_slots, sparse_memory_bytes
+
+    if budget_kind(n_cells, n_points) == "sparse":
+        distances = float(n_cells) / 3.0 * n_points * 4
+        return sparse_memory_bytes(n_cells, n_points, default_slots()) + distances
     env = scenario.env
     n_tilts = math.floor((env.tilt_max_deg - env.tilt_min_deg) / env.tilt_step_deg) + 1
     links = float(n_cells) * n_points * 4 * LINK_ARRAYS

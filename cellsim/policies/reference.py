@@ -535,9 +535,9 @@ def code_digest() -> str:
 
 def _terms_digest(env: TiltEnv) -> str:
     """SHA-256 of the realisation's link terms (every physical input: layout files included)."""
-    a_mw, b_mw = env.sim.budget.terms
-    digest = hashlib.sha256(np.ascontiguousarray(a_mw).tobytes())
-    digest.update(np.ascontiguousarray(b_mw).tobytes())
+    digest = hashlib.sha256()
+    for term in env.sim.budget.terms:  # A and B (a sparse budget's links too)
+        digest.update(np.ascontiguousarray(term).tobytes())
     return digest.hexdigest()
 
 
