@@ -230,6 +230,17 @@ def held_out_seeds(realisations: int) -> list[int]:
     return [EVAL_NETWORK_SEED0 + r for r in range(realisations)]
 
 
+def evaluation_grid(
+    episodes: int, realisations: int, seed0: int = EVAL_SEED0, config: dict[str, Any] | None = None
+) -> list[tuple[int, int | None]]:
+    """The (episode seed, network seed) pairs every agent runs: each of `episodes` seeds on
+    each held-out realisation; with a config that names its own `realisations`, the seeds
+    alone (each episode draws its realisation from that pool)."""
+    if "realisations" in (config or {}):
+        return [(seed0 + i, None) for i in range(episodes)]
+    return [(seed0 + i, ns) for ns in held_out_seeds(realisations) for i in range(episodes)]
+
+
 def training_pool_seeds(run_config: dict[str, Any], realisations: int) -> list[int] | None:
     """The first `realisations` network seeds of a run's training pool (its in-sample
     realisations), or None for runs that recorded no pool."""
@@ -270,9 +281,7 @@ def compare(
             specs.append((ref, None))
     scen = load_scenario(scenario)
     own_pool = "realisations" in (config or {})
-    grid = [(seed0 + i, None if own_pool else ns)
-            for ns in ([None] if own_pool else held_out_seeds(realisations))
-            for i in range(episodes)]  # fmt: skip
+    grid = evaluation_grid(episodes, realisations, seed0, config)
     envs: dict[str, TiltEnv] = {}
 
     def env_for(action: str) -> TiltEnv:

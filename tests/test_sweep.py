@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from cellsim.errors import ConfigError
-from cellsim.evaluation import EVAL_SEED0, compare, mean_ci95, to_json
+from cellsim.evaluation import EVAL_SEED0, compare, evaluation_grid, mean_ci95, to_json
 from cellsim.sweep import load_sweep, parse_sweep, run_sweep
 from cellsim.sweep.results import CSV_COLUMNS
 from tests.test_cli import error_line, run_cli
@@ -178,9 +178,10 @@ def test_local_sweep_records_every_trial_and_the_failure(local_run):
             assert "Traceback" not in r["error"] and r["traceback"]
         else:
             assert r["status"] == "ok", r
-            assert [e["seed"] for e in r["episode_results"]] == [EVAL_SEED0, EVAL_SEED0 + 1]
+            grid = evaluation_grid(2, 3, EVAL_SEED0)  # compare's: seeds × realisations
+            assert [(e["seed"], e["network_seed"]) for e in r["episode_results"]] == grid
             assert r["reward"] == pytest.approx(
-                sum(e["reward"] for e in r["episode_results"]) / 2)
+                sum(e["reward"] for e in r["episode_results"]) / len(grid))
             assert r["wall_s"] > 0
     trained = [r for r in records.values() if r["label"] == "a2c"]
     assert all((Path(r["run_dir"]) / "model.zip").is_file() for r in trained)

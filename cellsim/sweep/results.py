@@ -124,23 +124,23 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _episode(
-    seed: int, reward: float, tilt_changes: float, kpis: dict[str, float]
-) -> EpisodeResult:
+def _episode(record: dict[str, Any]) -> EpisodeResult:
+    """An episode (or a trial, for a trained agent: its mean over the evaluation episodes)."""
     empty = np.zeros(0)
     return EpisodeResult(
-        seed=seed, reward=reward, kpis=kpis, hours=empty,
-        per_step={}, rates_mbps=empty, rate_weights=empty, tilt_changes=tilt_changes,
+        seed=record["seed"], reward=record["reward"], kpis=record["kpis"], hours=empty,
+        per_step={}, rates_mbps=empty, rate_weights=empty, tilt_changes=record["tilt_changes"],
+        network_seed=record.get("network_seed", -1),
+        tilt_changes_per_cell_day=record.get("tilt_changes_per_cell_day", float("nan")),
     )  # fmt: skip
 
 
 def agent_result(label: str, records: list[dict[str, Any]]) -> AgentResult:
     """A trained agent's trials (one per seed), or a built-in policy's evaluation episodes."""
     if records[0]["seed"] is None:
-        eps = [_episode(e["seed"], e["reward"], e["tilt_changes"], e["kpis"])
-               for e in records[0]["episode_results"]]  # fmt: skip
+        eps = [_episode(e) for e in records[0]["episode_results"]]
         return AgentResult(label, eps, records[0].get("simulator_evaluations"))
-    eps = [_episode(r["seed"], r["reward"], r["tilt_changes"], r["kpis"]) for r in records]
+    eps = [_episode(r) for r in records]
     return AgentResult(label, eps)
 
 

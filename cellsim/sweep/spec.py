@@ -117,7 +117,8 @@ class SweepFile(BaseModel):
     scenarios: list[str] = Field(min_length=1, description="scenario names or files")
     agents: list[AgentEntry] = Field(min_length=1)
     seeds: int | list[int] = Field(10, description="N (seeds 0..N-1) or a list of seeds ≥ 0")
-    episodes: int = Field(DEFAULT_EPISODES, gt=0, description="evaluation seeds, as compare")
+    episodes: int = Field(DEFAULT_EPISODES, gt=0, description="evaluation seeds per held-out "
+                          "realisation (three), as compare")  # fmt: skip
     config: dict[str, Any] = Field(default_factory=dict, description="env config overrides, "
                                    "training and evaluation")  # fmt: skip
 

@@ -49,10 +49,10 @@ def _train(trial: dict[str, Any], run: Path) -> Path:
 
 
 def _evaluate(trial: dict[str, Any], run: Path | None) -> tuple[list[dict[str, Any]], int | None]:
-    """Per-episode results on the standard evaluation seeds, and the simulator evaluations a
-    search policy (the oracle) made."""
+    """Per-episode results on compare's grid (evaluation seeds × held-out realisations), and
+    the simulator evaluations a search policy (the reference) made."""
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.evaluation import HELD_OUT, run_episode
+    from cellsim.evaluation import HELD_OUT, evaluation_grid, run_episode
     from cellsim.policies import make_policy
     from cellsim.training import load_run
 
@@ -65,10 +65,11 @@ def _evaluate(trial: dict[str, Any], run: Path | None) -> tuple[list[dict[str, A
         trained = run_config["env_config"].get("action", "discrete")
         env = TiltEnv(trial["scenario_path"], {**config, "action": trained})
     episodes = []
-    for i in range(trial["episodes"]):
-        ep = run_episode(env, policy, EVAL_SEED0 + i)
-        episodes.append({"seed": ep.seed, "reward": ep.reward, "tilt_changes": ep.tilt_changes,
-                         "kpis": ep.kpis})  # fmt: skip
+    for seed, network_seed in evaluation_grid(trial["episodes"], 3, EVAL_SEED0, trial["config"]):
+        ep = run_episode(env, policy, seed, network_seed)
+        episodes.append({"seed": ep.seed, "network_seed": ep.network_seed, "reward": ep.reward,
+                         "tilt_changes": ep.tilt_changes, "kpis": ep.kpis,
+                         "tilt_changes_per_cell_day": ep.tilt_changes_per_cell_day})  # fmt: skip
     return episodes, getattr(policy, "evaluations", None)
 
 
@@ -93,6 +94,8 @@ def run_trial(trial: dict[str, Any], out: str) -> dict[str, Any]:
         trial, status="ok", error="",
         reward=float(np.mean([e["reward"] for e in episodes])),
         tilt_changes=float(np.mean([e["tilt_changes"] for e in episodes])),
+        tilt_changes_per_cell_day=float(np.mean([e["tilt_changes_per_cell_day"]
+                                                 for e in episodes])),
         kpis=kpis, wall_s=round(time.perf_counter() - started, 3),
         run_dir=str(run) if run is not None else "", episode_results=episodes,
         simulator_evaluations=evaluations,
