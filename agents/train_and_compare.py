@@ -22,7 +22,7 @@ def main() -> None:
     results = compare(args.scenario, ["rule-geometric", "rule-son", f"ppo={run}"], episodes=5)
     doc = to_json(args.scenario, results)
     print(to_markdown(doc, episodes=5))
-    print(f"PPO score: {doc['agents']['ppo']['score']:.2f} (0 = planning rule, 1 = oracle)")
+    print(f"PPO score: {doc['agents']['ppo']['score']:.2f} (0 = planning rule, 1 = reference)")
 
 
 if __name__ == "__main__":

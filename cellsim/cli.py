@@ -411,16 +411,17 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         help="evaluate agents on the same seeds: rewards, KPIs, 95%% CIs, normalised scores",
         description="Every agent runs the same evaluation seeds (held-out realisations). "
         "Agents: hold, best-uniform, static-plan, rule-geometric, rule-son (the baselines: the "
-        "default, or the word 'baselines'), oracle, or NAME=RUN_DIR for a trained run. "
-        "Score = (R − R_rule-geometric) / (R_oracle − R_rule-geometric); rule-geometric and "
-        "oracle are always evaluated.",
+        "default, or the word 'baselines'), reference, or NAME=RUN_DIR for a trained run. "
+        "Score = (R − R_rule-geometric) / (R_reference − R_rule-geometric); rule-geometric and "
+        "reference (the day's best trajectory under the agent's constraints) are always "
+        "evaluated.",
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--agents", nargs="+", metavar="AGENT",
                    help="hold, best-uniform, static-plan, rule-geometric, rule-son, baselines "
-                   "(those five: the default), oracle, or NAME=RUN_DIR[,RUN_DIR…] (folders from "
+                   "(those five: the default), reference, or NAME=RUN_DIR[,RUN_DIR…] (folders from "
                    "cellsim train; several runs of one recipe are pooled); rule-geometric and "
-                   "oracle are always added")
+                   "reference are always added")
     p.add_argument("--episodes", type=_positive_int, default=10,
                    help="evaluation seeds per realisation (default 10)")
     p.add_argument("--realisations", type=_positive_int, default=3,
@@ -466,15 +467,16 @@ def _run_compare(args: argparse.Namespace) -> None:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
-        help="the main job: train PPO, compare with the rules and the oracle, draw maps",
+        help="the main job: train PPO, compare with the baselines and the reference, draw maps",
         description="Train PPO on the scenario (or reuse the model already in OUT/ppo), "
-        "compare it with rule-geometric, rule-son and the oracle on the same seeds, and draw "
+        "compare it with the baselines and the reference on the same seeds, and draw "
         "before/after SINR maps; prints where everything is.",
     )
     p.add_argument("--scenario", default="hex7", help="scenario (default hex7)")
     p.add_argument("--out", default="results/demo", help="results folder (default results/demo)")
     p.add_argument("--timesteps", type=_positive_int, help="PPO steps (default: agents/ppo.yml)")
-    p.add_argument("--episodes", type=_positive_int, default=10, help="evaluation seeds")
+    p.add_argument("--episodes", type=_positive_int, default=5,
+                   help="evaluation seeds per held-out realisation (default 5; 3 realisations)")
     p.set_defaults(run=_run_demo)
 
 
@@ -513,7 +515,8 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=list(MAP_KINDS),
                    help="what to draw (default sinr; server for a .geojson)")
     p.add_argument("--policy", metavar="P",
-                   help="rule-geometric, rule-son, oracle or a run folder (default: none)")
+                   help="a built-in policy (rule-geometric, static-plan, reference, …) or a "
+                   "run folder (default: none)")
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="time of day (default 11:00)")
     p.add_argument("--compare", nargs=2, metavar=("POLICY_A", "POLICY_B"),
@@ -581,7 +584,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", required=True, help="scenario name or file (layout.type sites)")
     p.add_argument("--policy", required=True, metavar="P",
-                   help="a built-in policy (rule-geometric, rule-son, static-plan, oracle, …) "
+                   help="a built-in policy (rule-geometric, rule-son, static-plan, reference, …) "
                    "or a run folder")  # fmt: skip
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="the tilts the policy has set by this time of day (default 11:00)")
@@ -617,7 +620,8 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--policy", required=True, metavar="P",
-                   help="rule-geometric, rule-son, oracle or NAME=RUN_DIR")
+                   help="a built-in policy (rule-geometric, static-plan, reference, …) or "
+                   "NAME=RUN_DIR")
     p.add_argument("--seed", type=_seed, default=0, help="episode seed (default 0)")
     p.add_argument("--every", type=_positive_int, default=1,
                    help="keep every Nth step (default 1)")
@@ -682,7 +686,8 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--agents", nargs="+", required=True, metavar="AGENT",
-                   help="rule-geometric, rule-son, oracle or NAME=RUN_DIR")
+                   help="built-in policies (rule-geometric, static-plan, reference, …) or "
+                   "NAME=RUN_DIR")
     p.add_argument("--episodes", type=_positive_int, default=3, help="seeds (default 3)")
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="time of day of the maps (default 11:00)")

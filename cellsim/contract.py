@@ -2,7 +2,7 @@
 
 Everything that maps actions to tilts, builds an observation (the KPI kernel's per-cell columns,
 the observation bounds, the numpy per-cell agent observation and its torch twin in
-`cellsim.policies.networks`) or sums a reward (the env, the per-cell env, the oracle, every
+`cellsim.policies.networks`) or sums a reward (the env, the per-cell env, the reference, every
 evaluation) derives from the three tables here. Adding an observation feature is one entry in
 `CELL_FEATURES` (plus the kernel's value for a KPI feature); adding a reward term is one entry in
 `REWARD_TERMS` (its config weight appears in the scenario schema by itself).
@@ -370,7 +370,7 @@ def reward_terms(inputs: RewardInputs) -> dict[str, float]:
 
 
 def total_reward(terms: dict[str, float], weights: RewardWeights) -> float:
-    """The one reward: Σ weight × term, used by the env, the oracle and every evaluation."""
+    """The one reward: Σ weight × term, used by the env, the reference and every evaluation."""
     return float(sum(getattr(weights, name) * value for name, value in terms.items()))
 
 

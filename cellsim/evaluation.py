@@ -1,12 +1,13 @@
 """Run policies over seeds and compare them: every agent on the same evaluation seeds.
 
 Agents are built-in policies (`hold`, `best-uniform`, `static-plan`, `rule-geometric`,
-`rule-son`, `oracle`) or trained runs (`NAME=RUN_DIR`); without a list, the baselines
+`rule-son`, `reference`) or trained runs (`NAME=RUN_DIR`); without a list, the baselines
 (`BASELINES`), and the word `baselines` in a list stands for them. Each gets the same
 scenario, env config (its own action type) and seeds; results are the mean and 95 % confidence
 interval (Student t over episodes) of the episode reward and of each KPI, and a normalised
-score (R − R_rule-geometric) / (R_oracle − R_rule-geometric): 0 is the planning rule, 1 the
-oracle. rule-geometric and oracle are always evaluated, as the score needs them.
+score (R − R_rule-geometric) / (R_reference − R_rule-geometric): 0 is the planning rule, 1 the
+reference (the day's best tilt trajectory under the agent's constraints). rule-geometric and
+reference are always evaluated, as the score needs them.
 
 Episodes run on held-out network realisations (`realisations.split = "eval"`, three network
 seeds from 1 000 000 on, which no training pool of the default split holds), one drawn per
@@ -25,7 +26,7 @@ from scipy import stats
 
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.policies import BUILTIN_POLICIES, make_policy
+from cellsim.policies import BUILTIN_POLICIES, RETIRED_POLICIES, check_policy_name, make_policy
 from cellsim.scenario import EVAL_NETWORK_SEED0, RealisationConfig, load_scenario
 
 if TYPE_CHECKING:
@@ -33,10 +34,10 @@ if TYPE_CHECKING:
 
 EVAL_SEED0 = 20_000
 #: compare's default: three held-out realisations, each episode seed drawing one (a config's
-#: own `realisations` replaces it). Three keeps the oracle's per-realisation plans affordable
+#: own `realisations` replaces it). Three keeps the reference's per-realisation plans affordable
 #: (≈ 25 s a day on hex7) while the interval covers realisations, not demand noise alone.
 HELD_OUT: dict[str, Any] = {"realisations": {"split": "eval", "pool_size": 3}}
-REFERENCE_AGENTS = ("rule-geometric", "oracle")
+REFERENCE_AGENTS = ("rule-geometric", "reference")
 #: compare's default agents: what any dynamic result must beat (`cellsim.policies.baselines`,
 #: `cellsim.policies.rules`); static-plan is the main one.
 BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
@@ -172,6 +173,8 @@ def parse_agent(spec: str) -> tuple[str, list[str] | None]:
         return name, paths
     if spec in BUILTIN_POLICIES:
         return spec, None
+    if spec in RETIRED_POLICIES:
+        check_policy_name(spec)
     if Path(spec, "config.yml").is_file():
         return Path(spec).name, [spec]
     raise ConfigError(

@@ -94,7 +94,7 @@ def _training_setups(
     return out
 
 
-def imitate_oracle(
+def imitate_reference(
     model: Any,
     scenario: str,
     env_config: dict[str, Any],

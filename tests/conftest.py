@@ -5,6 +5,15 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def plan_cache_in_a_temporary_folder(tmp_path_factory):
+    """The reference's plans go to a folder of the test session, not the user's cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CELLSIM_CACHE_DIR", str(tmp_path_factory.mktemp("plan-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Tiny policy networks: torch's thread pool only adds contention on a busy machine."""

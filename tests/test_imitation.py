@@ -14,7 +14,7 @@ from stable_baselines3 import PPO
 from cellsim.env.neighbours import network_neighbours
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.imitation import ImitationSettings, imitate_oracle, imitation_settings
+from cellsim.imitation import ImitationSettings, imitate_reference, imitation_settings
 from cellsim.policies.networks import SharedCellActorPolicy
 from cellsim.policies.reference import Reference
 from cellsim.policies.shared import SharedCellPolicy
@@ -55,7 +55,7 @@ def test_imitation_makes_the_actor_choose_the_references_moves():
     before = agreement(model, env, held_out)
     settings = ImitationSettings(iterations=3, episodes_per_iteration=4, epochs=20,
                                  batch_size=64, learning_rate=3e-3)  # fmt: skip
-    stats = imitate_oracle(model, "hex7", one_network, settings, seed=0, progress_bar=False)
+    stats = imitate_reference(model, "hex7", one_network, settings, seed=0, progress_bar=False)
     assert stats["imitation_labels"] == 3 * 4 * 8 * 21
     assert stats["imitation_agreement"] > 0.6
     after = agreement(model, env, held_out)
@@ -72,7 +72,7 @@ def test_imitation_is_reproducible():
                     seed=1, device="cpu")  # fmt: skip
         settings = ImitationSettings(iterations=2, episodes_per_iteration=1, epochs=2,
                                      env_variants=[{}, {"kpi": {"rsrp_min_dbm": -90}}])
-        imitate_oracle(model, "hex7", SHORT, settings, seed=1, progress_bar=False)
+        imitate_reference(model, "hex7", SHORT, settings, seed=1, progress_bar=False)
         return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
 
     assert torch.equal(trained_weights(), trained_weights())

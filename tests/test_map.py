@@ -83,7 +83,7 @@ def test_compare_two_policies_side_by_side(tmp_path):
     "argv",
     [
         ["map", "--compare", "rule-son", "rule-son"],
-        ["map", "--compare", "rule-son", "oracle", "--policy", "rule-son"],
+        ["map", "--compare", "rule-son", "reference", "--policy", "rule-son"],
     ],
 )
 def test_bad_compare_is_one_line(argv, capsys, tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import pytest
 
 from cellsim.cli import main
 
-SHORT = '{"episode_hours": 3, "start_hour": 9}'  # 12 steps: the oracle stays quick
+SHORT = '{"episode_hours": 3, "start_hour": 9}'  # 12 steps: the reference stays quick
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -42,7 +42,7 @@ def test_report_is_self_contained(report):
     assert all(src.startswith("data:image/png;base64,") for src in images)
     for heading in ("Comparison", "Before/after", "SINR maps per agent", "<table>"):
         assert heading in page
-    for agent in ("rule-geometric", "rule-son", "oracle"):
+    for agent in ("rule-geometric", "rule-son", "reference"):
         assert f"<td>{agent}</td>" in page
 
 

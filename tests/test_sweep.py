@@ -2,7 +2,7 @@
 
 One small sweep (hex7, 1-hour episodes, 2 evaluation seeds) runs once per engine: rule-son, a2c
 on two seeds (32 steps) and an a2c whose negative learning rate makes training raise, plus the
-references rule-geometric and oracle that every sweep gets. Resume tests work on copies of the
+references rule-geometric and reference that every sweep gets. Resume tests work on copies of the
 local sweep's folder, so they only run what they have to.
 """
 
@@ -39,7 +39,7 @@ SWEEP = {
          "hyperparams": {"n_envs": 1, "learning_rate": -1}},
     ],
 }  # fmt: skip
-N_TRIALS = 7  # rule-son, 2 × a2c, 2 × a2c-broken, rule-geometric, oracle
+N_TRIALS = 7  # rule-son, 2 × a2c, 2 × a2c-broken, rule-geometric, reference
 N_FAILED = 2
 
 
@@ -76,7 +76,7 @@ def test_expansion_adds_references_and_runs_rules_once(sweep_file):
     for t in sweep.trials:
         by_label.setdefault(t.label, []).append(t)
     assert {k: len(v) for k, v in by_label.items()} == {
-        "rule-son": 1, "a2c": 2, "a2c-broken": 2, "rule-geometric": 1, "oracle": 1,
+        "rule-son": 1, "a2c": 2, "a2c-broken": 2, "rule-geometric": 1, "reference": 1,
     }  # fmt: skip
     assert [t.seed for t in by_label["a2c"]] == [0, 1]
     assert by_label["rule-son"][0].seed is None  # a rule does not depend on a training seed
@@ -208,7 +208,7 @@ def test_table_file_has_one_row_per_trial(local_run):
 
 
 def test_aggregate_is_the_compare_document(local_run):
-    """Rules and the oracle match `cellsim compare` on the same seeds exactly; a trained agent's
+    """Rules and the reference match `cellsim compare` on the same seeds exactly; a trained agent's
     interval is across training seeds."""
     _, out = local_run
     doc = json.loads((out / "results.json").read_text())
@@ -216,7 +216,7 @@ def test_aggregate_is_the_compare_document(local_run):
     sdoc = doc["scenarios"]["hex7"]
     assert sdoc["missing"] == {"a2c-broken": {"ok": 0, "failed": 2, "pending": 0}}
     reference = to_json("hex7", compare("hex7", ["rule-son"], 2, SWEEP["config"]))
-    for name in ("rule-son", "rule-geometric", "oracle"):
+    for name in ("rule-son", "rule-geometric", "reference"):
         mine = {k: v for k, v in sdoc["agents"][name].items() if k != "trials"}
         assert mine == reference["agents"][name]  # score included
     a2c = [r for r in read_records(out).values() if r["label"] == "a2c"]
@@ -276,9 +276,9 @@ def test_ctrl_c_keeps_finished_trials(tmp_path):
         cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=default_sigint,
     )  # fmt: skip
-    deadline = time.monotonic() + 180  # a loaded CI machine may take long to finish the oracle
+    deadline = time.monotonic() + 180  # a loaded CI machine may take long to finish the reference
     while time.monotonic() < deadline and proc.poll() is None:
-        if (out / "trials.jsonl").is_file():  # the oracle is done: an a2c trial is in flight
+        if (out / "trials.jsonl").is_file():  # the reference is done: an a2c trial is in flight
             break
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)

@@ -641,7 +641,7 @@ def test_cli_ctrl_c_exits_130_with_a_checkpoint(tmp_path, capsys, monkeypatch):
 
 #: A tiny run of each shared agent: ppo-shared steps hex7 (timesteps count network steps),
 #: ippo-shared its 21 cells as sub-envs (timesteps count cell-steps), dagger-shared imitates the
-#: oracle for one short episode and takes no PPO step.
+#: reference for one short episode and takes no PPO step.
 SHARED_RUNS = {
     "ppo-shared": {"timesteps": 8 * 2, "hyperparams": {"n_steps": 8, "batch_size": 8,
                                                        "n_epochs": 1}, "every": 8},
@@ -687,7 +687,7 @@ def test_compare_accepts_a_shared_policy_on_another_network(shared_run):
 
     results = compare("outage", ["rule-son", f"shared={shared_run}"], episodes=1,
                       config={"episode_hours": 1})  # fmt: skip
-    assert set(results) == {"rule-son", "shared", "rule-geometric", "oracle"}
+    assert set(results) == {"rule-son", "shared", "rule-geometric", "reference"}
     assert np.isfinite(results["shared"].episodes[0].reward)
 
 

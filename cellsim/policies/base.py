@@ -1,4 +1,4 @@
-"""What every policy shares: Stable-Baselines3's `predict`, so rules, the oracle and trained
+"""What every policy shares: Stable-Baselines3's `predict`, so rules, the reference and trained
 models are evaluated by exactly the same loop (and by SB3's `evaluate_policy`)."""
 
 from __future__ import annotations

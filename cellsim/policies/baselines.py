@@ -33,7 +33,7 @@ Decisions:
   re-tilted cell's row. What this loses against the full-day objective is measured in README
   ("Baselines").
 - Plans are cached per (realisation, outage pattern, starting tilts and clock, config) in the
-  policy, like the oracle's, so episodes on the same realisation pay once.
+  policy, like the reference's, so episodes on the same realisation pay once.
 """
 
 from __future__ import annotations

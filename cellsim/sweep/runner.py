@@ -4,7 +4,7 @@ aggregate.
 Decisions:
 - Resuming is re-running the same command: trials recorded `ok` are skipped, failed ones and
   those never recorded (in flight when the sweep was interrupted) run again.
-- Long trials go first (the oracle, then trained agents, then the rules), so the last trials to
+- Long trials go first (the reference, then trained agents, then the rules), so the last trials to
   finish are short ones and workers stay busy to the end.
 - Progress is a tqdm bar on stderr (ok and failed counts); each failure is printed with its error
   when it happens, and results.md / results.json are rewritten at the end, also after Ctrl-C.
@@ -39,7 +39,7 @@ class SweepOutcome:
 
 
 def _cost(trial: Trial) -> int:
-    return 0 if trial.agent == "oracle" else 1 if trial.trainable else 2
+    return 0 if trial.agent == "reference" else 1 if trial.trainable else 2
 
 
 def default_out(sweep: Sweep) -> Path:

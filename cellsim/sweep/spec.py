@@ -4,9 +4,9 @@ into trials with stable ids.
 Decisions:
 - An agent entry is a trainable agent of `cellsim.training.AGENTS` (trained with
   `agents/AGENT.yml` plus the entry's `hyperparams`, optionally crossed with a `grid` of values)
-  or a built-in policy (`rule-geometric`, `rule-son`, `oracle`), which takes no training,
+  or a built-in policy (`rule-geometric`, `rule-son`, `reference`, …), which takes no training,
   hyperparameters or seed: it is one trial per scenario, evaluated once.
-- Like `cellsim compare`, every scenario also gets the references `rule-geometric` and `oracle`
+- Like `cellsim compare`, every scenario also gets the references `rule-geometric` and `reference`
   (the normalised score needs them); they are added when the file does not list them.
 - A trial's id is a hash of everything that decides its numbers (scenario, agent, name,
   hyperparameters, timesteps, seed, env config, evaluation episodes), so the same trial has the
@@ -49,7 +49,8 @@ class AgentEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    agent: str = Field(description="ppo, a2c, dqn, sac, td3, rule-geometric, rule-son, oracle")
+    agent: str = Field(description="ppo, a2c, dqn, sac, td3, or a built-in policy (hold, "
+                       "static-plan, rule-son, reference, …)")
     name: str | None = Field(default=None, description="label in the results (default: agent)")
     timesteps: int | None = Field(
         default=None, gt=0, description="training steps (default: the YAML's)"

@@ -28,7 +28,7 @@ class AgentSpec:
     #: which env the agent trains on: the centralised env, the centralised env with its joint
     #: action flattened to one Discrete (DQN), or the per-cell front-end (every cell a sample)
     env: Literal["central", "joint-discrete", "per-cell"] = "central"
-    #: "sb3": the algorithm's learn(); "imitation": DAgger from the oracle first
+    #: "sb3": the algorithm's learn(); "imitation": DAgger from the reference first
     #: (cellsim.imitation), then learn() for the remaining steps
     trainer: Literal["sb3", "imitation"] = "sb3"
     #: the model is one per-cell actor: it acts on any network (bound to it at evaluation)
@@ -78,7 +78,7 @@ AGENTS: dict[str, AgentSpec] = {
                   "one per-cell actor trained on the per-cell env (independent PPO)",
                   env="per-cell", shared=True),
         AgentSpec("dagger-shared", "stable_baselines3:PPO", "discrete",
-                  "the ppo-shared actor trained by imitating the oracle (DAgger)",
+                  "the ppo-shared actor trained by imitating the reference (DAgger)",
                   trainer="imitation", shared=True),
     )
 }  # fmt: skip

@@ -292,16 +292,16 @@ def _check_imitation(agent: AgentSpec, hyper: dict[str, Any], env_config: EnvCon
     if hyper.get("policy") != "SharedCellActorPolicy":
         raise ConfigError(
             f"--agent {agent.name}: imitation needs policy SharedCellActorPolicy, got "
-            f"{hyper.get('policy')!r} (the oracle's moves train a per-cell actor)"
+            f"{hyper.get('policy')!r} (the reference's moves train a per-cell actor)"
         )
     return imitation_settings(hyper.get("imitation", {}), env_config,
                               f"--agent {agent.name} hyperparams")  # fmt: skip
 
 
 def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
-    """The oracle warm start before PPO (cellsim.imitation); a checkpoint after it, so that a
+    """The reference warm start before PPO (cellsim.imitation); a checkpoint after it, so that a
     resumed run goes straight on to PPO. Its figures go to imitation.json (metrics.json)."""
-    from cellsim.imitation import imitate_oracle, imitation_settings
+    from cellsim.imitation import imitate_reference, imitation_settings
 
     env_config = config["env_config"]
     settings = imitation_settings(
@@ -309,7 +309,7 @@ def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) 
         f"{run}/config.yml",
     )  # fmt: skip
     started = time.perf_counter()
-    stats = imitate_oracle(model, config["scenario"], env_config, settings, config["seed"],
+    stats = imitate_reference(model, config["scenario"], env_config, settings, config["seed"],
                            progress_bar)  # fmt: skip
     stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)
     atomic_write_text(run / "imitation.json", json.dumps(stats, indent=1))
@@ -384,7 +384,7 @@ def train(spec: TrainSpec) -> Path:
             )  # fmt: skip
     except KeyboardInterrupt:
         if imitating:  # half an imitation is not worth keeping: a resumed run starts it again
-            print(f"\ninterrupted while imitating the oracle; start again with: "
+            print(f"\ninterrupted while imitating the reference; start again with: "
                   f"cellsim train --resume --out {run}")  # fmt: skip
             raise
         path = save_checkpoint(model, run)

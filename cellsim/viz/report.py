@@ -55,9 +55,9 @@ def tilts_near(result: AgentResult, hour: float) -> tuple[np.ndarray, float]:
 
 
 def best_agent(doc: dict) -> str:
-    """The agent with the highest mean reward, the references aside (else the oracle)."""
+    """The agent with the highest mean reward, the references aside (else the reference)."""
     agents = {n: s for n, s in doc["agents"].items() if n not in REFERENCE_AGENTS}
-    agents = agents or {"oracle": doc["agents"]["oracle"]}
+    agents = agents or {"reference": doc["agents"]["reference"]}
     return max(agents, key=lambda n: agents[n]["reward_mean"])
 
 
@@ -75,7 +75,7 @@ def build_report(env: TiltEnv, results: dict[str, AgentResult], episodes: int,
         f"<p>{html.escape(env.scenario.description)}. {sim.n_cells} cells, "
         f"{sim.raster.n_points:,} outdoor raster points, {episodes} evaluation seed(s).</p>",
         "<h2>Comparison</h2>", markdown_table_html(to_markdown(doc, episodes)),
-        "<p>Score: 0 is the planning rule (rule-geometric), 1 the oracle.</p>",
+        "<p>Score: 0 is the planning rule (rule-geometric), 1 the reference.</p>",
         f"<h2>Before/after: rule-geometric vs {html.escape(best)}</h2>",
         _img(before_after_figure(sim, {"rule-geometric": plans["rule-geometric"][0],
                                        best: plans[best][0]}, at, name),

@@ -136,12 +136,15 @@ def test_builtin_policy_names(env):
         "static-plan",
         "rule-geometric",
         "rule-son",
-        "oracle",
+        "reference",
     }
     assert isinstance(make_policy("rule-son", env), SonRule)
     assert isinstance(make_policy("rule-geometric", env), GeometricRule)
     with pytest.raises(ConfigError, match="rule-son"):
         make_policy("rule-sun", env)
+    with pytest.raises(ConfigError, match="retired: use reference") as err:
+        make_policy("oracle", env)
+    assert "\n" not in str(err.value)
 
 
 # ------------------------------------------------------------------------------ rule-son
