@@ -361,10 +361,11 @@ def build_link_budget(
     tilt_range_deg: tuple[float, float] | None = None,
 ) -> LinkBudget | SparseLinkBudget:
     """The link budget a network gets: dense, or sparse for large networks (one place to
-    choose, `cellsim.sparse_budget.budget_kind`: from 400 cells on, or $CELLSIM_LINK_BUDGET =
-    dense | sparse). `links` is a realisation's link state, or the generator to draw it from
-    (a large network's sparse budget draws it per cluster of sites, never whole); the tilt
-    range (the env's) tightens the sparse budget's selection and bound."""
+    choose, `cellsim.sparse_budget.budget_kind`: from 800 cells or 5e7 links on, or as
+    $CELLSIM_LINK_BUDGET = dense | sparse says). `links` is a realisation's link state, or
+    the generator to draw it from (a large network's sparse budget draws it per cluster of
+    sites, never whole); the tilt range (the env's) tightens the sparse budget's selection
+    and bound."""
     from cellsim.sparse_budget import SparseLinkBudget, auto_radius_m, budget_kind
 
     if budget_kind(len(layout.cells), len(receivers)) == "sparse":

@@ -100,8 +100,10 @@ class Simulator:
         )  # fmt: skip
         #: the realisation in use; `base_seed` is the network's own (maps, neighbour lists)
         self.base_seed = self.network_seed = network_seed
+        # the terms' shape tells a dense budget's from a sparse one's (K links per point)
         self._links_key = scenario_key(scenario.model_dump_json(exclude={"env", "name",
-                                                                          "description"}))
+                                                                          "description"})
+                                       + str(self.budget.terms[0].shape))  # fmt: skip
         realisations.CACHE.put((self._links_key, network_seed), self.budget.terms)
         if config.action == "discrete":  # tilts stay on this grid: precompute every row
             grid = TiltSpace.of(config).grid_deg

@@ -59,8 +59,10 @@ from cellsim.sparse_kernels import (
 KIND_ENV = "CELLSIM_LINK_BUDGET"  # auto (default) | dense | sparse
 SLOTS_ENV = "CELLSIM_SPARSE_SLOTS"  # K, links kept per point
 DEFAULT_SLOTS = 40
-#: auto: sparse from this many cells on (below it the dense fold is as fast, and exact)
-SPARSE_MIN_CELLS = 400
+#: auto: sparse from this many cells on (at 507 cells the two step equally fast, and dense is
+#: exact: BENCHMARKS.md), or from this many links on (the dense arrays would not fit in memory)
+SPARSE_MIN_CELLS = 800
+SPARSE_MIN_LINKS = 50_000_000
 #: (cells × points) of one build piece: bounds the float64 temporaries of the dense physics
 PIECE_LINKS = 3_000_000
 #: sites × points above which a realisation is drawn per cluster of sites within `radius_m`
@@ -69,8 +71,8 @@ DENSE_DRAW_MAX_LINKS = 30_000_000
 RADIUS_SPACINGS = 5.0
 #: cluster size of the per-cluster draw, in site spacings (a square of sites sharing one field
 #: grid: larger clusters share more FFT work but compute links farther than `radius_m`)
-CLUSTER_SPACINGS = 2.0
-FAR_SAMPLE_POINTS = 128
+CLUSTER_SPACINGS = 3.0
+FAR_SAMPLE_POINTS = 48
 #: bytes per kept link at use: A, B, rx (float32), cell (int32), table index (int16)
 LINK_BYTES = 18
 _INT16_SPAN = 32000
@@ -109,14 +111,16 @@ def default_slots() -> int:
 
 
 def budget_kind(n_cells: int, n_points: int) -> str:
-    """ "dense" or "sparse": $CELLSIM_LINK_BUDGET if set, else sparse from SPARSE_MIN_CELLS
-    cells on (where K links per point are several times fewer than the cells)."""
+    """The link budget of a network: "dense" or "sparse", $CELLSIM_LINK_BUDGET if set, else
+    sparse from SPARSE_MIN_CELLS cells (K links per point many times fewer than the cells) or
+    SPARSE_MIN_LINKS links on."""
     kind = os.environ.get(KIND_ENV, "auto") or "auto"
     if kind not in ("auto", "dense", "sparse"):
         raise ConfigError(f"${KIND_ENV} = {kind!r}: allowed auto, dense or sparse")
     if kind != "auto":
         return kind
-    return "sparse" if n_cells >= SPARSE_MIN_CELLS and n_points > 0 else "dense"
+    large = n_cells >= SPARSE_MIN_CELLS or n_cells * n_points >= SPARSE_MIN_LINKS
+    return "sparse" if large and n_points > 0 and n_cells > DEFAULT_SLOTS else "dense"
 
 
 def sparse_memory_bytes(n_cells: int, n_points: int, slots: int) -> float:

@@ -6,6 +6,9 @@ contiguous rows and vectorise (the cell of a link is gathered per point instead 
 row). Decisions:
 - Slot-major, fixed K: no ragged offsets on the hot path; a point with fewer candidates pads its
   slots with zero-power links (they never serve and add nothing).
+- The fold and the load update run blocks of points in parallel (numba threads,
+  NUMBA_NUM_THREADS): only sparse budgets, i.e. networks of hundreds of cells and more, use
+  them, where one env per process is the rule.
 - The load fixed point (`cellsim.kpi.converge_loads`) is shared with the dense budget through
   `add_weight_change`, which picks the dense or the sparse row update by the type of the
   received powers it is given (an array: dense rows; a (cell, rx) tuple: sparse links).
@@ -68,7 +71,7 @@ def _slot_fold(
         best[p] = v if gt else best[p]
 
 
-@nb.njit(**JIT_OPTIONS)
+@nb.njit(parallel=True, **JIT_OPTIONS)
 def evaluate_sparse(
     cell: np.ndarray,
     a_mw: np.ndarray,
@@ -92,20 +95,21 @@ def evaluate_sparse(
     best_cell, interference (mW, load-weighted, serving link excluded).
     """
     n_slots, n_points = rx.shape
-    best_weight = np.empty(POINT_BLOCK, np.float32)
-    for p0 in range(0, n_points, POINT_BLOCK):
+    for block in nb.prange((n_points + POINT_BLOCK - 1) // POINT_BLOCK):
+        p0 = block * POINT_BLOCK
         p1 = min(n_points, p0 + POINT_BLOCK)
         n = p1 - p0
+        best_weight = np.empty(n, np.float32)
         best[p0:p1] = 0.0
         best_cell[p0:p1] = 0
         interference[p0:p1] = 0.0
-        best_weight[:n] = 0.0
+        best_weight[:] = 0.0
         for k in range(n_slots):
             links, rx_k = cell[k, p0:p1], rx[k, p0:p1]
             if any_changed:
                 _slot_receive(links, a_mw[k, p0:p1], b_mw[k, p0:p1], x_index[k, p0:p1],
                               index_offset, table, changed, rx_k)  # fmt: skip
-            _slot_fold(links, rx_k, weight, active, best[p0:p1], best_weight[:n],
+            _slot_fold(links, rx_k, weight, active, best[p0:p1], best_weight,
                        best_cell[p0:p1], interference[p0:p1])  # fmt: skip
 
 
@@ -124,7 +128,7 @@ def _slot_add(
         interference[p] += delta_weight[c] * rx[p] if serving_cell[p] != c else zero
 
 
-@nb.njit(**JIT_OPTIONS)
+@nb.njit(parallel=True, **JIT_OPTIONS)
 def add_sparse_rows(
     cell: np.ndarray,
     rx: np.ndarray,
@@ -135,7 +139,8 @@ def add_sparse_rows(
     """`kernels.add_weighted_rows` over sparse links: every link adds its cell's weight change
     (a cell with no change adds 0; scanning all K slots beats a per-cell index of links)."""
     n_slots, n_points = rx.shape
-    for p0 in range(0, n_points, POINT_BLOCK):
+    for block in nb.prange((n_points + POINT_BLOCK - 1) // POINT_BLOCK):
+        p0 = block * POINT_BLOCK
         p1 = min(n_points, p0 + POINT_BLOCK)
         for k in range(n_slots):
             _slot_add(cell[k, p0:p1], rx[k, p0:p1], delta_weight, serving_cell[p0:p1],

@@ -126,15 +126,14 @@ def test_load_fixed_point_matches_dense(hex7) -> None:  # type: ignore[no-untype
     np.testing.assert_allclose(w_some, w_dense, atol=5e-3)
 
 
-def test_cluster_draws_are_seeded_and_report_the_far_field(hex7) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_draws_are_seeded_and_report_the_far_field() -> None:
     """Drawn per cluster of sites within a radius (as a large network is), a realisation is
     the same for the same seed; links beyond the radius are estimated on a sample."""
-    layout, receivers, setup, _ = hex7
-    layout = build_layout(
-        load_scenario("hex7").model_copy(
-            update={"layout": load_scenario("hex7").layout.model_copy(update={"wraparound": False})}
-        )
-    )
+    scenario = large_hex_scenario(19, 50.0)  # 19 sites over ≈ 2.5 km: several clusters
+    layout = build_layout(scenario)
+    setup = build_radio_setup(scenario, layout)
+    rng = np.random.default_rng(0)
+    receivers = Receivers.outdoor(uniform_in_hexagons(rng, layout, 3000, 35.0))
     budgets = [
         SparseLinkBudget(layout, receivers, setup, np.random.default_rng(7), slots=8,
                          tilt_range_deg=TILT_RANGE, radius_m=600.0)
