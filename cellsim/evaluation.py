@@ -41,6 +41,8 @@ REFERENCE_AGENTS = ("rule-geometric", "reference")
 #: compare's default agents: what any dynamic result must beat (`cellsim.policies.baselines`,
 #: `cellsim.policies.rules`); static-plan is the main one.
 BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
+#: the baseline every agent is paired with in the tables (what dynamic re-tilting must beat)
+MAIN_BASELINE = "static-plan"
 KPI_NAMES = (
     "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share",
     "unserved_share", "overload_share", "weak_coverage_share", "overcoverage_share",
@@ -341,12 +343,28 @@ def to_json(scenario: str, results: dict[str, AgentResult]) -> dict[str, Any]:
         value = (reward - low) / span if abs(span) > 1e-12 else 0.0
         return value + 0.0  # no "-0.00" for the planning rule when the span is negative
 
-    for s in summaries.values():
+    for name, s in summaries.items():
         s["score"] = score(s["reward_mean"])
         if "in_sample" in s:
             s["in_sample"]["score"] = score(s["in_sample"]["reward_mean"])
             s["generalisation_gap"] = s["in_sample"]["score"] - s["score"]
+        if MAIN_BASELINE in results:
+            s[f"vs_{MAIN_BASELINE}"] = paired_gain(results[name], results[MAIN_BASELINE])
     return {"scenario": scenario, "reference": list(REFERENCE_AGENTS), "agents": summaries}
+
+
+def paired_gain(agent: AgentResult, baseline: AgentResult) -> dict[str, Any]:
+    """Mean and 95 % CI of the agent's episode reward minus the baseline's on the same episode
+    (seed and realisation; each run of a pooled agent paired with it): the realisations'
+    spread, shared by both, cancels, so this interval says whether the agent beats the
+    baseline where the two overlapping reward intervals cannot."""
+    theirs = {(e.seed, e.network_seed): e.reward for e in baseline.episodes}
+    diffs = [e.reward - theirs[(e.seed, e.network_seed)] for e in agent.episodes
+             if (e.seed, e.network_seed) in theirs]  # fmt: skip
+    if not diffs:
+        return {"mean": float("nan"), "ci95": [float("nan")] * 2, "pairs": 0}
+    mean, ci = mean_ci95(diffs)
+    return {"mean": mean, "ci95": ci, "pairs": len(diffs)}
 
 
 #: The KPI vector beside the reward in every table: (key, header, digits).
@@ -374,19 +392,21 @@ def to_markdown(doc: dict[str, Any], episodes: int) -> str:
         f"Scenario `{doc['scenario']}`: {first['episodes']} episodes per agent ({episodes} "
         f"seeds × realisations {realisations}, held out), mean [95 % CI]. Score = (R − "
         f"R_{low}) / (R_{high} − R_{low}); in-sample: the same seeds on realisations of the "
-        "run's training pool.",
+        "run's training pool; vs static-plan: the reward difference on the same episodes.",
         "",
-        "| agent | episode reward | score | in-sample score | "
+        "| agent | episode reward | score | in-sample score | vs static-plan (paired) | "
         + " | ".join(h for _, h, _ in TABLE_KPIS) + " |",
-        "|---|---|---:|---:|" + "---|" * len(TABLE_KPIS),
+        "|---|---|---:|---:|---|" + "---|" * len(TABLE_KPIS),
     ]
     for name, s in doc["agents"].items():
         k = s["kpis"]
         inside = f"{s['in_sample']['score']:.2f}" if "in_sample" in s else "–"
         label = f"{name} ({s['runs']} runs)" if s.get("runs", 0) > 1 else name
         cells = [fmt(k[key]["mean"], k[key]["ci95"], d) for key, _, d in TABLE_KPIS]
+        gain = s.get(f"vs_{MAIN_BASELINE}")
+        paired = fmt(gain["mean"], gain["ci95"]) if gain and gain["pairs"] else "–"
         lines.append(
             f"| {label} | {fmt(s['reward_mean'], s['reward_ci95'])} | {s['score']:.2f} "
-            f"| {inside} | " + " | ".join(cells) + " |"
+            f"| {inside} | {paired} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"

@@ -378,3 +378,18 @@ def test_out_that_is_a_file_fails_before_any_episode(tmp_path):
     code, stdout, err = run_cli("compare", "--agents", "rule-son", "--out", str(blocker))
     assert "--out" in one_error_line(code, err)
     assert stdout == ""
+
+
+def test_every_agent_is_paired_with_static_plan_on_the_same_episodes():
+    """The paired gain is the mean of per-episode differences (same seed, same realisation)
+    with its t interval; static-plan's own is exactly 0."""
+    results = compare("hex7", ["static-plan", "hold"], 2, dict(SHORT_DAY), realisations=2)
+    doc = to_json("hex7", results)
+    plan = {(e.seed, e.network_seed): e.reward for e in results["static-plan"].episodes}
+    diffs = [e.reward - plan[(e.seed, e.network_seed)] for e in results["hold"].episodes]
+    gain = doc["agents"]["hold"]["vs_static-plan"]
+    assert gain["pairs"] == 4
+    assert gain["mean"] == pytest.approx(np.mean(diffs), abs=1e-12)
+    np.testing.assert_allclose(gain["ci95"], t_interval(diffs), atol=1e-9)
+    assert doc["agents"]["static-plan"]["vs_static-plan"] == {"mean": 0.0, "ci95": [0.0, 0.0],
+                                                              "pairs": 4}
