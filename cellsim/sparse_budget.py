@@ -20,8 +20,11 @@ Decisions:
 - Realisations of large networks (`radius_m` set) are drawn per cluster of sites over its own
   points (`draw_link_state` on the piece, with an rng spawned per cluster): the same models,
   but links beyond `radius_m` are not part of the realisation (their power at full load is
-  estimated on a sample of points: `far_report`), and an inter-site shadowing correlation only
-  holds within a cluster. Small networks draw exactly what the dense budget draws.
+  estimated on a sample of points: `neglect_report`'s far_sinr_effect_db), and an inter-site
+  shadowing correlation only holds within a cluster. Small networks draw exactly what the
+  dense budget draws.
+- `received_mw` (dense rows) exists for small networks only; neighbour lists ask the budget
+  for `coupling_matrix`, which the sparse budget sums over its links.
 - Which cells a point keeps depends on the realisation (shadowing), so the terms of a
   realisation carry their links' cells and table indices (`SparseTerms`).
 """
@@ -216,7 +219,6 @@ class SparseLinkBudget:
         # the vertical pattern's maximum over the tilt range, by the link's index at offset_lo
         self._window_max = sliding_window_view(self._table, window).max(axis=1)
         self.bound_holds = True
-        self.far_report: dict[str, float] = {}
         self._far_sample: tuple[np.ndarray, np.ndarray] | None = None
         if isinstance(links, LinkState):
             terms = self.realisation_terms(links)
