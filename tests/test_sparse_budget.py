@@ -173,3 +173,32 @@ def test_500_cell_accuracy() -> None:
     row = {k: float(v) for k, v in accuracy.items() if k != "scenario"}
     assert row["sinr_pct_max_diff_db"] <= 0.1
     assert row["coverage_max_rel_diff"] <= 0.005 and row["mean_rate_max_rel_diff"] <= 0.005
+
+
+def test_simulator_switches_realisations_on_a_sparse_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the simulator (the realisation cache included): another realisation changes the
+    step, coming back reproduces it, and a dense simulator of the same scenario in the same
+    process does not pick up the sparse terms from the cache."""
+    from cellsim.scenario import EnvConfig
+    from cellsim.simulator import Simulator
+
+    scenario = load_scenario("hex7")
+    config = EnvConfig.model_validate(scenario.env.model_dump())
+    monkeypatch.setenv("CELLSIM_LINK_BUDGET", "sparse")
+    monkeypatch.setenv("CELLSIM_SPARSE_SLOTS", "12")
+    sim = Simulator(scenario, config, 0)
+    assert isinstance(sim.budget, SparseLinkBudget)
+    tilt = sim.layout.cells.tilt_deg
+    first = sim.evaluate(tilt, 12.0, sim.users_at(12.0))
+    with sim.realisation(5):
+        other = sim.evaluate(tilt, 12.0, sim.users_at(12.0))
+    again = sim.evaluate(tilt, 12.0, sim.users_at(12.0))
+    assert other.mean_rate_mbps != first.mean_rate_mbps
+    assert again.mean_rate_mbps == first.mean_rate_mbps
+    monkeypatch.setenv("CELLSIM_LINK_BUDGET", "dense")
+    dense = Simulator(scenario, config, 0)
+    dense.use_realisation(5)  # cached by the sparse simulator under a different key
+    assert isinstance(dense.budget, LinkBudget)
+    assert dense.evaluate(tilt, 12.0, dense.users_at(12.0)).mean_rate_mbps > 0
