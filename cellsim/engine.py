@@ -186,20 +186,24 @@ class LinkBudget:
     def realisation_terms(self, links: LinkState) -> tuple[np.ndarray, np.ndarray]:
         """A and B (float32 mW, (n_cells, n_points)) of one network realisation: transmit
         power, antenna, path loss with that realisation's LOS and effective heights, its
-        shadowing, and O2I loss. Sectors of a site at one height share their path loss (it
-        depends on the site's links and the mast height only)."""
+        shadowing, and O2I loss. Sectors of a site at one height on one carrier share their
+        path loss (it depends on the site's links, the mast height and the frequency only); a
+        site database's cells each use their own carrier's frequency, other layouts
+        `setup.fc_ghz`."""
         cells, receivers, setup = self._cells, self._receivers, self._setup
         power = np.broadcast_to(np.asarray(setup.tx_power_per_re_dbm, float), (self.n_cells,))
+        fc_ghz = (np.full(self.n_cells, setup.fc_ghz) if cells.frequency_mhz is None
+                  else cells.frequency_mhz / 1000.0)  # fmt: skip
         a_mw = np.empty((self.n_cells, self.n_points), np.float32)
         b_mw = np.empty_like(a_mw)
-        loss_db: dict[tuple[int, float], np.ndarray] = {}
+        loss_db: dict[tuple[int, float, float], np.ndarray] = {}
         for c in range(self.n_cells):
             s = int(cells.site[c])
-            key = (s, float(cells.height_m[c]))
+            key = (s, float(cells.height_m[c]), float(fc_ghz[c]))
             if key not in loss_db:
                 h_e = None if links.h_e_m is None else links.h_e_m[s]
                 pl = setup.pathloss.pathloss_db(
-                    self._d2d_m[s], cells.height_m[c], receivers.height_m, setup.fc_ghz,
+                    self._d2d_m[s], cells.height_m[c], receivers.height_m, key[2],
                     links.los[s], h_e_m=h_e, strict=False,
                 )  # fmt: skip
                 loss_db[key] = pl

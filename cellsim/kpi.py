@@ -512,3 +512,86 @@ def compute_kpis(
         **values, cell=cell, cell_guard=guard, cell_load=load, next_weight=weight,
         sinr_db=sinr_db, rate_mbps=rate,
     )  # fmt: skip
+
+
+#: Network KPIs that combine over carriers as demand-weighted means (each is a share or a mean
+#: over its carrier's demand).
+_DEMAND_WEIGHTED = tuple(
+    n for n in _NETWORK if n not in ("p5_rate_mbps", "total_users", "load_std")
+)
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The `q` quantile of `values` under `weights` (the first value whose cumulative weight
+    reaches q of the total); MIN_RATE_MBPS-free: callers floor their values themselves."""
+    order = np.argsort(values, kind="stable")
+    cum = np.cumsum(weights[order], dtype=np.float64)
+    if cum.size == 0 or cum[-1] <= 0.0:
+        return float("nan")
+    return float(values[order][min(int(np.searchsorted(cum, q * cum[-1])), cum.size - 1)])
+
+
+def _admitted_share(cell_load: np.ndarray, admission_load: float) -> np.ndarray:
+    """Per cell, the share of its offered demand it admits (`_kpi_pass`'s `admitted`)."""
+    carried = np.minimum(cell_load, admission_load)
+    return np.where(cell_load > carried, carried / np.where(cell_load > 0, cell_load, 1.0), 1.0)
+
+
+def combine_kpis(
+    parts: list[Kpis],
+    users: np.ndarray,
+    share: np.ndarray,
+    serving: list[np.ndarray],
+    main: np.ndarray,
+    carrier_cells: list[np.ndarray],
+    active: np.ndarray,
+    admission_load: float,
+) -> Kpis:
+    """The KPIs of a multi-carrier network from each carrier's (`compute_kpis` over its own
+    cells, with its share of the demand).
+
+    Network KPIs are the carriers' demand-weighted means; the 5th-percentile rate is that of
+    the mixture (each point's flow rate on each carrier, weighted by the demand admitted there,
+    blocked demand at MIN_RATE_MBPS: as `_kpi_pass` counts it, without its histogram's
+    0.01-decade bins); the load spread is over every on-air cell. Per-cell rows
+    come from each cell's own carrier (served share re-based on the whole demand). Per point,
+    the rate is the demand-weighted mean over carriers, the SINR that of `main` (the carrier
+    carrying most of the point's demand). users: (n_points,) the whole demand; share:
+    (n_carriers, n_points) each carrier's part of it; serving: each carrier's serving cell per
+    point; carrier_cells: each carrier's cells (mask).
+    """
+    totals = np.array([p.total_users for p in parts])
+    total = float(totals.sum())
+    frac = totals / total if total > 0.0 else np.zeros_like(totals)
+    values = {n: float(sum(f * getattr(p, n) for f, p in zip(frac, parts, strict=True)))
+              for n in _DEMAND_WEIGHTED}  # fmt: skip
+    cell = np.zeros_like(parts[0].cell)
+    guard = np.zeros_like(parts[0].cell_guard)
+    cell_load = np.zeros_like(parts[0].cell_load)
+    next_weight = np.zeros_like(parts[0].next_weight)
+    for p, cells, f in zip(parts, carrier_cells, frac, strict=True):
+        cell[cells], guard[cells] = p.cell[cells], p.cell_guard[cells]
+        cell[cells, _SERVED] *= f
+        cell_load[cells], next_weight[cells] = p.cell_load[cells], p.next_weight[cells]
+    carried = np.minimum(cell_load[active], admission_load)
+    rates, masses = [], []
+    for p, k_share, k_serving in zip(parts, share, serving, strict=True):
+        mass = users * k_share
+        admitted = _admitted_share(p.cell_load, admission_load)[k_serving]
+        admitted = np.where(p.rate_mbps > 0.0, admitted, 0.0)
+        flow_rate = p.rate_mbps / np.where(admitted > 0.0, admitted, 1.0)
+        rates += [np.maximum(flow_rate, MIN_RATE_MBPS), np.full(mass.size, MIN_RATE_MBPS)]
+        masses += [mass * admitted, mass * (1.0 - admitted)]  # admitted, blocked at the floor
+    p5 = weighted_quantile(np.concatenate(rates), np.concatenate(masses), 0.05)
+    return Kpis(
+        **values,
+        p5_rate_mbps=p5 if np.isfinite(p5) else MIN_RATE_MBPS,
+        total_users=total,
+        load_std=float(carried.std()) if carried.size else 0.0,
+        cell=cell,
+        cell_guard=guard,
+        cell_load=cell_load,
+        next_weight=next_weight,
+        sinr_db=np.choose(main, [p.sinr_db for p in parts]).astype(np.float32),
+        rate_mbps=(share * np.stack([p.rate_mbps for p in parts])).sum(axis=0, dtype=np.float32),
+    )

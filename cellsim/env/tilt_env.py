@@ -69,7 +69,9 @@ class TiltEnv(gym.Env):
     (5th-percentile throughput), tilt_change (−share of cells re-tilted) and the guard KPIs
     weak_coverage, overcoverage and unserved (−shares of demand); weights from the config's
     `reward` table. The terms are in `info["rewards"]`, the network KPIs in `info["kpis"]`,
-    per-cell KPIs in `info["cell_kpis"]`. The terms are defined in
+    per-cell KPIs in `info["cell_kpis"]`; with several carriers, `info["kpis"]` combines them
+    (demand-weighted) and `info["carrier_kpis"]` holds each carrier's network KPIs by
+    frequency (MHz). The terms are defined in
     `cellsim.contract.REWARD_TERMS`.
 
     ## Starting State
@@ -322,6 +324,8 @@ class TiltEnv(gym.Env):
                 "held_dwell": self.ret.held_dwell,
             },
         }
+        if last.carriers:
+            info["carrier_kpis"] = {c.frequency_mhz: c.kpis.network() for c in last.carriers}
         if terms is not None:
             info["rewards"] = terms
         return info

@@ -7,6 +7,7 @@ import numpy as np
 from cellsim.engine import RadioSetup
 from cellsim.errors import ParameterError, ScenarioError
 from cellsim.network.layout import Layout, csv_layout, hex_layout
+from cellsim.network.sites import Carrier
 from cellsim.radio.antenna import make_antenna
 from cellsim.radio.noise import noise_per_re_dbm, power_per_re_dbm
 from cellsim.radio.pathloss import make_pathloss
@@ -51,6 +52,17 @@ def build_layout(scenario: Scenario) -> Layout:
     )
 
 
+def build_carriers(scenario: Scenario, layout: Layout) -> list[Carrier]:
+    """The carriers of a network, lowest frequency first: a site database's own
+    (`cellsim.network.sites.site_carriers`), else one of radio.fc_ghz and radio.n_prb."""
+    if scenario.layout.type == "sites":
+        from cellsim.network.sites import site_carriers
+
+        return site_carriers(scenario, layout)
+    radio = scenario.radio
+    return [Carrier(radio.fc_ghz * 1000.0, radio.n_prb, np.arange(len(layout.cells)))]
+
+
 def build_radio_setup(
     scenario: Scenario, layout: Layout, tx_power_dbm: float | None = None
 ) -> RadioSetup:
@@ -65,11 +77,14 @@ def build_radio_setup(
     except ParameterError as exc:
         raise ScenarioError(f"{where}: pathloss.{exc}") from None
     radio = scenario.radio
-    fc_ghz, n_prb = radio.fc_ghz, radio.n_prb
-    if scenario.layout.type == "sites":  # carrier, powers and antennas come from the database
-        from cellsim.network.sites import site_antenna, site_carrier
+    fc_ghz = radio.fc_ghz
+    n = len(layout.cells)
+    carriers = [Carrier(fc_ghz * 1000.0, radio.n_prb, np.arange(n))]
+    if scenario.layout.type == "sites":  # carriers, powers and antennas come from the database
+        from cellsim.network.sites import site_antenna
 
-        fc_ghz, n_prb = site_carrier(scenario, layout)
+        carriers = build_carriers(scenario, layout)
+        fc_ghz = carriers[0].frequency_mhz / 1000.0  # shadowing's σ (of the lowest carrier)
         antenna = site_antenna(scenario, layout)
     else:
         try:
@@ -77,8 +92,10 @@ def build_radio_setup(
         except ParameterError as exc:
             raise ScenarioError(f"{where}: {exc}") from None
     heights = np.unique(layout.cells.height_m)
-    try:
-        pathloss.validate(1.0, heights, 1.5, fc_ghz, strict=False)
+    freqs_mhz = layout.cells.frequency_mhz
+    try:  # the path loss runs at each cell's own frequency (site databases) or radio.fc_ghz
+        for f_ghz in [fc_ghz] if freqs_mhz is None else np.unique(freqs_mhz) / 1000.0:
+            pathloss.validate(1.0, heights, 1.5, float(f_ghz), strict=False)
     except ParameterError as exc:
         fields = _SITES_FIELD if scenario.layout.type == "sites" else _PARAM_FIELD
         field = fields.get(exc.name, _PARAM_FIELD.get(exc.name, exc.name))
@@ -86,13 +103,15 @@ def build_radio_setup(
             f"{where}: {field}={exc.value!r} with pathloss.model="
             f"{pathloss.name!r} is out of range: allowed {exc.allowed}"
         ) from None
-    n = len(layout.cells)
     if tx_power_dbm is not None:
         power = np.full(n, float(tx_power_dbm))
-    elif layout.cells.tx_power_dbm is not None:
-        power = np.asarray(power_per_re_dbm(layout.cells.tx_power_dbm, n_prb), float)
+    elif layout.cells.tx_power_dbm is not None:  # over each cell's own carrier bandwidth
+        power = np.empty(n)
+        for carrier in carriers:
+            cell_dbm = layout.cells.tx_power_dbm[carrier.cells]
+            power[carrier.cells] = power_per_re_dbm(cell_dbm, carrier.n_prb)
     else:
-        power = np.full(n, power_per_re_dbm(radio.tx_power_dbm, n_prb))
+        power = np.full(n, power_per_re_dbm(radio.tx_power_dbm, radio.n_prb))
     return RadioSetup(
         pathloss=pathloss,
         antenna=antenna,

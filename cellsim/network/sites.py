@@ -19,8 +19,9 @@ Columns (a CSV header, or the keys of each `[[layout.cells]]` table):
 Every field is checked; each mistake is one line naming the file and line (or the scenario's
 `layout.cells[i]`), the column, the value and what is allowed, and all mistakes are counted.
 Coordinates go to a local metric frame (`cellsim.network.geo`). The layout keeps every carrier
-(`Cells.frequency_mhz`, `bandwidth_mhz`) for multi-carrier simulation; until the simulator runs
-several, `layout.carrier_mhz` selects the cells of one (required when there are several).
+(`Cells.frequency_mhz`, `bandwidth_mhz`); the simulator runs them all (`site_carriers`, and
+`cellsim.simulator` for how demand is shared between them), or only the cells of
+`layout.carrier_mhz` when the scenario names one (to study one layer).
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "BANDWIDTH_PRB",
     "SITE_COLUMNS",
+    "Carrier",
     "SiteDatabaseError",
     "load_site_database",
     "site_antenna",
     "site_carrier",
+    "site_carriers",
     "site_layout",
 ]
 
@@ -387,8 +390,8 @@ def _antenna_dir(scenario: Scenario) -> Path:
 
 
 def load_site_database(scenario: Scenario) -> Layout:
-    """The layout of a scenario whose `layout.type` is "sites": every cell of the database,
-    then those of `layout.carrier_mhz` (required when the database has several carriers)."""
+    """The layout of a scenario whose `layout.type` is "sites": every cell of the database
+    (every carrier), or only those of `layout.carrier_mhz` when the scenario names one."""
     from cellsim.scenario import resolve_path
 
     cfg = scenario.layout
@@ -411,58 +414,83 @@ def load_site_database(scenario: Scenario) -> Layout:
         crs_where=f"{origin}: layout.crs",
         antenna_dir=_antenna_dir(scenario),
     )
+    if cfg.carrier_mhz is None:
+        return layout
     return select_carrier(layout, cfg.carrier_mhz, origin)
 
 
-def select_carrier(layout: Layout, carrier_mhz: float | None, origin: str) -> Layout:
-    """The cells of one carrier (the simulator runs one for now, issue 17 item 3)."""
+def select_carrier(layout: Layout, carrier_mhz: float, origin: str) -> Layout:
+    """The cells of one carrier: `layout.carrier_mhz`, to simulate one layer of the network."""
     freq = layout.cells.frequency_mhz
     assert freq is not None
     carriers = np.unique(freq)
-    shown = ", ".join(f"{f:g}" for f in carriers)
-    if carrier_mhz is None:
-        if carriers.size == 1:
-            return layout
-        raise ScenarioError(
-            f"{origin}: layout.carrier_mhz is missing: the site database has {carriers.size} "
-            f"carriers ({shown} MHz) and the simulator runs one: allowed one of {shown}"
-        )
     keep = np.isclose(freq, carrier_mhz)
     if not keep.any():
+        shown = ", ".join(f"{f:g}" for f in carriers)
         raise ScenarioError(
             f"{origin}: layout.carrier_mhz = {carrier_mhz:g}: no cell on it: allowed one of {shown}"
         )
     return layout.subset(keep)
 
 
-def site_carrier(scenario: Scenario, layout: Layout) -> tuple[float, int]:
-    """(fc_ghz, n_prb) of a site database's carrier. The simulator still reads the bandwidth
-    from radio.n_prb, so the two must agree; radio.fc_ghz, when written, must too."""
+@dataclass(frozen=True)
+class Carrier:
+    """One carrier (layer) of a network: its cells interfere with each other only."""
+
+    frequency_mhz: float
+    n_prb: int  # resource blocks of its bandwidth (BANDWIDTH_PRB)
+    cells: np.ndarray  # indices of its cells in the layout, increasing
+
+
+def site_carriers(scenario: Scenario, layout: Layout) -> list[Carrier]:
+    """The carriers of a site database's cells, lowest frequency first. Each has one
+    bandwidth. With one carrier, radio.n_prb (and radio.fc_ghz when written) must agree with
+    it; with several, each carrier's bandwidth and frequency come from the database alone, so
+    a written radio.fc_ghz is refused."""
     cells = layout.cells
     assert cells.frequency_mhz is not None and cells.bandwidth_mhz is not None
-    origin = scenario.origin
-    bandwidths = np.unique(cells.bandwidth_mhz)
-    freq_mhz = float(cells.frequency_mhz[0])
-    if bandwidths.size > 1:
-        shown = ", ".join(f"{b:g}" for b in bandwidths)
-        raise ScenarioError(
-            f"{origin}: the cells on {freq_mhz:g} MHz have bandwidths {shown} "
-            "MHz: allowed one bandwidth per carrier"
-        )
-    n_prb = next(p for b, p in BANDWIDTH_PRB.items() if math.isclose(b, bandwidths[0]))
-    radio = scenario.radio
-    if radio.n_prb != n_prb:
+    origin, radio = scenario.origin, scenario.radio
+    freqs = np.unique(cells.frequency_mhz)
+    carriers = []
+    for freq_mhz in freqs:
+        index = np.flatnonzero(cells.frequency_mhz == freq_mhz)
+        bandwidths = np.unique(cells.bandwidth_mhz[index])
+        if bandwidths.size > 1:
+            shown = ", ".join(f"{b:g}" for b in bandwidths)
+            raise ScenarioError(
+                f"{origin}: the cells on {freq_mhz:g} MHz have bandwidths {shown} "
+                "MHz: allowed one bandwidth per carrier"
+            )
+        n_prb = next(p for b, p in BANDWIDTH_PRB.items() if math.isclose(b, bandwidths[0]))
+        carriers.append(Carrier(float(freq_mhz), n_prb, index))
+    if len(carriers) > 1:
+        if "fc_ghz" in radio.model_fields_set:
+            shown = ", ".join(f"{f:g}" for f in freqs)
+            raise ScenarioError(
+                f"{origin}: radio.fc_ghz = {radio.fc_ghz:g}: the site database has carriers "
+                f"{shown} MHz: allowed no radio.fc_ghz (each carrier's frequency is its own)"
+            )
+        return carriers
+    (only,) = carriers
+    bandwidth_mhz = float(cells.bandwidth_mhz[0])
+    if radio.n_prb != only.n_prb:
         raise ScenarioError(
             f"{origin}: radio.n_prb = {radio.n_prb}: the site database's carrier has "
-            f"{bandwidths[0]:g} MHz, {n_prb} PRB: allowed radio.n_prb = {n_prb}"
+            f"{bandwidth_mhz:g} MHz, {only.n_prb} PRB: allowed radio.n_prb = {only.n_prb}"
         )
-    fc_ghz = freq_mhz / 1000.0
+    fc_ghz = only.frequency_mhz / 1000.0
     if "fc_ghz" in radio.model_fields_set and not math.isclose(radio.fc_ghz, fc_ghz):
         raise ScenarioError(
             f"{origin}: radio.fc_ghz = {radio.fc_ghz:g}: the site database's carrier is "
-            f"{freq_mhz:g} MHz: allowed radio.fc_ghz = {fc_ghz:g} or no radio.fc_ghz"
+            f"{only.frequency_mhz:g} MHz: allowed radio.fc_ghz = {fc_ghz:g} or no radio.fc_ghz"
         )
-    return fc_ghz, n_prb
+    return carriers
+
+
+def site_carrier(scenario: Scenario, layout: Layout) -> tuple[float, int]:
+    """(fc_ghz, n_prb) of a site database's lowest carrier (`site_carriers` checks them)."""
+    first = site_carriers(scenario, layout)[0]
+    return first.frequency_mhz / 1000.0, first.n_prb
 
 
 def _model(scenario: Scenario, name: str, antenna_dir: Path, freq_mhz: float) -> AntennaPattern:
@@ -487,7 +515,7 @@ def site_antenna(scenario: Scenario, layout: Layout) -> AntennaPattern:
     assert cells.antenna is not None and cells.frequency_mhz is not None
     antenna_dir = _antenna_dir(scenario)
     names = list(dict.fromkeys(cells.antenna))
-    freq_mhz = float(cells.frequency_mhz[0])
+    freq_mhz = float(cells.frequency_mhz.min())  # a folder of several bands: the lowest
     models = {n: _model(scenario, n, antenna_dir, freq_mhz) for n in names}
     for name, model in models.items():
         if not isinstance(model, TabulatedAntenna):

@@ -155,16 +155,24 @@ def test_inline_rows_load_like_the_csv(net):
     assert f"{inline}: layout.cells[3].height_m = -1: allowed > 0 … 300 m" in message
 
 
-def test_two_carriers_need_a_choice(tmp_path):
-    net = write_network(tmp_path / "n", carriers=((3500.0, 20.0), (1800.0, 10.0)))
-    message = _error(net)
-    assert "layout.carrier_mhz is missing" in message and "1800, 3500" in message
+def test_every_carrier_is_kept_unless_one_is_named(tmp_path):
+    net = write_network(tmp_path / "n", carriers=((3500.0, 20.0), (3700.0, 10.0)))
+    both = build_layout(load_scenario_file(net))
+    assert len(both.cells) == 24 and both.n_sites == 4
     net.write_text(
         net.read_text().replace('file = "sites.csv"', 'file = "sites.csv"\ncarrier_mhz = 3500')
     )
     layout = build_layout(load_scenario_file(net))
     assert len(layout.cells) == 12 and layout.n_sites == 4
     np.testing.assert_array_equal(layout.cells.frequency_mhz, 3500.0)
+    net.write_text(net.read_text().replace("carrier_mhz = 3500", "carrier_mhz = 1800"))
+    assert "layout.carrier_mhz = 1800: no cell on it: allowed one of 3500, 3700" in _error(net)
+
+
+def test_several_carriers_refuse_a_written_fc_ghz(tmp_path):
+    net = write_network(tmp_path / "n", carriers=((3500.0, 20.0), (3700.0, 10.0)))
+    net.write_text(net.read_text().replace("n_prb = 100", "n_prb = 100\nfc_ghz = 3.5"))
+    assert "radio.fc_ghz = 3.5: the site database has carriers 3500, 3700 MHz" in _error(net)
 
 
 def test_bandwidth_and_frequency_must_agree_with_radio(tmp_path):

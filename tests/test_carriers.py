@@ -1,0 +1,165 @@
+"""Several carriers per site (issue 17 item 3): each carrier its own interference domain and
+load, the demand split in proportion to capacity, KPIs per carrier and combined."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import cellsim  # noqa: F401  (registers cellsim/Tilt-v0)
+from cellsim.kpi import SE_ALPHA, SE_MAX_BPS_HZ, SINR_MIN_SE_DB, combine_kpis, link_quality
+from cellsim.scenario import load_scenario_file
+from cellsim.simulator import Simulator, capacity_shares
+from tests.geo_fixture import write_network
+
+#: Two carriers of one band, so that one antenna folder serves both; different bandwidths.
+CARRIERS = ((3500.0, 20.0), (3600.0, 10.0))
+HOUR = 20.0  # the evening peak: loads well above idle
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    return write_network(tmp_path_factory.mktemp("carriers"), carriers=CARRIERS)
+
+
+def _sim(path, carrier_mhz: float | None = None) -> Simulator:
+    if carrier_mhz is not None:
+        text = path.read_text()
+        path = path.parent / f"only_{carrier_mhz:.0f}.toml"
+        n_prb = {3500.0: 100, 3600.0: 50}[carrier_mhz]
+        named = f'file = "sites.csv"\ncarrier_mhz = {carrier_mhz}'
+        text = text.replace('file = "sites.csv"', named)
+        path.write_text(text.replace("n_prb = 100", f"n_prb = {n_prb}"))
+    scenario = load_scenario_file(path)
+    return Simulator(scenario, scenario.env)
+
+
+@pytest.fixture(scope="module")
+def two(network):
+    sim = _sim(network)
+    users = sim.users_at(HOUR) * 2.5  # loads of 0.7 at most: loaded, not overloaded
+    return sim, users, sim.step(sim.layout.cells.tilt_deg, HOUR, users)
+
+
+def test_each_carrier_is_simulated_as_if_alone(network, two):
+    """No cross-carrier interference: a carrier's SINR is that of its cells simulated alone
+    (`layout.carrier_mhz`) with the demand it carries."""
+    sim, _, result = two
+    assert [c.frequency_mhz for c in result.carriers] == [3500.0, 3600.0]
+    for carrier, part in zip(sim.carriers, result.carriers, strict=True):
+        alone = _sim(network, carrier.frequency_mhz)
+        own = alone.step(alone.layout.cells.tilt_deg, HOUR, part.users)
+        served = own.state.serving_mw > 0
+        np.testing.assert_array_equal(
+            carrier.cells[own.state.serving_cell[served]], part.state.serving_cell[served]
+        )
+        np.testing.assert_allclose(part.state.sinr_db[served], own.state.sinr_db[served],
+                                   atol=0.05)  # fmt: skip  (loads solved to load.tolerance)
+        # at full load nothing is solved: the same numbers exactly
+        tilts, ones = sim.layout.cells.tilt_deg, np.ones(sim.n_cells, np.float32)
+        mine = sim.budget.evaluate(tilts, ones, np.isin(np.arange(sim.n_cells), carrier.cells))
+        full = alone.budget.evaluate(alone.layout.cells.tilt_deg)
+        np.testing.assert_array_equal(mine.serving_mw, full.serving_mw)
+        np.testing.assert_array_equal(mine.interference_mw, full.interference_mw)
+        np.testing.assert_allclose(part.kpis.cell_load[carrier.cells], own.kpis.cell_load,
+                                   rtol=2e-3, atol=1e-4)  # fmt: skip
+        assert part.kpis.cell_load[carrier.cells].max() > 0.1  # loaded, not at idle
+
+
+def test_loads_per_carrier_by_hand(two):
+    """ρ_c = Σ users · rate / (B · SE(SINR)) over the points c serves on its carrier."""
+    sim, _, result = two
+    rate = sim.scenario.demand.user_rate_mbps
+    for k, part in enumerate(result.carriers):
+        state = part.state
+        sinr = state.serving_mw.astype(float) / (state.interference_mw + state.noise_mw)
+        se = np.minimum(SE_ALPHA * np.log2(1.0 + sinr), SE_MAX_BPS_HZ)
+        ok = (state.serving_mw > 0) & (10.0 * np.log10(sinr) >= SINR_MIN_SE_DB)
+        bandwidth_mhz = sim.carriers[k].n_prb * 12 * 15e3 / 1e6
+        demand = np.where(ok, part.users * rate / (bandwidth_mhz * np.where(ok, se, 1.0)), 0.0)
+        by_hand = np.bincount(state.serving_cell, demand, minlength=sim.n_cells)
+        np.testing.assert_allclose(part.kpis.cell_load, by_hand, rtol=1e-3, atol=1e-6)
+        others = np.setdiff1d(np.arange(sim.n_cells), sim.carriers[k].cells)
+        assert not by_hand[others].any()  # another carrier's cells carry none of it
+        np.testing.assert_array_equal(result.kpis.cell_load[sim.carriers[k].cells],
+                                      part.kpis.cell_load[sim.carriers[k].cells])  # fmt: skip
+
+
+def test_capacity_split_rule():
+    peak = np.array([[10.0, 0.0, 0.0], [30.0, 5.0, 0.0]])
+    share = capacity_shares(peak, np.array([20.0, 10.0]))
+    np.testing.assert_allclose(share, [[0.25, 0.0, 2 / 3], [0.75, 1.0, 1 / 3]], rtol=1e-6)
+
+
+def test_split_is_the_capacity_share_at_the_solved_state(two):
+    sim, users, result = two
+    assert result.load_converged
+    pairs = zip(result.carriers, sim.carrier_params, strict=True)
+    peak = np.stack([link_quality(p.state, params.bandwidth_mhz)[1] for p, params in pairs])
+    share = capacity_shares(peak, np.array([20.0, 10.0]))
+    carried = np.stack([p.users for p in result.carriers])
+    np.testing.assert_allclose(carried.sum(axis=0), users, rtol=1e-5)
+    np.testing.assert_allclose(carried, users * share, atol=2e-3 * users.max())
+    wide = share[0][users > 0]
+    assert 0.5 < np.median(wide) < 0.8  # twice the bandwidth, not all of the demand
+
+
+def test_combined_kpis_are_demand_weighted(two):
+    _, users, result = two
+    parts = [p.kpis for p in result.carriers]
+    demand = np.array([p.total_users for p in parts])
+    np.testing.assert_allclose(demand.sum(), users.sum(), rtol=1e-5)
+    for name in ("coverage", "mean_rate_mbps", "unserved_share", "weak_coverage_share"):
+        expected = sum(d * getattr(p, name) for d, p in zip(demand, parts, strict=True))
+        assert getattr(result.kpis, name) == pytest.approx(expected / demand.sum(), rel=1e-9)
+    lo, hi = sorted(p.p5_rate_mbps for p in parts)
+    assert lo * 0.9 <= result.kpis.p5_rate_mbps <= hi * 1.1  # a mixture's percentile
+    # a cell's served share is on the whole demand: averaging 1 over the network's cells
+    assert result.kpis.cells()["served_share"].mean() == pytest.approx(1.0, rel=1e-4)
+
+
+def test_combining_one_carrier_gives_its_own_kpis(network):
+    """The combination's rules reproduce `compute_kpis` on one carrier (p5: within the
+    kernel's histogram bin of 0.01 decade)."""
+    sim = _sim(network, 3500.0)
+    for factor in (1.0, 3.5):  # unloaded, then overloaded (demand blocked)
+        users = sim.users_at(HOUR) * factor
+        result = sim.step(sim.layout.cells.tilt_deg, HOUR, users)
+        own = result.kpis
+        cells = [np.ones(sim.n_cells, bool)]
+        again = combine_kpis([own], users, np.ones((1, users.size), np.float32),
+                             [result.state.serving_cell], np.zeros(users.size, np.intp), cells,
+                             result.active, sim.kpi_params.admission_load)  # fmt: skip
+        for name, value in own.network().items():
+            rel = 0.024 if name == "p5_rate_mbps" else 1e-6
+            assert again.network()[name] == pytest.approx(value, rel=rel, abs=1e-9), name
+        np.testing.assert_allclose(again.cell, own.cell, rtol=1e-6)
+    assert own.unserved_share > 0.01
+
+
+def test_two_carrier_env_passes_check_env_and_is_deterministic(network):
+    env = gym.make("cellsim/Tilt-v0", scenario=str(network))
+    check_env(env.unwrapped, skip_render_check=True)
+    runs = []
+    for _ in range(2):
+        env = gym.make("cellsim/Tilt-v0", scenario=str(network))
+        obs, info = env.reset(seed=3)
+        env.action_space.seed(0)
+        action = env.action_space.sample()
+        obs2, reward, *_, info2 = env.step(action)
+        runs.append((obs, obs2, reward, info2))
+        assert env.unwrapped.sim.n_cells == 24 and info["tilt_deg"].shape == (24,)
+    (a0, a1, ra, ia), (b0, b1, rb, ib) = runs
+    np.testing.assert_array_equal(a0, b0)
+    np.testing.assert_array_equal(a1, b1)
+    assert ra == rb and ia["kpis"] == ib["kpis"]
+    assert set(ia["carrier_kpis"]) == {3500.0, 3600.0}
+    assert ia["carrier_kpis"][3500.0]["coverage"] != ia["carrier_kpis"][3600.0]["coverage"]
+
+
+def test_one_carrier_takes_the_one_carrier_path(network):
+    sim = _sim(network, 3500.0)
+    result = sim.step(sim.layout.cells.tilt_deg, HOUR)
+    assert len(sim.carriers) == 1 and result.carriers == ()
