@@ -9,8 +9,10 @@ episode start.
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
+from cellsim.kernels import JIT_OPTIONS_STRICT
 from cellsim.scenario import RetConfig
 
 MINUTES_PER_DAY = 1440.0
@@ -33,21 +35,14 @@ class RetState:
     ) -> np.ndarray:
         """The tilts the cells may take at `now_min` (minutes since the episode start)."""
         self._roll(now_min)
-        want = requested_deg != current_deg
-        if not want.any():
-            return requested_deg
         cfg = self.config
-        allowed = want & (now_min - self.last_move_min >= cfg.min_dwell_minutes)
-        held_dwell = int(np.count_nonzero(want)) - int(np.count_nonzero(allowed))
-        if cfg.max_moves_per_day is not None:
-            in_dwell = allowed
-            allowed = allowed & (self.moves_today < cfg.max_moves_per_day)
-            self.held_budget += int(np.count_nonzero(in_dwell)) - int(np.count_nonzero(allowed))
-        self.held_dwell += held_dwell
-        self.moves_today += allowed
-        self.moves_total += allowed
-        self.last_move_min[allowed] = now_min
-        return np.where(allowed, requested_deg, current_deg)
+        budget = -1 if cfg.max_moves_per_day is None else cfg.max_moves_per_day
+        out = np.empty_like(requested_deg)
+        held = _admit(current_deg, requested_deg, now_min, cfg.min_dwell_minutes, budget,
+                      self.moves_today, self.moves_total, self.last_move_min, out)  # fmt: skip
+        self.held_dwell += int(held[0])
+        self.held_budget += int(held[1])
+        return out
 
     def _roll(self, now_min: float) -> None:
         """A new day on the clock renews every cell's budget."""
@@ -77,5 +72,37 @@ class RetState:
         dwell = self.config.min_dwell_minutes
         if dwell <= 0:
             return np.zeros(len(self.moves_today), np.float32)
-        wait = np.clip(dwell - (now_min - self.last_move_min), 0.0, dwell)
+        wait = np.minimum(np.maximum(dwell - (now_min - self.last_move_min), 0.0), dwell)
         return (wait / dwell).astype(np.float32)
+
+
+@nb.njit(**JIT_OPTIONS_STRICT)  # −inf (never moved) must compare as −inf
+def _admit(
+    current_deg: np.ndarray,
+    requested_deg: np.ndarray,
+    now_min: float,
+    dwell_min: float,
+    budget: int,
+    moves_today: np.ndarray,
+    moves_total: np.ndarray,
+    last_move_min: np.ndarray,
+    out: np.ndarray,
+) -> tuple[int, int]:
+    """Per cell: a requested change is taken if the cell has waited out its dwell and has a
+    move left today (`budget` < 0: no budget), else held (the dwell counted first); the
+    counters and move times are updated. Returns (held by the dwell, held by the budget)."""
+    held_dwell = held_budget = 0
+    for c in range(current_deg.shape[0]):
+        out[c] = current_deg[c]
+        if requested_deg[c] == current_deg[c]:
+            continue
+        if now_min - last_move_min[c] < dwell_min:
+            held_dwell += 1
+        elif 0 <= budget <= moves_today[c]:
+            held_budget += 1
+        else:
+            out[c] = requested_deg[c]
+            moves_today[c] += 1
+            moves_total[c] += 1
+            last_move_min[c] = now_min
+    return held_dwell, held_budget
