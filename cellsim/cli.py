@@ -93,6 +93,13 @@ def check_writable(path: str, suffixes: tuple[str, ...], option: str) -> None:
         raise CellsimError(f"{option} {path!r}: {parent} is not writable")
 
 
+def _add_trust_flag(p: argparse.ArgumentParser) -> None:
+    """The opt-out of safe run-folder loading, for every command that loads run folders."""
+    p.add_argument("--trust-run-folders", action="store_true",
+                   help="load run folders with Stable-Baselines3's own load, which runs code "
+                   "saved in them: only for folders you trust (see README, SECURITY)")
+
+
 def _add_pathloss(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pathloss",
@@ -430,9 +437,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="env config overrides for every agent")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", metavar="DIR", help="write results.json, results.md and plots here")
-    p.add_argument("--trust-run-folders", action="store_true",
-                   help="load run folders with Stable-Baselines3's own load, which runs code "
-                   "saved in them: only for folders you trust (see README, SECURITY)")
+    _add_trust_flag(p)
     p.set_defaults(run=_run_compare)
 
 
@@ -524,9 +529,7 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="map.png",
                    help="image file .png, .svg or .pdf; for QGIS (geo-referenced scenarios): "
                    ".tif a GeoTIFF of --kind, .geojson the best-server regions (WGS84)")
-    p.add_argument("--trust-run-folders", action="store_true",
-                   help="load run folders with Stable-Baselines3's own load, which runs code "
-                   "saved in them: only for folders you trust (see README, SECURITY)")
+    _add_trust_flag(p)
     p.set_defaults(run=_run_map)
 
 
@@ -592,9 +595,7 @@ def _add_recommend(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE.csv", help="the new site database")
     p.add_argument("--changes", metavar="FILE.csv",
                    help="the change list (default: FILE.changes.csv beside --out)")
-    p.add_argument("--trust-run-folders", action="store_true",
-                   help="load run folders with Stable-Baselines3's own load, which runs code "
-                   "saved in them: only for folders you trust (see README, SECURITY)")
+    _add_trust_flag(p)
     p.set_defaults(run=_run_recommend)
 
 
@@ -627,9 +628,7 @@ def _add_record(sub: argparse._SubParsersAction) -> None:
                    help="keep every Nth step (default 1)")
     p.add_argument("--out", default="episode.gif",
                    help="episode.gif or episode.mp4 (default episode.gif)")
-    p.add_argument("--trust-run-folders", action="store_true",
-                   help="load run folders with Stable-Baselines3's own load, which runs code "
-                   "saved in them: only for folders you trust (see README, SECURITY)")
+    _add_trust_flag(p)
     p.set_defaults(run=_run_record)
 
 
@@ -694,9 +693,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", type=_json_object, default={}, metavar="JSON",
                    help="env config overrides for every agent")
     p.add_argument("--out", default="report.html", help="the .html file (default report.html)")
-    p.add_argument("--trust-run-folders", action="store_true",
-                   help="load run folders with Stable-Baselines3's own load, which runs code "
-                   "saved in them: only for folders you trust (see README, SECURITY)")
+    _add_trust_flag(p)
     p.set_defaults(run=_run_report)
 
 
