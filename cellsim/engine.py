@@ -32,10 +32,11 @@ from cellsim.kernels import (
     prepare_tilts,
 )
 from cellsim.kpi import KpiParams, converge_loads
-from cellsim.network.layout import Layout
+from cellsim.network.layout import Cells, Layout
 from cellsim.network.receivers import Receivers
 from cellsim.radio.angles import link_angles, relative_azimuth_deg, to_antenna_frame
 from cellsim.radio.antenna import AntennaPattern
+from cellsim.radio.antenna_set import AntennaSet
 from cellsim.radio.pathloss import PathLossModel, draw_uma_effective_height_m
 from cellsim.radio.shadowing import correlated_site_fields
 
@@ -146,6 +147,14 @@ class RadioState:
         return 10.0 * np.log10(self.serving_mw / self.interference_mw)
 
 
+def _cell_models(antenna: AntennaPattern, cells: Cells) -> np.ndarray | None:
+    """Each cell's model in an `AntennaSet` (by antenna name and carrier), None for one model."""
+    if not isinstance(antenna, AntennaSet):
+        return None
+    assert cells.antenna is not None and cells.frequency_mhz is not None
+    return antenna.cell_models(cells.antenna, cells.frequency_mhz)
+
+
 class LinkBudget:
     """Static per-link terms of a network over a set of points, and fast re-evaluation."""
 
@@ -160,6 +169,9 @@ class LinkBudget:
         self._a_db = np.empty((self.n_cells, self.n_points))  # antenna terms of A and B, dB
         self._b_db = np.empty_like(self._a_db)
         x = np.empty((self.n_cells, self.n_points))
+        self._cell_model = _cell_models(setup.antenna, cells)
+        antenna = setup.antenna
+        self._models = antenna.models if isinstance(antenna, AntennaSet) else (antenna,)
         for c in range(self.n_cells):
             s = cells.site[c]
             dx, dy = off[s, :, 0], off[s, :, 1]
@@ -168,7 +180,8 @@ class LinkBudget:
             az_local, down_local = to_antenna_frame(
                 relative_azimuth_deg(az, cells.azimuth_deg[c]), down, cells.mech_tilt_deg[c]
             )
-            x[c], self._a_db[c], self._b_db[c] = setup.antenna.static_terms(az_local, down_local)
+            model = self._models[0 if self._cell_model is None else self._cell_model[c]]
+            x[c], self._a_db[c], self._b_db[c] = model.static_terms(az_local, down_local)
         self._a_mw, self._b_mw = self.realisation_terms(links)
         self._build_table(x)
         self._rx_mw = np.zeros_like(self._a_mw)
@@ -230,6 +243,9 @@ class LinkBudget:
         Indices are stored as int16 (2 bytes a link) when the links' span of x fits, else int32;
         the antenna's own step is kept, so look-ups are exactly the antenna table's.
         """
+        if self._cell_model is not None:
+            self._build_set_table(x)
+            return
         source = self._antenna.vertical_table()
         step = source.x_step
         x_lo, x_hi = float(x.min()), float(x.max())
@@ -240,9 +256,43 @@ class LinkBudget:
         self._table = np.ascontiguousarray(source.values_lin, np.float32)
         self._y_lo, self._step = source.x_lo, step
 
+    def _build_set_table(self, x: np.ndarray) -> None:
+        """`_build_table` for an `AntennaSet`: the models' tables one after the other, each
+        cell's links indexed in its own model's step from its model's reference, so that a
+        look-up reads exactly the entry the model alone would."""
+        assert self._cell_model is not None
+        index = np.empty(x.shape, np.int64)
+        n = len(self._models)
+        self._set_x_ref, self._set_y_lo, self._set_step = np.zeros(n), np.zeros(n), np.ones(n)
+        self._set_base = np.zeros(n, np.intp)
+        tables, base = [], 0
+        for m, model in enumerate(self._models):
+            source = model.vertical_table()
+            step = source.x_step
+            rows = self._cell_model == m
+            mid = 0.5 * (x[rows].min() + x[rows].max()) if rows.any() else source.x_lo
+            x_ref = source.x_lo + step * np.rint((mid - source.x_lo) / step)
+            index[rows] = np.rint((x[rows] - x_ref) / step)
+            self._set_x_ref[m], self._set_y_lo[m], self._set_step[m] = x_ref, source.x_lo, step
+            self._set_base[m] = base
+            tables.append(np.asarray(source.values_lin, np.float32))
+            base += source.values_lin.size
+        span = int(np.abs(index).max()) if index.size else 0
+        self._x_index = index.astype(np.int16 if span < _INT16_SPAN else np.int32)
+        self._table = np.ascontiguousarray(np.concatenate(tables))
+
     def _index_offset(self, tilt_deg: np.ndarray) -> np.ndarray:
-        shift = np.asarray(self._antenna.tilt_shift(tilt_deg), float)
-        return np.rint((self._x_ref - shift - self._y_lo) / self._step).astype(np.intp)
+        if self._cell_model is None:
+            shift = np.asarray(self._antenna.tilt_shift(tilt_deg), float)
+            return np.rint((self._x_ref - shift - self._y_lo) / self._step).astype(np.intp)
+        offset = np.empty(self.n_cells, np.intp)  # a set: each cell in its model's stretch
+        tilt = np.broadcast_to(np.asarray(tilt_deg, float), (self.n_cells,))
+        for m, model in enumerate(self._models):
+            rows = self._cell_model == m
+            shift = np.asarray(model.tilt_shift(tilt[rows]), float)
+            ref, lo, step = self._set_x_ref[m], self._set_y_lo[m], self._set_step[m]
+            offset[rows] = self._set_base[m] + np.rint((ref - shift - lo) / step).astype(np.intp)
+        return offset
 
     @property
     def received_mw(self) -> np.ndarray:
@@ -373,6 +423,12 @@ def build_link_budget(
     from cellsim.sparse_budget import SparseLinkBudget, auto_radius_m, budget_kind
 
     if budget_kind(len(layout.cells), len(receivers)) == "sparse":
+        if isinstance(setup.antenna, AntennaSet):
+            raise ParameterError(
+                "antenna", f"{len(setup.antenna.models)} models (per carrier)",
+                "one antenna model for a network the sparse link budget simulates (from 800 "
+                "cells on, or CELLSIM_LINK_BUDGET=sparse)",
+            )  # fmt: skip
         radius = None if isinstance(links, LinkState) else auto_radius_m(layout, len(receivers))
         return SparseLinkBudget(layout, receivers, setup, links, tilt_range_deg=tilt_range_deg,
                                 radius_m=radius)  # fmt: skip

@@ -163,3 +163,72 @@ def test_one_carrier_takes_the_one_carrier_path(network):
     sim = _sim(network, 3500.0)
     result = sim.step(sim.layout.cells.tilt_deg, HOUR)
     assert len(sim.carriers) == 1 and result.carriers == ()
+
+
+def test_an_antenna_set_reads_each_models_own_pattern():
+    """A link budget over cells of three models (two coordinate systems, different table
+    steps) gives each cell the received power of its model's budget alone, exactly."""
+    import dataclasses
+
+    from cellsim.engine import LinkBudget
+    from cellsim.network.build import build_layout, build_radio_setup
+    from cellsim.network.receivers import Receivers
+    from cellsim.radio.antenna import Tr36814Sector, Tr38901Array
+    from cellsim.radio.antenna_set import AntennaSet
+    from cellsim.scenario import load_scenario
+
+    scenario = load_scenario("hex7")
+    layout = build_layout(scenario)
+    setup = build_radio_setup(scenario, layout)
+    n = len(layout.cells)
+    names = tuple("abc"[c % 3] for c in range(n))
+    cells = dataclasses.replace(layout.cells, antenna=names, frequency_mhz=np.full(n, 2000.0))
+    layout = dataclasses.replace(layout, cells=cells)
+    models = (Tr38901Array(n_elements=8), Tr36814Sector(), Tr38901Array(n_elements=4))
+    keys = (("a", 2000.0), ("b", 2000.0), ("c", 2000.0))
+    antenna_set = AntennaSet(keys, models)
+    np.testing.assert_array_equal(antenna_set.cell_models(names, cells.frequency_mhz)[:4],
+                                  [0, 1, 2, 0])  # fmt: skip
+    rng = np.random.default_rng(0)
+    points = Receivers.outdoor(rng.uniform(-600, 600, (500, 2)), 1.5)
+    from cellsim.engine import draw_link_state
+
+    links = draw_link_state(np.random.default_rng(1), layout, points, setup)
+    mixed = LinkBudget(layout, points, dataclasses.replace(setup, antenna=antenna_set), links)
+    tilts = rng.uniform(0.0, 12.0, n)
+    mixed.evaluate(tilts)
+    for m, model in enumerate(models):
+        alone = LinkBudget(layout, points, dataclasses.replace(setup, antenna=model), links)
+        alone.evaluate(tilts)
+        rows = np.arange(n) % 3 == m
+        np.testing.assert_array_equal(mixed.received_mw[rows], alone.received_mw[rows])
+
+
+def test_a_dual_band_folder_gives_each_carrier_its_band(tmp_path):
+    """Cells of two carriers naming one dual-band folder: each carrier's fold is that of its
+    cells simulated alone with that band's patterns (no cross-carrier interference either)."""
+    from cellsim.formats.msi import write_pattern_folder
+    from cellsim.radio.antenna import Tr38901Array
+    from cellsim.radio.antenna_set import AntennaSet
+    from tests.geo_fixture import ANTENNA, PATTERN_TILTS_DEG
+
+    net = write_network(tmp_path / "dual", carriers=((3500.0, 20.0), (1800.0, 10.0)))
+    write_pattern_folder(net.parent / "antennas" / ANTENNA, Tr38901Array(n_elements=4),
+                         list(PATTERN_TILTS_DEG), name=ANTENNA, frequency_mhz=1800.0)  # fmt: skip
+    sim = _sim(net)
+    assert isinstance(sim.setup.antenna, AntennaSet) and len(sim.setup.antenna.models) == 2
+    ones = np.ones(sim.n_cells, np.float32)
+    for carrier in sim.carriers:
+        prb = carrier.n_prb
+        text = net.read_text().replace('file = "sites.csv"', 'file = "sites.csv"\n'
+                                       f"carrier_mhz = {carrier.frequency_mhz}")  # fmt: skip
+        alone_path = net.parent / f"alone_{carrier.frequency_mhz:.0f}.toml"
+        alone_path.write_text(text.replace("n_prb = 100", f"n_prb = {prb}"))
+        alone = _sim(alone_path)
+        on = np.isin(np.arange(sim.n_cells), carrier.cells)
+        mine = sim.budget.evaluate(sim.layout.cells.tilt_deg, ones, on)
+        full = alone.budget.evaluate(alone.layout.cells.tilt_deg)
+        np.testing.assert_allclose(mine.serving_mw, full.serving_mw, rtol=1e-6)
+        np.testing.assert_allclose(mine.interference_mw, full.interference_mw, rtol=1e-5)
+    result = sim.step(sim.layout.cells.tilt_deg, HOUR)
+    assert result.load_converged and len(result.carriers) == 2

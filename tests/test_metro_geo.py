@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cellsim.network.build import build_carriers, build_layout, build_radio_setup
+from cellsim.radio.antenna_set import AntennaSet
 from cellsim.scenario import available_scenarios, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
@@ -39,6 +40,8 @@ def test_metro_geo_is_a_two_carrier_geo_network():
     assert layout.geo is not None
     assert len(carriers[0].cells) == 3 * layout.n_sites  # the coverage layer on every site
     setup = build_radio_setup(scenario, layout)
+    assert isinstance(setup.antenna, AntennaSet)  # each carrier its band of the dual-band panel
+    assert setup.antenna.keys == (("PANEL_LB_HB", 806.0), ("PANEL_LB_HB", 2655.0))
     power = np.asarray(setup.tx_power_per_re_dbm)
     # each cell's power spread over its own carrier's 12 · N_PRB subcarriers
     for carrier, total_dbm in zip(carriers, (46.0, 49.0), strict=True):

@@ -507,21 +507,24 @@ def _model(scenario: Scenario, name: str, antenna_dir: Path, freq_mhz: float) ->
 
 
 def site_antenna(scenario: Scenario, layout: Layout) -> AntennaPattern:
-    """The antenna model of a site database's cells, read once per folder. Each cell's RET
+    """The antenna models of a site database's cells, one per (model, carrier frequency): a
+    folder is read once per carrier, at its frequency (a dual-band folder gives each carrier
+    its band). One model is returned as it is, several as an `AntennaSet`. Each cell's RET
     range must lie within the tilts its pattern files cover."""
+    from cellsim.radio.antenna_set import AntennaSet
     from cellsim.radio.patterns import TabulatedAntenna
 
     cells = layout.cells
     assert cells.antenna is not None and cells.frequency_mhz is not None
     antenna_dir = _antenna_dir(scenario)
-    names = list(dict.fromkeys(cells.antenna))
-    freq_mhz = float(cells.frequency_mhz.min())  # a folder of several bands: the lowest
-    models = {n: _model(scenario, n, antenna_dir, freq_mhz) for n in names}
-    for name, model in models.items():
+    keys = list(dict.fromkeys(zip(cells.antenna, map(float, cells.frequency_mhz), strict=True)))
+    models = {k: _model(scenario, k[0], antenna_dir, k[1]) for k in keys}
+    for (name, freq_mhz), model in models.items():
         if not isinstance(model, TabulatedAntenna):
             continue
         lo, hi = float(model.tilts_deg[0]), float(model.tilts_deg[-1])
-        for c in np.flatnonzero(np.array(cells.antenna) == name):
+        mine = (np.array(cells.antenna) == name) & (cells.frequency_mhz == freq_mhz)
+        for c in np.flatnonzero(mine):
             assert cells.ret_min_deg is not None and cells.ret_max_deg is not None
             a, b = float(cells.ret_min_deg[c]), float(cells.ret_max_deg[c])
             if a < lo - 1e-9 or b > hi + 1e-9:
@@ -530,10 +533,6 @@ def site_antenna(scenario: Scenario, layout: Layout) -> AntennaPattern:
                     f"beyond antenna {name!r}, whose pattern files cover electrical tilts "
                     f"{lo:g} … {hi:g}°: allowed a RET range within them"
                 )
-    if len(models) > 1:
-        raise ScenarioError(
-            f"{scenario.origin}: the cells name {len(models)} antenna models "
-            f"({', '.join(names)}): the engine evaluates one antenna model per network for "
-            "now (issue 17): allowed one model per carrier"
-        )
-    return models[names[0]]
+    if len(models) == 1:
+        return models[keys[0]]
+    return AntennaSet(tuple(keys), tuple(models[k] for k in keys))

@@ -247,10 +247,15 @@ def test_crs_mistakes(net):
     assert "not a coordinate reference system" in _error(net)
 
 
-def test_several_antenna_models_are_refused_for_now(net):
+def test_several_antenna_models_make_a_set(net):
+    from cellsim.radio.antenna_set import AntennaSet
+
     rows = site_rows()
     rows[0] = rows[0].replace("ARRAY8_3500", "tr36814")
-    assert "name 2 antenna models" in _error(_with_rows(net, rows))
+    scenario = load_scenario_file(_with_rows(net, rows))
+    antenna = build_radio_setup(scenario, build_layout(scenario)).antenna
+    assert isinstance(antenna, AntennaSet)
+    assert antenna.keys == (("tr36814", 3500.0), ("ARRAY8_3500", 3500.0))
 
 
 def test_cli_validate_and_env_steps(net, tmp_path):
