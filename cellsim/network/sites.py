@@ -12,9 +12,10 @@ Columns (a CSV header, or the keys of each `[[layout.cells]]` table):
     tilt_deg            electrical downtilt now; ret_min_deg … ret_max_deg: its RET range
     frequency_mhz       carrier centre frequency; bandwidth_mhz: its bandwidth (LTE/NR sizes)
     tx_power_dbm        total transmit power of the cell on its carrier
-    antenna             a folder of pattern files under the antenna folder, or a built-in
-                        parametric kind (tr36814, tr38901: the scenario's [antenna] table when of
-                        that kind, else its defaults)
+    antenna             a folder of pattern files under the antenna folder (read at the cell's
+                        carrier frequency: a dual-band folder gives each carrier its band), or a
+                        built-in parametric kind (tr36814, tr38901: the scenario's [antenna]
+                        table when of that kind, else its defaults)
 
 Every field is checked; each mistake is one line naming the file and line (or the scenario's
 `layout.cells[i]`), the column, the value and what is allowed, and all mistakes are counted.
@@ -49,7 +50,6 @@ __all__ = [
     "SiteDatabaseError",
     "load_site_database",
     "site_antenna",
-    "site_carrier",
     "site_carriers",
     "site_layout",
 ]
@@ -485,12 +485,6 @@ def site_carriers(scenario: Scenario, layout: Layout) -> list[Carrier]:
             f"{only.frequency_mhz:g} MHz: allowed radio.fc_ghz = {fc_ghz:g} or no radio.fc_ghz"
         )
     return carriers
-
-
-def site_carrier(scenario: Scenario, layout: Layout) -> tuple[float, int]:
-    """(fc_ghz, n_prb) of a site database's lowest carrier (`site_carriers` checks them)."""
-    first = site_carriers(scenario, layout)[0]
-    return first.frequency_mhz / 1000.0, first.n_prb
 
 
 def _model(scenario: Scenario, name: str, antenna_dir: Path, freq_mhz: float) -> AntennaPattern:
