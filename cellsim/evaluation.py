@@ -16,7 +16,7 @@ episode seed, unless the config names `realisations` itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -306,6 +306,7 @@ def compare(
 
     action = (config or {}).get("action", "discrete")
     results: dict[str, AgentResult] = {}
+    in_sample_cells: list[tuple[int, int | None]] = []  # every trained run's, once each
     for name, paths in specs:
         env = env_for(action)
         if paths is None:
@@ -328,7 +329,15 @@ def compare(
             if in_pool is not None:
                 cells = [(seed0 + i, ns) for ns in in_pool for i in range(episodes)]
                 result.in_sample += run(f"{name} (in-sample)", env, policy, cells)
+                in_sample_cells += [c for c in cells if c not in in_sample_cells]
         results[name] = result
+    # the score's two ends on the in-sample realisations too: a realisation's reward level
+    # differs from another's by more than the agents do, so each score is normalised on its own
+    if in_sample_cells:
+        for ref in REFERENCE_AGENTS:
+            env = env_for(action)
+            results[ref].in_sample = run(f"{ref} (in-sample)", env, make_policy(ref, env),
+                                         in_sample_cells)  # fmt: skip
     return results
 
 
@@ -336,21 +345,29 @@ def to_json(scenario: str, results: dict[str, AgentResult]) -> dict[str, Any]:
     """The `cellsim compare --json` document, scores included: held-out, and in-sample with
     the generalisation gap (in-sample − held-out score) for trained runs."""
     summaries = {name: r.summary() for name, r in results.items()}
-    low, high = (summaries[a]["reward_mean"] for a in REFERENCE_AGENTS)
+    score = _scorer(*(summaries[a]["reward_mean"] for a in REFERENCE_AGENTS))
+    refs_inside = [summaries[a].get("in_sample", {}) for a in REFERENCE_AGENTS]
+    inside = _scorer(*(r["reward_mean"] for r in refs_inside)) if all(refs_inside) else None
+    for name, s in summaries.items():
+        s["score"] = score(s["reward_mean"])
+        if "in_sample" in s and inside is not None:
+            s["in_sample"]["score"] = inside(s["in_sample"]["reward_mean"])
+            if name not in REFERENCE_AGENTS:
+                s["generalisation_gap"] = s["in_sample"]["score"] - s["score"]
+        if MAIN_BASELINE in results:
+            s[f"vs_{MAIN_BASELINE}"] = paired_gain(results[name], results[MAIN_BASELINE])
+    return {"scenario": scenario, "reference": list(REFERENCE_AGENTS), "agents": summaries}
+
+
+def _scorer(low: float, high: float) -> Callable[[float], float]:
+    """(R − low) / (high − low): the normalised score between the two reference agents."""
     span = high - low
 
     def score(reward: float) -> float:
         value = (reward - low) / span if abs(span) > 1e-12 else 0.0
         return value + 0.0  # no "-0.00" for the planning rule when the span is negative
 
-    for name, s in summaries.items():
-        s["score"] = score(s["reward_mean"])
-        if "in_sample" in s:
-            s["in_sample"]["score"] = score(s["in_sample"]["reward_mean"])
-            s["generalisation_gap"] = s["in_sample"]["score"] - s["score"]
-        if MAIN_BASELINE in results:
-            s[f"vs_{MAIN_BASELINE}"] = paired_gain(results[name], results[MAIN_BASELINE])
-    return {"scenario": scenario, "reference": list(REFERENCE_AGENTS), "agents": summaries}
+    return score
 
 
 def paired_gain(agent: AgentResult, baseline: AgentResult) -> dict[str, Any]:
@@ -400,7 +417,7 @@ def to_markdown(doc: dict[str, Any], episodes: int) -> str:
     ]
     for name, s in doc["agents"].items():
         k = s["kpis"]
-        inside = f"{s['in_sample']['score']:.2f}" if "in_sample" in s else "–"
+        inside = f"{s['in_sample']['score']:.2f}" if "score" in s.get("in_sample", {}) else "–"
         label = f"{name} ({s['runs']} runs)" if s.get("runs", 0) > 1 else name
         cells = [fmt(k[key]["mean"], k[key]["ci95"], d) for key, _, d in TABLE_KPIS]
         gain = s.get(f"vs_{MAIN_BASELINE}")

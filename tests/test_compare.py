@@ -159,6 +159,8 @@ def test_json_document_shape(compared):
     realisations = {str(ns) for _, ns in GRID}
     for name, agent in doc["agents"].items():
         extra = {"simulator_evaluations"} if name == REF else set()
+        if name in REFERENCE_AGENTS:  # the score's ends, in-sample too (a trained run is here)
+            extra |= {"in_sample"}
         if name == "ppo":  # a trained run: in-sample beside held-out
             extra = {"in_sample", "generalisation_gap", "runs"}
         assert set(agent) == {"reward_mean", "reward_ci95", "kpis", "score", "episodes",
@@ -179,9 +181,11 @@ def test_json_document_shape(compared):
 
 def test_a_trained_run_is_also_scored_on_its_training_pool(compared, trained_run):
     """In-sample = the same seeds on the first realisations of the run's training pool (the
-    default split: network seeds 0, 1, 2), replayed here; the gap is in-sample − held-out."""
+    default split: network seeds 0, 1, 2), replayed here, scored between rule-geometric and
+    the reference on those same realisations; the gap is in-sample − held-out."""
     doc, _ = compared
-    ppo = doc["agents"]["ppo"]
+    agents = doc["agents"]
+    ppo = agents["ppo"]
     assert ppo["runs"] == 1
     inside = ppo["in_sample"]
     assert set(inside["reward_by_realisation"]) == {"0", "1", "2"}
@@ -190,6 +194,10 @@ def test_a_trained_run_is_also_scored_on_its_training_pool(compared, trained_run
     rewards = [replay(env, model, EVAL_SEED0 + i, ns)["reward"]
                for ns in (0, 1, 2) for i in range(EPISODES)]  # fmt: skip
     assert inside["reward_mean"] == pytest.approx(np.mean(rewards), abs=1e-9)
+    low, high = (agents[a]["in_sample"]["reward_mean"] for a in REFERENCE_AGENTS)
+    assert set(agents[REF]["in_sample"]["reward_by_realisation"]) == {"0", "1", "2"}
+    assert inside["score"] == pytest.approx((inside["reward_mean"] - low) / (high - low))
+    assert agents[REF]["in_sample"]["score"] == 1.0
     assert ppo["generalisation_gap"] == pytest.approx(inside["score"] - ppo["score"])
 
 
@@ -242,8 +250,10 @@ def test_every_agent_runs_the_same_seeds_and_repeats_exactly(compared):
     for result in results.values():
         assert [(e.seed, e.network_seed) for e in result.episodes] == GRID
     again = to_json("hex7", results)["agents"]
-    # a separate call (another process's worth of state) gives the same numbers
-    assert again["rule-geometric"] == doc["agents"]["rule-geometric"]
+    # a separate call (another process's worth of state) gives the same numbers (held-out:
+    # the compared document also ran them in-sample, for its trained run)
+    held_out = {k: v for k, v in doc["agents"]["rule-geometric"].items() if k != "in_sample"}
+    assert again["rule-geometric"] == held_out
     assert again[REF]["reward_mean"] == doc["agents"][REF]["reward_mean"]
 
 
