@@ -522,6 +522,9 @@ def _add_map(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", metavar="P",
                    help="a built-in policy (rule-geometric, static-plan, reference, …) or a "
                    "run folder (default: none)")
+    p.add_argument("--carrier", type=float, metavar="MHZ",
+                   help="one carrier of a multi-carrier network (its frequency in MHz): its "
+                   "own SINR, load, servers and demand (default: the network combined)")
     p.add_argument("--time", type=_hour, default=11.0, metavar="HH:MM",
                    help="time of day (default 11:00)")
     p.add_argument("--compare", nargs=2, metavar=("POLICY_A", "POLICY_B"),
@@ -547,6 +550,8 @@ def _run_map(args: argparse.Namespace) -> None:
     if args.compare and gis:
         raise CellsimError(f"--compare with --out {args.out!r}: a comparison is a figure: "
                            "allowed .png, .svg or .pdf")  # fmt: skip
+    if args.compare and args.carrier is not None:
+        raise CellsimError("--compare and --carrier: a comparison shows the whole network")
     env = TiltEnv(args.scenario)
 
     # policies import torch (run folders): only when a policy is asked for
@@ -569,7 +574,8 @@ def _run_map(args: argparse.Namespace) -> None:
         if args.policy:
             label, tilt = plan(args.policy)
         draw = export_map if gis else draw_map
-        out = draw(env.sim, tilt, args.time, args.kind, args.out, f"{env.scenario.name}, {label}")
+        out = draw(env.sim, tilt, args.time, args.kind, args.out, f"{env.scenario.name}, {label}",
+                   args.carrier)  # fmt: skip
     print(f"map written to {out}")
 
 

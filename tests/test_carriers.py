@@ -232,3 +232,32 @@ def test_a_dual_band_folder_gives_each_carrier_its_band(tmp_path):
         np.testing.assert_allclose(mine.interference_mw, full.interference_mw, rtol=1e-5)
     result = sim.step(sim.layout.cells.tilt_deg, HOUR)
     assert result.load_converged and len(result.carriers) == 2
+
+
+def test_maps_draw_one_carrier_or_the_network_combined(network, tmp_path):
+    """`cellsim map --carrier MHZ`: that carrier's own radio state, KPIs and demand; the
+    network's combined map without it; an unknown carrier is one line naming the carriers."""
+    from cellsim.cli import main
+    from cellsim.errors import CellsimError
+    from cellsim.viz.maps import evaluate_plan, kind_values
+
+    sim = _sim(network)
+    tilts = sim.layout.cells.tilt_deg
+    combined = evaluate_plan(sim, tilts, HOUR)
+    per_carrier = [evaluate_plan(sim, tilts, HOUR, mhz) for mhz, _ in CARRIERS]
+    for view, part in zip(per_carrier, combined.carriers, strict=True):
+        np.testing.assert_array_equal(view.kpis.sinr_db, part.kpis.sinr_db)
+        assert view.kpis.network() == part.kpis.network()
+    # each carrier's servers are its own cells, and the demand maps add up to the network's
+    for (mhz, _), view in zip(CARRIERS, per_carrier, strict=True):
+        mine = sim.layout.cells.frequency_mhz[view.state.serving_cell[: sim.raster.n_points]]
+        assert np.all(mine == mhz)
+    demand = [kind_values(sim, r, HOUR, "demand") for r in (combined, *per_carrier)]
+    np.testing.assert_allclose(demand[1] + demand[2], demand[0], rtol=1e-5, atol=1e-9)
+    with pytest.raises(CellsimError, match="3500, 3600") as err:
+        evaluate_plan(sim, tilts, HOUR, 2100.0)
+    assert "\n" not in str(err.value)
+    out = tmp_path / "map.png"
+    assert main(["map", "--scenario", str(network), "--carrier", "3600", "--out", str(out)]) in (
+        0, None)  # fmt: skip
+    assert out.stat().st_size > 10_000

@@ -193,25 +193,29 @@ def region_features(
 
 
 def export_regions(
-    sim: Simulator, tilt_deg: np.ndarray, hour: float, out: str | Path, title: str
-) -> Path:
-    """Best-server regions at these tilts and hour as a GeoJSON FeatureCollection (WGS84)."""
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, out: str | Path, title: str,
+    carrier_mhz: float | None = None,
+) -> Path:  # fmt: skip
+    """Best-server regions at these tilts and hour (of one carrier) as a GeoJSON
+    FeatureCollection (WGS84)."""
     from cellsim.formats.geojson import write_geojson
 
     geo = georeference(sim, out)
-    result = evaluate_plan(sim, tilt_deg, hour)
+    result = evaluate_plan(sim, tilt_deg, hour, carrier_mhz)
     features = region_features(sim, result, tilt_deg, geo)
     name = f"{title}, best server at {frame_clock(hour)}"
     return _written(out, lambda: write_geojson(out, features, name=name))
 
 
 def export_layer(
-    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str
-) -> Path:
-    """A map kind at these tilts and hour as a GeoTIFF on the simulator's raster."""
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str,
+    carrier_mhz: float | None = None,
+) -> Path:  # fmt: skip
+    """A map kind at these tilts and hour (of one carrier) as a GeoTIFF on the simulator's
+    raster."""
     geo = georeference(sim, out)
     _rasterio()  # before the evaluation: a missing extra is said at once
-    result = evaluate_plan(sim, tilt_deg, hour)
+    result = evaluate_plan(sim, tilt_deg, hour, carrier_mhz)
     values = kind_values(sim, result, hour, kind)
     tags = {
         "scenario": sim.scenario.name,
@@ -227,8 +231,9 @@ def export_layer(
 
 
 def export_map(
-    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str
-) -> Path:
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str,
+    carrier_mhz: float | None = None,
+) -> Path:  # fmt: skip
     """A GIS map by `out`'s suffix: .tif/.tiff a GeoTIFF of `kind`, .geojson the best-server
     regions (kind "server")."""
     suffix = Path(out).suffix.lower()
@@ -238,5 +243,5 @@ def export_map(
                 f"--out {str(out)!r} with --kind {kind}: a .geojson map holds best-server "
                 "regions: allowed --kind server (or a .tif for the values of another kind)"
             )
-        return export_regions(sim, tilt_deg, hour, out, title)
-    return export_layer(sim, tilt_deg, hour, kind, out, title)
+        return export_regions(sim, tilt_deg, hour, out, title, carrier_mhz)
+    return export_layer(sim, tilt_deg, hour, kind, out, title, carrier_mhz)

@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from cellsim.errors import CellsimError
 from cellsim.simulator import Simulator, StepResult
 from cellsim.viz.layers import draw_exclusions, draw_regions, draw_sites, off_air_sites
 from cellsim.viz.regions import REGION_PALETTE, server_regions
@@ -30,10 +31,30 @@ COVERAGE_CHANGE = (("lost", "#b2182b"), ("not covered", "0.35"), ("covered", "0.
                    ("gained", "#2166ac"))  # fmt: skip
 
 
-def evaluate_plan(sim: Simulator, tilt_deg: np.ndarray, hour: float) -> StepResult:
-    """The network at these tilts and hour, load and interference settled."""
+def evaluate_plan(
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, carrier_mhz: float | None = None
+) -> StepResult:
+    """The network at these tilts and hour, load and interference settled; with
+    `carrier_mhz`, one carrier's part of it (its state, KPIs and the demand it carries)."""
     sim.reset_load()
-    return sim.step(tilt_deg, hour)
+    result = sim.step(tilt_deg, hour)
+    if carrier_mhz is None:
+        return result
+    return carrier_view(sim, result, carrier_mhz)
+
+
+def carrier_view(sim: Simulator, result: StepResult, carrier_mhz: float) -> StepResult:
+    """One carrier's part of a step as a step of its own (every map kind draws it)."""
+    carriers = [round(float(c.frequency_mhz), 6) for c in sim.carriers]
+    if round(carrier_mhz, 6) not in carriers:
+        allowed = ", ".join(f"{f:g}" for f in carriers)
+        raise CellsimError(f"--carrier {carrier_mhz:g}: allowed {allowed} (MHz, the network's "
+                           "carriers)")  # fmt: skip
+    for part in result.carriers:
+        if round(part.frequency_mhz, 6) == round(carrier_mhz, 6):
+            return StepResult(part.state, part.kpis, part.users, result.active,
+                              result.load_iterations, result.load_converged)  # fmt: skip
+    return result  # one carrier: the network is it
 
 
 def kind_values(sim: Simulator, result: StepResult, hour: float, kind: str) -> np.ndarray:
@@ -48,8 +69,9 @@ def kind_values(sim: Simulator, result: StepResult, hour: float, kind: str) -> n
         values = kpis.rate_mbps[:n]
     elif kind == "coverage":
         values = covered(sim, result).astype(float)
-    elif kind == "demand":
-        values = sim.demand.users_at(hour)
+    elif kind == "demand":  # per raster point (its outdoor and indoor receivers)
+        users = result.users
+        values = users[:n] + users[n:] if len(users) == 2 * n else users[:n]
     else:  # server
         values = state.serving_cell[:n].astype(float)
     return np.asarray(values, float)
@@ -171,9 +193,14 @@ def draw_kind(
     _axes_labels(ax)
 
 
-def map_figure(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, title: str) -> Figure:
-    """One map of `kind` at these tilts and hour, the network KPIs in the title."""
-    result = evaluate_plan(sim, tilt_deg, hour)
+def map_figure(
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, title: str,
+    carrier_mhz: float | None = None,
+) -> Figure:  # fmt: skip
+    """One map of `kind` at these tilts and hour (of one carrier), the KPIs in the title."""
+    result = evaluate_plan(sim, tilt_deg, hour, carrier_mhz)
+    if carrier_mhz is not None:
+        title = f"{title}, {carrier_mhz:g} MHz carrier"
     fig = new_figure(7.4, 6.6)
     ax = fig.add_subplot()
     draw_kind(fig, ax, sim, result, tilt_deg, hour, kind)
@@ -187,10 +214,11 @@ def map_figure(sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, tit
 
 
 def draw_map(
-    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str
-) -> Path:
+    sim: Simulator, tilt_deg: np.ndarray, hour: float, kind: str, out: str | Path, title: str,
+    carrier_mhz: float | None = None,
+) -> Path:  # fmt: skip
     """`map_figure` written to `out` (.png, .svg or .pdf)."""
-    return save_figure(map_figure(sim, tilt_deg, hour, kind, title), out)
+    return save_figure(map_figure(sim, tilt_deg, hour, kind, title, carrier_mhz), out)
 
 
 def _coverage_change(
