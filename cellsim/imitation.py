@@ -1,7 +1,8 @@
 """Warm start of the shared per-cell actor by imitating the reference (DAgger).
 
 Why: PPO alone teaches the shared actor slowly — every cell's move is credited through one
-network reward — and it plateaued below the centralised PPO on hex7 (RESULTS.md). The reference
+network reward — and it plateaued below the centralised PPO on hex7 (in-sample, RESULTS.md before
+2026-12-02). The reference
 (`cellsim.policies.reference`: the episode's best tilt trajectory under the agent's own RET
 constraints, with the simulator as its model) knows a good move of every cell at every decision
 of the training network. DAgger (Ross, Gordon & Bagnell, AISTATS 2011) turns that into a policy
