@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
 
 MAP_HOUR = 11.0  # the business district's busy hour in hex7
+#: PPO steps of the demo's training: what fits `make demo` in 15 minutes on 2 cores (about 480
+#: env steps/s with converged loads and RET: 450 560 steps, agents/ppo.yml's, took 15.6 minutes
+#: of training alone, 2026-12-02); `--timesteps` or `cellsim train` for the full budget.
+DEMO_TIMESTEPS = 300_000
 
 
 def tilts_at(env: TiltEnv, policy: Predictor, hour: float, seed: int) -> np.ndarray:
@@ -34,7 +38,7 @@ def tilts_at(env: TiltEnv, policy: Predictor, hour: float, seed: int) -> np.ndar
 def run_demo(
     out: str | Path = "results/demo",
     scenario: str = "hex7",
-    timesteps: int | None = None,
+    timesteps: int | None = DEMO_TIMESTEPS,
     episodes: int = 5,
     progress: bool = True,
 ) -> dict[str, Path]:
