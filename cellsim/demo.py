@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
 
 MAP_HOUR = 11.0  # the business district's busy hour in hex7
-#: PPO steps of the demo's training: what fits `make demo` in 15 minutes on 2 cores (about 480
-#: env steps/s with converged loads and RET: 450 560 steps, agents/ppo.yml's, took 15.6 minutes
-#: of training alone, 2026-12-02); `--timesteps` or `cellsim train` for the full budget.
+#: PPO steps of the demo's training: what fits `make demo` in 15 minutes on 2 cores. Measured
+#: 2026-12-02 with converged loads and RET: 599 steps/s, 9.5 minutes of training, 10 min 16 s for
+#: the whole `make demo`; agents/ppo.yml's 450 560 steps would take ≈ 14.5 minutes of training
+#: alone. `--timesteps` or `cellsim train` for the full budget.
 DEMO_TIMESTEPS = 300_000
 
 
