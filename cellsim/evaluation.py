@@ -242,8 +242,15 @@ def evaluation_grid(
     each held-out realisation; with a config that names its own `realisations`, the seeds
     alone (each episode draws its realisation from that pool)."""
     if "realisations" in (config or {}):
-        return [(seed0 + i, None) for i in range(episodes)]
-    return [(seed0 + i, ns) for ns in held_out_seeds(realisations) for i in range(episodes)]
+        return seed_grid(episodes, [None], seed0)
+    return seed_grid(episodes, held_out_seeds(realisations), seed0)
+
+
+def seed_grid(
+    episodes: int, network_seeds: Sequence[int | None], seed0: int = EVAL_SEED0
+) -> list[tuple[int, int | None]]:
+    """Each of `episodes` evaluation seeds on each network seed (None: the env draws one)."""
+    return [(seed0 + i, ns) for ns in network_seeds for i in range(episodes)]
 
 
 def training_pool_seeds(run_config: dict[str, Any], realisations: int) -> list[int] | None:
@@ -327,7 +334,7 @@ def compare(
             result.episodes += run(name, env, policy, grid)
             in_pool = None if own_pool else training_pool_seeds(run_config, realisations)
             if in_pool is not None:
-                cells = [(seed0 + i, ns) for ns in in_pool for i in range(episodes)]
+                cells = seed_grid(episodes, in_pool, seed0)
                 result.in_sample += run(f"{name} (in-sample)", env, policy, cells)
                 in_sample_cells += [c for c in cells if c not in in_sample_cells]
         results[name] = result

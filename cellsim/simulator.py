@@ -241,7 +241,7 @@ class Simulator:
         if len(self.carriers) > 1:
             return self._solve_carriers(tilt_deg, users, weight, active)
         state = self.budget.evaluate(tilt_deg, weight, active)
-        weight = np.where(active, weight, np.float32(0.0)).astype(np.float32)
+        weight = np.where(active, weight, np.float32(0.0)).astype(np.float32, copy=False)
         iterations, converged = self.budget.converge(
             state, users, active, weight, params, load.tolerance, load.max_iterations
         )
@@ -259,7 +259,8 @@ class Simulator:
         load = self.config.load
         on = [active & cells for cells in self._carrier_cells]
         states = [self.budget.evaluate(tilt_deg, weight, on_k) for on_k in on]
-        weights = [np.where(on_k, weight, np.float32(0.0)).astype(np.float32) for on_k in on]
+        weights = [np.where(on_k, weight, np.float32(0.0)).astype(np.float32, copy=False)
+                   for on_k in on]
         share = self._shares(states)
         iterations, converged = 0, False
         for _ in range(SPLIT_MAX_ITERATIONS):
