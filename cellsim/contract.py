@@ -16,12 +16,15 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
+import numba as nb
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from cellsim.kernels import JIT_OPTIONS
 
 if TYPE_CHECKING:
     from cellsim.kpi import Kpis
@@ -71,9 +74,14 @@ class TiltSpace:
         return self.clip(self.min_deg + steps * self.step_deg)
 
     def apply_moves(self, tilt_deg: np.ndarray, moves: np.ndarray) -> np.ndarray:
-        """Tilts after discrete moves (DOWN adds a step, UP removes one), within the range."""
-        delta = (HOLD - np.asarray(moves).astype(np.int64)) * self.step_deg
-        return self.clip(tilt_deg + delta)
+        """Tilts after discrete moves (DOWN adds a step, UP removes one), within the range;
+        ValueError if a move is not DOWN, HOLD or UP (one numba pass: the env's every step)."""
+        out = np.empty(len(tilt_deg))
+        tilt = np.asarray(tilt_deg, np.float64)
+        if not _apply_moves(tilt, np.asarray(moves).astype(np.int64, copy=False),
+                            self.step_deg, self.min_deg, self.max_deg, out):  # fmt: skip
+            raise ValueError(f"moves {np.asarray(moves).tolist()}: allowed {DOWN}, {HOLD}, {UP}")
+        return out
 
     def moves_toward(self, current_deg: np.ndarray, target_deg: np.ndarray) -> np.ndarray:
         """The discrete moves that take each cell one step toward a target tilt."""
@@ -107,6 +115,20 @@ class TiltSpace:
 
     def from_feature(self, feature: np.ndarray) -> np.ndarray:
         return self.min_deg + feature * self.span_deg
+
+
+@nb.njit(**JIT_OPTIONS)
+def _apply_moves(
+    tilt_deg: np.ndarray, moves: np.ndarray, step_deg: float, min_deg: float, max_deg: float,
+    out: np.ndarray,
+) -> bool:  # fmt: skip
+    """`TiltSpace.apply_moves` into `out`; False if a move is outside DOWN … UP."""
+    for c in range(tilt_deg.shape[0]):
+        m = moves[c]
+        if m < DOWN or m > UP:
+            return False
+        out[c] = min(max(tilt_deg[c] + (HOLD - m) * step_deg, min_deg), max_deg)
+    return True
 
 
 # -- the observation layout --------------------------------------------------------------------
@@ -159,14 +181,8 @@ N_CELL = len(CELL_FEATURES)
 #: The KPI kernel's per-cell columns (`Kpis.cell`), in kernel order.
 KPI_COLUMNS: tuple[str, ...] = tuple(f.kpi for f in CELL_FEATURES if f.kpi is not None)
 KPI_COLUMN: dict[str, int] = {name: i for i, name in enumerate(KPI_COLUMNS)}
-#: Where each KPI column goes in the cell feature row (a slice where they are contiguous, as
-#: now: a step copies them in one block).
+#: Where each KPI column goes in the cell feature row.
 _KPI_INDEX = [i for i, f in enumerate(CELL_FEATURES) if f.kpi is not None]
-_KPI_FEATURES: slice | np.ndarray = (
-    slice(_KPI_INDEX[0], _KPI_INDEX[-1] + 1)
-    if list(range(_KPI_INDEX[0], _KPI_INDEX[-1] + 1)) == _KPI_INDEX
-    else np.array(_KPI_INDEX)
-)
 _KPI_SCALE = np.array([f.scale for f in CELL_FEATURES if f.kpi is not None], np.float32)
 CELL_LOW = np.array([f.low for f in CELL_FEATURES], np.float32)
 CELL_HIGH = np.array([f.high for f in CELL_FEATURES], np.float32)
@@ -190,14 +206,42 @@ def observation_bounds(n_cells: int) -> tuple[np.ndarray, np.ndarray]:
 ENV_FEATURES: tuple[str, ...] = tuple(f.name for f in CELL_FEATURES if f.kpi is None)
 
 
-def cell_features(kpi_cell: np.ndarray, env_values: Mapping[str, np.ndarray]) -> np.ndarray:
+_ENV_INDEX = np.array([FEATURE_INDEX[name] for name in ENV_FEATURES], np.intp)
+_KPI_INDEX_ARRAY = np.array(_KPI_INDEX, np.intp)
+
+
+def cell_features(
+    kpi_cell: np.ndarray, env_values: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """(n_cells, N_CELL) float32 from the KPI kernel's columns and the env's own features
-    (`ENV_FEATURES`, by name), clipped to the bounds."""
-    out = np.empty((kpi_cell.shape[0], N_CELL), np.float32)
-    out[:, _KPI_FEATURES] = kpi_cell * _KPI_SCALE
-    for name in ENV_FEATURES:
-        out[:, FEATURE_INDEX[name]] = env_values[name]
-    return np.minimum(np.maximum(out, CELL_LOW, out=out), CELL_HIGH, out=out)  # = np.clip
+    (env_values: (len(ENV_FEATURES), n_cells), in ENV_FEATURES' order), clipped to the bounds;
+    into `out` if given."""
+    if out is None:
+        out = np.empty((kpi_cell.shape[0], N_CELL), np.float32)
+    _fill_cell_features(kpi_cell, _KPI_INDEX_ARRAY, _KPI_SCALE, env_values, _ENV_INDEX,
+                        CELL_LOW, CELL_HIGH, out)  # fmt: skip
+    return out
+
+
+@nb.njit(**JIT_OPTIONS)
+def _fill_cell_features(
+    kpi_cell: np.ndarray,
+    kpi_index: np.ndarray,
+    kpi_scale: np.ndarray,
+    env_values: np.ndarray,
+    env_index: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """`cell_features` in one pass (a dozen numpy calls, 9 µs, before)."""
+    for c in range(out.shape[0]):
+        for j in range(kpi_index.shape[0]):
+            out[c, kpi_index[j]] = kpi_cell[c, j] * kpi_scale[j]
+        for j in range(env_index.shape[0]):
+            out[c, env_index[j]] = env_values[j, c]
+        for f in range(out.shape[1]):
+            out[c, f] = min(max(out[c, f], low[f]), high[f])
 
 
 def split_observation(obs: Any, n_cells: int) -> tuple[Any, Any]:

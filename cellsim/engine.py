@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 TILT_LIMIT_DEG = 90.0
 #: Largest precomputed per-tilt table (`LinkBudget.precompute_tilts`), bytes.
 TILT_TABLE_MAX_BYTES = 1 << 30
+#: Largest cache of received power per cell and grid tilt (`LinkBudget.precompute_tilts`), bytes.
+GRID_RX_MAX_BYTES = 1 << 28
 _INT16_SPAN = 32000  # |x index| that fits int16 with a margin; beyond it, int32 indices
 
 
@@ -189,6 +191,9 @@ class LinkBudget:
         self._all_on = np.ones(self.n_cells, bool)
         self._grid_deg = np.empty(0)  # the precomputed tilt grid (empty: none)
         self._grid_gain: np.ndarray | None = None  # (n_cells, n_tilts, n_points) vertical gain
+        # received power per cell and grid tilt, filled on first use (evaluate_grid); empty: off
+        self._grid_rx = np.empty((0, 0, 0), np.float32)
+        self._grid_rx_filled = np.zeros((0, 0), bool)
         self._full_load = np.ones(self.n_cells, np.float32)
         self._changed = np.empty(self.n_cells, bool)
         self._rows = np.empty(self.n_cells, np.intp)
@@ -231,6 +236,7 @@ class LinkBudget:
             raise ParameterError("a_mw", f"shape {a_mw.shape}", f"shape {self._a_mw.shape}")
         self._a_mw, self._b_mw = a_mw, b_mw
         self._tilt_deg[:] = np.nan  # every cached row belongs to the previous realisation
+        self._grid_rx_filled[:] = False
 
     @property
     def terms(self) -> tuple[np.ndarray, np.ndarray]:
@@ -316,11 +322,21 @@ class LinkBudget:
         Afterwards, evaluating tilts that all lie on the grid reads a changed cell's pattern
         from the table instead of gathering it — for discrete tilt actions. The table does not
         depend on the network realisation (`use_terms` keeps it). Skipped (returns False) when
-        it would exceed TILT_TABLE_MAX_BYTES; other tilts still take the general path.
+        it would exceed TILT_TABLE_MAX_BYTES; other tilts still take the general path. Where it
+        fits in GRID_RX_MAX_BYTES too, the received power at each grid tilt is cached as well,
+        per realisation, as cells take the tilts (a re-tilt then copies 8 bytes a link instead
+        of recomputing with 16).
         """
         grid = np.unique(np.asarray(tilt_grid_deg, float))
-        if grid.size * self.n_cells * self.n_points * 4 > TILT_TABLE_MAX_BYTES:
+        table_bytes = grid.size * self.n_cells * self.n_points * 4
+        if table_bytes > TILT_TABLE_MAX_BYTES:
             return False
+        if table_bytes <= GRID_RX_MAX_BYTES:
+            self._grid_rx = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
+            self._grid_rx_filled = np.zeros((self.n_cells, grid.size), bool)
+        else:
+            self._grid_rx = np.empty((0, 0, 0), np.float32)
+            self._grid_rx_filled = np.zeros((0, 0), bool)
         gain = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
         for k, t in enumerate(grid):
             offset = self._index_offset(np.full(self.n_cells, t))
@@ -371,7 +387,8 @@ class LinkBudget:
         if found == TILTS_ON_GRID:
             assert self._grid_gain is not None  # rows on the grid imply a precomputed grid
             evaluate_grid(
-                self._a_mw, self._b_mw, self._grid_gain, rows, changed, weight, on,
+                self._a_mw, self._b_mw, self._grid_gain, self._grid_rx, self._grid_rx_filled,
+                rows, changed, weight, on,
                 self._rx_mw, self._best, self._best_cell, self._interference,
             )  # fmt: skip
         else:

@@ -63,14 +63,37 @@ def _receive_and_fold(
     With `recompute`, the received power max(static part × vertical pattern, front-back floor) is
     computed and stored in `rx` for later steps; otherwise it is read from `rx`. A dethroned best
     moves into the interference sum, so the serving power is never added then subtracted (no
-    float32 cancellation at high SINR).
-    """
+    float32 cancellation at high SINR). (The fold is written out in each kernel: a shared
+    per-point helper, even inlined, stops LLVM vectorising the loop: 80× slower, measured.)"""
     for p in range(rx.shape[0]):
         if recompute:
             v = max(a_mw[p] * vertical[p], b_mw[p])
             rx[p] = v
         else:
             v = rx[p]
+        gt = v > best[p]
+        interference[p] += best_weight[p] * best[p] if gt else weight * v
+        best_weight[p] = weight if gt else best_weight[p]
+        best_cell[p] = cell if gt else best_cell[p]
+        best[p] = v if gt else best[p]
+
+
+@nb.njit(**JIT_OPTIONS)
+def _copy_and_fold(
+    source: np.ndarray,
+    rx: np.ndarray,
+    cell: int,
+    weight: float,
+    best: np.ndarray,
+    best_weight: np.ndarray,
+    best_cell: np.ndarray,
+    interference: np.ndarray,
+) -> None:
+    """`_receive_and_fold` of a cell whose received power at its new tilt is cached (`source`),
+    copying it into `rx`: 8 bytes a link instead of the 16 of recomputing it."""
+    for p in range(rx.shape[0]):
+        v = source[p]
+        rx[p] = v
         gt = v > best[p]
         interference[p] += best_weight[p] * best[p] if gt else weight * v
         best_weight[p] = weight if gt else best_weight[p]
@@ -175,10 +198,20 @@ def prepare_tilts(
 
 
 @nb.njit(**JIT_OPTIONS)
+def _fill_row(a_mw: np.ndarray, b_mw: np.ndarray, gain: np.ndarray, out: np.ndarray) -> None:
+    """out = max(static part × vertical gain, front-back floor): a cell's received power at
+    one grid tilt."""
+    for p in range(out.shape[0]):
+        out[p] = max(a_mw[p] * gain[p], b_mw[p])
+
+
+@nb.njit(**JIT_OPTIONS)
 def evaluate_grid(
     a_mw: np.ndarray,
     b_mw: np.ndarray,
     grid_gain: np.ndarray,
+    grid_rx: np.ndarray,
+    grid_rx_filled: np.ndarray,
     row_index: np.ndarray,
     changed: np.ndarray,
     weight: np.ndarray,
@@ -190,8 +223,20 @@ def evaluate_grid(
 ) -> None:
     """`evaluate_links` for tilts on a precomputed grid: a changed cell's vertical pattern is
     read from `grid_gain` (n_cells, n_tilts, n_points), the cell's pattern at each grid tilt,
-    instead of gathered from the table; the same values, with no gather."""
+    instead of gathered from the table; the same values, with no gather.
+
+    grid_rx (n_cells, n_tilts, n_points), when not empty, caches each cell's received power at
+    each grid tilt for the realisation in use, filled the first time the cell takes the tilt
+    (`grid_rx_filled`, (n_cells, n_tilts) bool): a re-tilt back to a tilt seen before copies
+    the row instead of recomputing it. Same values either way."""
     n_cells, n_points = a_mw.shape
+    cached = grid_rx.shape[0] > 0
+    if cached:
+        for c in range(n_cells):
+            k = row_index[c]
+            if active[c] and changed[c] and not grid_rx_filled[c, k]:
+                _fill_row(a_mw[c], b_mw[c], grid_gain[c, k], grid_rx[c, k])
+                grid_rx_filled[c, k] = True
     best_weight = np.empty(POINT_BLOCK, np.float32)
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
@@ -199,6 +244,12 @@ def evaluate_grid(
         _clear_block(best[p0:p1], best_cell[p0:p1], interference[p0:p1], best_weight[:n])
         for c in range(n_cells):
             if not active[c]:
+                continue
+            if cached and changed[c]:
+                _copy_and_fold(
+                    grid_rx[c, row_index[c], p0:p1], rx_cache[c, p0:p1], c, weight[c],
+                    best[p0:p1], best_weight[:n], best_cell[p0:p1], interference[p0:p1],
+                )  # fmt: skip
                 continue
             _receive_and_fold(
                 changed[c], a_mw[c, p0:p1], b_mw[c, p0:p1], grid_gain[c, row_index[c], p0:p1],

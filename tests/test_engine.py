@@ -277,6 +277,28 @@ def test_incremental_evaluation_equals_fresh(case):
     np.testing.assert_array_equal(lb.received_mw, rx1)
 
 
+def test_grid_tilts_and_their_cached_rows_equal_the_general_path(case):
+    """On a precomputed tilt grid, a cell's received power at each grid tilt is cached per
+    realisation: going back to a tilt seen before reads the cache. Every state equals the
+    general path's (no grid), and a new realisation (`use_terms`) never reads the old one's."""
+    n = len(case["tilts"])
+    grid = np.arange(0.0, 16.0, 1.0)
+    lb = _fresh(case)
+    assert lb.precompute_tilts(grid)
+    rng = np.random.default_rng(3)
+    tilts = [rng.choice(grid, n) for _ in range(3)]
+    weight = rng.uniform(0.05, 1.0, n).astype(np.float32)
+    for t in tilts + tilts[::-1]:  # the second half revisits every tilt: cache hits
+        _assert_same_state(lb.evaluate(t, weight), _fresh(case).evaluate(t, weight))
+    other = draw_link_state(np.random.default_rng(8), case["layout"], case["receivers"],
+                            case["setup"])  # fmt: skip
+    lb.use_terms(*lb.realisation_terms(other))
+    fresh_other = LinkBudget(case["layout"], case["receivers"], case["setup"], other)
+    for t in tilts:
+        _assert_same_state(lb.evaluate(t, weight), fresh_other.evaluate(t, weight))
+        np.testing.assert_array_equal(lb.received_mw, fresh_other.received_mw)
+
+
 def test_incremental_matches_reference_at_new_tilts(case):
     lb = _fresh(case)
     lb.evaluate(case["tilts"])

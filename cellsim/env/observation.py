@@ -8,12 +8,16 @@ users report 0 for their per-user averages.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cellsim.contract import (
+    ENV_FEATURES,
     FEATURE_INDEX,
+    N_CELL,
+    N_TIME,
     NETWORK_MEAN,
     OWN,
     NumpyOps,
@@ -31,25 +35,40 @@ if TYPE_CHECKING:
     from cellsim.env.ret import RetState
 
 
+_ENV_ROW = {name: j for j, name in enumerate(ENV_FEATURES)}  # rows of cell_features' env_values
+
+
 def cell_observation(
     kpis: Kpis, tilt_deg: np.ndarray, active: np.ndarray, tilts: TiltSpace, ret: RetState,
-    now_min: float,
+    now_min: float, out: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """(n_cells, N_CELL) float32, clipped to the documented bounds."""
-    own = {
-        "tilt": tilts.to_feature(tilt_deg), "active": active,
-        "moves_left": ret.moves_left(now_min), "dwell_left": ret.dwell_left(now_min),
-    }  # fmt: skip
-    return cell_features(kpis.cell, own)
+    """(n_cells, N_CELL) float32, clipped to the documented bounds (into `out` if given)."""
+    own = np.empty((len(ENV_FEATURES), len(tilt_deg)), np.float32)
+    own[_ENV_ROW["tilt"]] = tilts.to_feature(tilt_deg)
+    own[_ENV_ROW["active"]] = active
+    moves, dwell = _ENV_ROW["moves_left"], _ENV_ROW["dwell_left"]
+    assert dwell == moves + 1  # ret.left fills both rows at once
+    ret.left(now_min, own[moves : dwell + 1])
+    return cell_features(kpis.cell, own, out)
 
 
-def time_features(hour: float) -> np.ndarray:
-    angle = 2.0 * np.pi * (hour % 24.0) / 24.0
-    return np.array([np.sin(angle), np.cos(angle)], np.float32)
+def time_features(hour: float) -> tuple[float, float]:
+    angle = 2.0 * math.pi * (hour % 24.0) / 24.0
+    return math.sin(angle), math.cos(angle)
 
 
-def build_observation(cells: np.ndarray, hour: float) -> np.ndarray:
-    return np.concatenate([cells.ravel(), time_features(hour)])
+def observation(
+    kpis: Kpis, tilt_deg: np.ndarray, active: np.ndarray, tilts: TiltSpace, ret: RetState,
+    now_min: float, hour: float,
+) -> np.ndarray:  # fmt: skip
+    """The centralised observation: every cell's features (`cell_observation`), then the time
+    of day, one float32 vector written in place."""
+    n = len(tilt_deg)
+    out = np.empty(n * N_CELL + N_TIME, np.float32)
+    cells = out[: n * N_CELL].reshape(n, N_CELL)  # a view: filled in place
+    cell_observation(kpis, tilt_deg, active, tilts, ret, now_min, cells)
+    out[n * N_CELL :] = time_features(hour)
+    return out
 
 
 def slot_couplings(neighbours: NeighbourTable) -> np.ndarray:

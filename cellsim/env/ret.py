@@ -61,19 +61,42 @@ class RetState:
 
     def moves_left(self, now_min: float) -> np.ndarray:
         """Share of today's budget left per cell at `now_min` (1 without a budget)."""
-        self._roll(now_min)
-        budget = self.config.max_moves_per_day
-        if budget is None:
-            return np.ones(len(self.moves_today), np.float32)
-        return ((budget - self.moves_today) / budget).astype(np.float32)
+        return self.left(now_min)[0]
 
     def dwell_left(self, now_min: float) -> np.ndarray:
         """Share of the minimum dwell each cell must still wait before it may move (0: free)."""
-        dwell = self.config.min_dwell_minutes
-        if dwell <= 0:
-            return np.zeros(len(self.moves_today), np.float32)
-        wait = np.minimum(np.maximum(dwell - (now_min - self.last_move_min), 0.0), dwell)
-        return (wait / dwell).astype(np.float32)
+        return self.left(now_min)[1]
+
+    def left(
+        self, now_min: float, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(`moves_left`, `dwell_left`) in one pass, float32, into the two rows of `out`
+        ((2, n_cells) float32) if given: the observation's RET features."""
+        self._roll(now_min)
+        if out is None:
+            out = np.empty((2, len(self.moves_today)), np.float32)
+        budget = self.config.max_moves_per_day
+        _left(self.moves_today, self.last_move_min, now_min, -1 if budget is None else budget,
+              self.config.min_dwell_minutes, out[0], out[1])  # fmt: skip
+        return out[0], out[1]
+
+
+@nb.njit(**JIT_OPTIONS_STRICT)  # −inf (never moved) must compare as −inf
+def _left(
+    moves_today: np.ndarray,
+    last_move_min: np.ndarray,
+    now_min: float,
+    budget: int,
+    dwell_min: float,
+    moves_out: np.ndarray,
+    dwell_out: np.ndarray,
+) -> None:
+    """Per cell the share of today's budget left (1 with `budget` < 0: none) and the share of
+    the dwell still to wait (0 with no dwell)."""
+    for c in range(moves_today.shape[0]):
+        moves_out[c] = (budget - moves_today[c]) / budget if budget >= 0 else 1.0
+        wait = min(max(dwell_min - (now_min - last_move_min[c]), 0.0), dwell_min)
+        dwell_out[c] = wait / dwell_min if dwell_min > 0 else 0.0
 
 
 @nb.njit(**JIT_OPTIONS_STRICT)  # −inf (never moved) must compare as −inf

@@ -17,7 +17,7 @@ from cellsim.contract import (
     total_reward,
 )
 from cellsim.env.config import merge_config
-from cellsim.env.observation import build_observation, cell_observation
+from cellsim.env.observation import observation
 from cellsim.env.ret import RetState
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, Scenario, load_scenario
@@ -253,13 +253,14 @@ class TiltEnv(gym.Env):
         if a.shape != (n,):
             raise ConfigError(f"action shape {a.shape}: allowed ({n},), one entry per cell")
         if cfg.action == "discrete":
-            if not np.issubdtype(a.dtype, np.integer) and not (
-                np.all(np.isfinite(a)) and np.all(np.mod(a, 1) == 0)
-            ):
+            if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(np.mod(a, 1) == 0)):
                 raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
-            if a.min() < 0 or a.max() > 2:
-                raise ConfigError(f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)")
-            return self.tilt_space.apply_moves(self.tilt_deg, a)
+            try:
+                return self.tilt_space.apply_moves(self.tilt_deg, a)
+            except ValueError:
+                raise ConfigError(
+                    f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)"
+                ) from None
         a = a.astype(np.float64)
         if not np.all(np.isfinite(a)):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")
@@ -300,9 +301,8 @@ class TiltEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         last = self._last
         assert last is not None  # set by reset() before any observation
-        cells = cell_observation(last.kpis, self.tilt_deg, last.active, self.tilt_space,
-                                 self.ret, self.minutes)  # fmt: skip
-        return build_observation(cells, self.hour)
+        return observation(last.kpis, self.tilt_deg, last.active, self.tilt_space, self.ret,
+                           self.minutes, self.hour)  # fmt: skip
 
     def _info(self, terms: dict[str, float] | None) -> dict[str, Any]:
         last = self._last
@@ -319,7 +319,7 @@ class TiltEnv(gym.Env):
             "action_clipped": getattr(self, "_clipped", 0),
             "ret": {
                 "moves_today": self.ret.moves_today.copy(),
-                "tilt_changes_per_cell": float(self.ret.moves_total.mean()),
+                "tilt_changes_per_cell": int(self.ret.moves_total.sum()) / self.sim.n_cells,
                 "held_budget": self.ret.held_budget,
                 "held_dwell": self.ret.held_dwell,
             },
