@@ -198,14 +198,6 @@ def prepare_tilts(
 
 
 @nb.njit(**JIT_OPTIONS)
-def _fill_row(a_mw: np.ndarray, b_mw: np.ndarray, gain: np.ndarray, out: np.ndarray) -> None:
-    """out = max(static part × vertical gain, front-back floor): a cell's received power at
-    one grid tilt."""
-    for p in range(out.shape[0]):
-        out[p] = max(a_mw[p] * gain[p], b_mw[p])
-
-
-@nb.njit(**JIT_OPTIONS)
 def evaluate_grid(
     a_mw: np.ndarray,
     b_mw: np.ndarray,
@@ -231,12 +223,6 @@ def evaluate_grid(
     the row instead of recomputing it. Same values either way."""
     n_cells, n_points = a_mw.shape
     cached = grid_rx.shape[0] > 0
-    if cached:
-        for c in range(n_cells):
-            k = row_index[c]
-            if active[c] and changed[c] and not grid_rx_filled[c, k]:
-                _fill_row(a_mw[c], b_mw[c], grid_gain[c, k], grid_rx[c, k])
-                grid_rx_filled[c, k] = True
     best_weight = np.empty(POINT_BLOCK, np.float32)
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
@@ -245,17 +231,24 @@ def evaluate_grid(
         for c in range(n_cells):
             if not active[c]:
                 continue
-            if cached and changed[c]:
+            k = row_index[c]
+            if cached and changed[c] and grid_rx_filled[c, k]:
                 _copy_and_fold(
-                    grid_rx[c, row_index[c], p0:p1], rx_cache[c, p0:p1], c, weight[c],
-                    best[p0:p1], best_weight[:n], best_cell[p0:p1], interference[p0:p1],
+                    grid_rx[c, k, p0:p1], rx_cache[c, p0:p1], c, weight[c], best[p0:p1],
+                    best_weight[:n], best_cell[p0:p1], interference[p0:p1],
                 )  # fmt: skip
                 continue
             _receive_and_fold(
-                changed[c], a_mw[c, p0:p1], b_mw[c, p0:p1], grid_gain[c, row_index[c], p0:p1],
+                changed[c], a_mw[c, p0:p1], b_mw[c, p0:p1], grid_gain[c, k, p0:p1],
                 rx_cache[c, p0:p1], c, weight[c], best[p0:p1], best_weight[:n],
                 best_cell[p0:p1], interference[p0:p1],
             )  # fmt: skip
+    if cached:  # rows recomputed this call, for the next visit of their tilt (still in cache)
+        for c in range(n_cells):
+            k = row_index[c]
+            if active[c] and changed[c] and not grid_rx_filled[c, k]:
+                grid_rx[c, k] = rx_cache[c]
+                grid_rx_filled[c, k] = True
 
 
 @nb.njit(**JIT_OPTIONS)
