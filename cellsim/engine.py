@@ -47,7 +47,7 @@ TILT_LIMIT_DEG = 90.0
 #: Largest precomputed per-tilt table (`LinkBudget.precompute_tilts`), bytes.
 TILT_TABLE_MAX_BYTES = 1 << 30
 #: Largest cache of received power per cell and grid tilt (`LinkBudget.precompute_tilts`), bytes.
-GRID_RX_MAX_BYTES = 1 << 28
+GRID_RX_MAX_BYTES = 1 << 26  # 64 MiB: case1 37 MB, city 51 MB; metro-geo (254 MB) goes without
 _INT16_SPAN = 32000  # |x index| that fits int16 with a margin; beyond it, int32 indices
 
 

@@ -276,8 +276,8 @@ def compare(
     seeds on each of `realisations` held-out network realisations (unless `config` names its
     own `realisations`: then each seed's episode draws one from that pool). A trained agent
     may be several runs of one recipe (`NAME=RUN1,RUN2,…`: their episodes are pooled) and is
-    also run on the first realisations of its training pool (in-sample). Returns name →
-    results."""
+    also run on the first realisations of its training pool (in-sample) when it was trained on
+    this scenario. Returns name → results."""
     from cellsim.training import load_run
 
     if episodes < 1:
@@ -332,7 +332,12 @@ def compare(
                 )
             policy = bind(model, env)
             result.episodes += run(name, env, policy, grid)
-            in_pool = None if own_pool else training_pool_seeds(run_config, realisations)
+            # in-sample only on the network it was trained on: on another network every
+            # realisation is one it never saw, whatever its seed
+            same_network = run_config.get("scenario_name", scen.name) == scen.name
+            in_pool = None if own_pool or not same_network else training_pool_seeds(
+                run_config, realisations
+            )
             if in_pool is not None:
                 cells = seed_grid(episodes, in_pool, seed0)
                 result.in_sample += run(f"{name} (in-sample)", env, policy, cells)

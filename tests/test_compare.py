@@ -209,6 +209,14 @@ def test_several_runs_of_one_recipe_pool_their_episodes(trained_run):
     assert [e.reward for e in ppo.episodes[:2]] == [e.reward for e in ppo.episodes[2:]]
 
 
+def test_a_run_compared_on_another_network_has_no_in_sample_figure(trained_run):
+    """A hex7 run on outage (same 21 cells, another scenario): every realisation there is
+    one it never saw, so compare reports held-out figures only."""
+    results = compare("outage", [f"ppo={trained_run}"], 1, dict(SHORT_DAY), realisations=1)
+    assert len(results["ppo"].episodes) == 1 and results["ppo"].in_sample == []
+    assert all(r.in_sample == [] for r in results.values())
+
+
 def test_scores_are_normalised_between_the_planning_rule_and_the_reference(compared):
     doc, _ = compared
     agents = doc["agents"]
