@@ -32,12 +32,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numba as nb
 import numpy as np
 import shapely
 from pydantic import ValidationError
 from shapely.geometry.base import BaseGeometry
 
 from cellsim.errors import ParameterError, ScenarioError
+from cellsim.kernels import JIT_OPTIONS, JIT_OPTIONS_STRICT
 from cellsim.network.area import POLYGONAL, Raster, geojson_features, polygon_from_config
 from cellsim.scenario import HotspotConfig, HotspotEvent, HotspotShape, Scenario
 
@@ -190,20 +192,20 @@ class DemandModel:
 
     def component_weights(self, hour: float) -> np.ndarray:
         """Profile × on/off of each component at `hour` (n_components,), before `scale`."""
-        h = float(hour) % 24.0
-        i0 = int(h)
-        frac = h - i0
-        i0 %= 24  # h can round up to 24.0
-        active = (h - self._start_h) % 24.0 < self._length_h
-        return (self._rows[i0] + frac * self._slopes[i0]) * active
+        out = np.empty(self.n_components)
+        _component_weights(self._rows, self._slopes, self._start_h, self._length_h,
+                           float(hour), out)  # fmt: skip
+        return out
 
     def users_at(self, hour: float, multipliers: np.ndarray | None = None) -> np.ndarray:
         """Expected active users per point at `hour`, (n_points,) float32. `multipliers`
         (n_components,) scale each component, e.g. per-step random demand noise."""
         weights = self.component_weights(hour)
         if multipliers is not None:
-            weights = weights * multipliers
-        return weights.astype(np.float32) @ self._scaled_maps
+            weights *= multipliers
+        out = np.empty(self.n_points, np.float32)
+        _weighted_maps(weights.astype(np.float32), self._scaled_maps, out)
+        return out
 
     def total_at(self, hour: float | np.ndarray) -> float | np.ndarray:
         """Expected active users in total at `hour` (scalar or array of hours), for plots."""
@@ -413,3 +415,31 @@ __all__ = [
     "profile_value",
     "window_arrays",
 ]
+
+
+@nb.njit(**JIT_OPTIONS_STRICT)  # Python's float modulo on the periodic hours
+def _component_weights(
+    rows: np.ndarray, slopes: np.ndarray, start_h: np.ndarray, length_h: np.ndarray,
+    hour: float, out: np.ndarray,
+) -> None:  # fmt: skip
+    """`Demand.component_weights` into `out`: each profile interpolated within its hour, times
+    the component's on/off window."""
+    h = hour % 24.0
+    i0 = int(h)
+    frac = h - i0
+    i0 %= 24  # h can round up to 24.0
+    for k in range(out.shape[0]):
+        on = (h - start_h[k]) % 24.0 < length_h[k]
+        out[k] = (rows[i0, k] + frac * slopes[i0, k]) if on else 0.0
+
+
+@nb.njit(**JIT_OPTIONS)
+def _weighted_maps(weights: np.ndarray, maps: np.ndarray, out: np.ndarray) -> None:
+    """out = weights @ maps (float32, (n_components,) × (n_components, n_points)): one
+    vectorised pass per component, no BLAS call for a handful of rows."""
+    out[:] = 0.0
+    for k in range(maps.shape[0]):
+        w = weights[k]
+        row = maps[k]
+        for p in range(out.shape[0]):
+            out[p] += w * row[p]
