@@ -63,37 +63,14 @@ def _receive_and_fold(
     With `recompute`, the received power max(static part × vertical pattern, front-back floor) is
     computed and stored in `rx` for later steps; otherwise it is read from `rx`. A dethroned best
     moves into the interference sum, so the serving power is never added then subtracted (no
-    float32 cancellation at high SINR). (The fold is written out in each kernel: a shared
-    per-point helper, even inlined, stops LLVM vectorising the loop: 80× slower, measured.)"""
+    float32 cancellation at high SINR). (A per-point helper shared with other kernels, even
+    inlined, stops LLVM vectorising this loop: 80× slower, measured.)"""
     for p in range(rx.shape[0]):
         if recompute:
             v = max(a_mw[p] * vertical[p], b_mw[p])
             rx[p] = v
         else:
             v = rx[p]
-        gt = v > best[p]
-        interference[p] += best_weight[p] * best[p] if gt else weight * v
-        best_weight[p] = weight if gt else best_weight[p]
-        best_cell[p] = cell if gt else best_cell[p]
-        best[p] = v if gt else best[p]
-
-
-@nb.njit(**JIT_OPTIONS)
-def _copy_and_fold(
-    source: np.ndarray,
-    rx: np.ndarray,
-    cell: int,
-    weight: float,
-    best: np.ndarray,
-    best_weight: np.ndarray,
-    best_cell: np.ndarray,
-    interference: np.ndarray,
-) -> None:
-    """`_receive_and_fold` of a cell whose received power at its new tilt is cached (`source`),
-    copying it into `rx`: 8 bytes a link instead of the 16 of recomputing it."""
-    for p in range(rx.shape[0]):
-        v = source[p]
-        rx[p] = v
         gt = v > best[p]
         interference[p] += best_weight[p] * best[p] if gt else weight * v
         best_weight[p] = weight if gt else best_weight[p]
@@ -224,6 +201,8 @@ def evaluate_grid(
     n_cells, n_points = a_mw.shape
     cached = grid_rx.shape[0] > 0
     best_weight = np.empty(POINT_BLOCK, np.float32)
+    ones = np.ones(POINT_BLOCK, np.float32)
+    zeros = np.zeros(POINT_BLOCK, np.float32)
     for p0 in range(0, n_points, POINT_BLOCK):
         p1 = min(n_points, p0 + POINT_BLOCK)
         n = p1 - p0
@@ -233,9 +212,12 @@ def evaluate_grid(
                 continue
             k = row_index[c]
             if cached and changed[c] and grid_rx_filled[c, k]:
-                _copy_and_fold(
-                    grid_rx[c, k, p0:p1], rx_cache[c, p0:p1], c, weight[c], best[p0:p1],
-                    best_weight[:n], best_cell[p0:p1], interference[p0:p1],
+                # max(cached × 1, 0) = cached: the block's ones and zeros stay in L1, so this
+                # streams 8 bytes a link (read the cached row, write the cell's row), not 16
+                _receive_and_fold(
+                    True, grid_rx[c, k, p0:p1], zeros[:n], ones[:n], rx_cache[c, p0:p1], c,
+                    weight[c], best[p0:p1], best_weight[:n], best_cell[p0:p1],
+                    interference[p0:p1],
                 )  # fmt: skip
                 continue
             _receive_and_fold(
