@@ -75,11 +75,13 @@ class TiltSpace:
 
     def apply_moves(self, tilt_deg: np.ndarray, moves: np.ndarray) -> np.ndarray:
         """Tilts after discrete moves (DOWN adds a step, UP removes one), within the range;
-        ValueError if a move is not DOWN, HOLD or UP (one numba pass: the env's every step)."""
-        out = np.empty(len(tilt_deg))
-        tilt = np.asarray(tilt_deg, np.float64)
-        if not _apply_moves(tilt, np.asarray(moves).astype(np.int64, copy=False),
-                            self.step_deg, self.min_deg, self.max_deg, out):  # fmt: skip
+        moves broadcast against the tilts and are read as integers; ValueError if one is not
+        DOWN, HOLD or UP (one numba pass: the env's every step)."""
+        tilt, move = np.broadcast_arrays(np.asarray(tilt_deg, np.float64), np.asarray(moves))
+        out = np.empty(tilt.shape)
+        if not _apply_moves(np.ascontiguousarray(tilt).ravel(),
+                            np.ascontiguousarray(move, np.int64).ravel(), self.step_deg,
+                            self.min_deg, self.max_deg, out.ravel()):  # fmt: skip
             raise ValueError(f"moves {np.asarray(moves).tolist()}: allowed {DOWN}, {HOLD}, {UP}")
         return out
 

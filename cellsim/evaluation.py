@@ -25,9 +25,10 @@ import numpy as np
 from scipy import stats
 
 from cellsim.env.tilt_env import TiltEnv
-from cellsim.errors import ConfigError
+from cellsim.errors import CellsimError, ConfigError
 from cellsim.policies import BUILTIN_POLICIES, RETIRED_POLICIES, check_policy_name, make_policy
-from cellsim.scenario import EVAL_NETWORK_SEED0, RealisationConfig, load_scenario
+from cellsim.realisations import network_key
+from cellsim.scenario import EVAL_NETWORK_SEED0, RealisationConfig, Scenario, load_scenario
 
 if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
@@ -263,6 +264,17 @@ def training_pool_seeds(run_config: dict[str, Any], realisations: int) -> list[i
     return list(pool[:realisations])
 
 
+def trained_on(run_config: dict[str, Any], scenario: Scenario) -> bool:
+    """Whether a run was trained on this scenario's network (`realisations.network_key`: the
+    same realisation for each network seed), judged by its saved scenario; by name where that
+    scenario cannot be loaded any more (a file moved away)."""
+    try:
+        trained = load_scenario(run_config["scenario"])
+    except (KeyError, TypeError, CellsimError):
+        return bool(run_config.get("scenario_name") == scenario.name)
+    return network_key(trained) == network_key(scenario)
+
+
 def compare(
     scenario: str,
     agents: Sequence[str] | None = None,
@@ -332,12 +344,11 @@ def compare(
                 )
             policy = bind(model, env)
             result.episodes += run(name, env, policy, grid)
-            # in-sample only on the network it was trained on: on another network every
-            # realisation is one it never saw, whatever its seed
-            same_network = run_config.get("scenario_name", scen.name) == scen.name
-            in_pool = None if own_pool or not same_network else training_pool_seeds(
-                run_config, realisations
-            )
+            # in-sample only on the network it was trained on (hex7 for a hex7 run on outage):
+            # on another network every realisation is one it never saw, whatever its seed
+            in_pool = None if own_pool or not trained_on(run_config, scen) else (
+                training_pool_seeds(run_config, realisations)
+            )  # fmt: skip
             if in_pool is not None:
                 cells = seed_grid(episodes, in_pool, seed0)
                 result.in_sample += run(f"{name} (in-sample)", env, policy, cells)

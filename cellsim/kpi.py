@@ -171,10 +171,10 @@ def _kpi_pass(
     # of one cell and are flushed into the per-cell arrays when the server changes (adding to
     # memory at every point chains each add on the last one's store: 1.5× slower). Within a run
     # it is branch-free (selects, not jumps): the conditions vary from point to point.
-    run = serving[0] if n > 0 else 0
+    run = serving[0] if n > 0 else 0  # a server is never −1: it marks the end of the points
     s_users = s_sinr = s_poor = s_covered = s_weak = s_weak_coverage = s_overcoverage = 0.0
     s_in = s_over = s_load = s_no_service = 0.0
-    for p in range(n + 1):
+    for p in range(n + 1 if n > 0 else 0):
         c = serving[p] if p < n else -1
         if c != run:
             users_c[run] += s_users

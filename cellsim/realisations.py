@@ -14,10 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cellsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cellsim.scenario import Scenario
 
 CACHE_ENV = "CELLSIM_REALISATION_CACHE_MB"
 DEFAULT_CACHE_MB = 1024.0
@@ -72,6 +76,10 @@ class TermsCache:
 CACHE = TermsCache()
 
 
-def scenario_key(physical_json: str) -> str:
-    """A short key for what a realisation depends on (the scenario without its env table)."""
-    return hashlib.sha1(physical_json.encode()).hexdigest()
+def network_key(scenario: Scenario) -> str:
+    """A short key for what a network realisation depends on: the scenario without its env
+    table, name, description and events (outages and hotspot events switch cells off or move
+    demand during the day; the links are the same). Two scenarios with one key have the same
+    realisation for every network seed: hex7 and outage do."""
+    physical = scenario.model_dump_json(exclude={"env", "name", "description", "events"})
+    return hashlib.sha1(physical.encode()).hexdigest()

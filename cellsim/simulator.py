@@ -36,7 +36,7 @@ from cellsim.network.layout import Layout
 from cellsim.network.receivers import Receivers
 from cellsim.network.sites import Carrier
 from cellsim.radio.noise import SUBCARRIER_SPACING_HZ, SUBCARRIERS_PER_PRB
-from cellsim.realisations import scenario_key
+from cellsim.realisations import network_key
 from cellsim.scenario import EnvConfig, Scenario, check_event_sites
 from cellsim.sparse_budget import site_distances_f32
 
@@ -141,9 +141,7 @@ class Simulator:
         #: the realisation in use; `base_seed` is the network's own (maps, neighbour lists)
         self.base_seed = self.network_seed = network_seed
         # the terms' shape tells a dense budget's from a sparse one's (K links per point)
-        self._links_key = scenario_key(scenario.model_dump_json(exclude={"env", "name",
-                                                                          "description"})
-                                       + str(self.budget.terms[0].shape))  # fmt: skip
+        self._links_key = network_key(scenario) + str(self.budget.terms[0].shape)
         realisations.CACHE.put((self._links_key, network_seed), self.budget.terms)
         if config.action == "discrete":  # tilts stay on this grid: precompute every row
             grid = TiltSpace.of(config).grid_deg

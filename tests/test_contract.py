@@ -144,5 +144,11 @@ def test_tilt_space_mappings_round_trip():
     moves = space.moves_toward(tilts, np.array([5.0, 3.0, 2.0, 20.0]))
     np.testing.assert_array_equal(moves, [0, 1, 2, 0])
     np.testing.assert_array_equal(space.apply_moves(tilts, moves), [1.0, 3.0, 6.0, 15.0])
+    np.testing.assert_array_equal(space.apply_moves(tilts, 2), [0.0, 2.0, 6.0, 14.0])  # broadcast
+    np.testing.assert_array_equal(space.apply_moves(tilts[None], moves[None]), [[1, 3, 6, 15]])
+    with pytest.raises(ValueError, match="moves"):
+        space.apply_moves(tilts, [1, 1, 3, 1])
+    with pytest.raises(ValueError):  # a move per tilt, or one for all
+        space.apply_moves(tilts, [1, 1])
     np.testing.assert_array_equal(space.snap(np.array([0.4, 7.6, 99.0])), [0.0, 8.0, 15.0])
     assert space.grid_deg.tolist() == list(range(16))

@@ -253,14 +253,16 @@ class TiltEnv(gym.Env):
         if a.shape != (n,):
             raise ConfigError(f"action shape {a.shape}: allowed ({n},), one entry per cell")
         if cfg.action == "discrete":
-            if a.dtype.kind == "f" and not (np.all(np.isfinite(a)) and np.all(np.mod(a, 1) == 0)):
-                raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
+            out_of_range = f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)"
+            if a.dtype.kind == "f":  # checked before the cast: 1e20 must not wrap or warn
+                if not (np.all(np.isfinite(a)) and np.all(np.mod(a, 1) == 0)):
+                    raise ConfigError(f"action {a.tolist()}: allowed integers 0 (down), 1, 2 (up)")
+                if a.min() < 0 or a.max() > 2:
+                    raise ConfigError(out_of_range)
             try:
                 return self.tilt_space.apply_moves(self.tilt_deg, a)
             except ValueError:
-                raise ConfigError(
-                    f"action {a.tolist()}: allowed 0 (down), 1 (hold), 2 (up)"
-                ) from None
+                raise ConfigError(out_of_range) from None
         a = a.astype(np.float64)
         if not np.all(np.isfinite(a)):
             raise ConfigError(f"action {a.tolist()}: allowed finite values in [-1, 1]")

@@ -192,6 +192,8 @@ class DemandModel:
 
     def component_weights(self, hour: float) -> np.ndarray:
         """Profile × on/off of each component at `hour` (n_components,), before `scale`."""
+        if not math.isfinite(hour):
+            raise ParameterError("hour", hour, "a finite number of hours")
         out = np.empty(self.n_components)
         _component_weights(self._rows, self._slopes, self._start_h, self._length_h,
                            float(hour), out)  # fmt: skip

@@ -665,6 +665,8 @@ def discrete_bad_actions(n):
         "fraction": np.full(n, 0.5),
         "nan": np.full(n, np.nan),
         "list-of-floats": [1.5] * n,
+        "huge-float": np.full(n, 1e20),  # integral, but no move: refused before any cast
+        "huge-uint": np.full(n, 2**63 + 5, np.uint64),  # wraps negative as int64: refused too
     }
 
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from cellsim.errors import CellsimError, ScenarioError
+from cellsim.errors import CellsimError, ParameterError, ScenarioError
 from cellsim.network.area import build_raster
 from cellsim.network.build import build_layout
 from cellsim.network.demand import PROFILES, build_demand, profile_value, window_arrays
@@ -106,6 +106,16 @@ def _window_demand(window) -> tuple:
         "active_hours": list(window),
     }
     return model_of(make({"base_density": 1, "hotspots": [spot]}))[1]
+
+
+def test_component_weights_are_periodic_and_refuse_a_hour_that_is_not_finite():
+    demand = _window_demand((22, 2))
+    for h in (-0.5, -25.25, 23.999999999999996, 47.0):  # the day wraps, negative hours too
+        np.testing.assert_array_equal(demand.component_weights(h),
+                                      demand.component_weights(h % 24.0))  # fmt: skip
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match="hour"):
+            demand.component_weights(bad)
 
 
 @pytest.mark.parametrize(
