@@ -77,7 +77,9 @@ class TiltSpace:
         """Tilts after discrete moves (DOWN adds a step, UP removes one), within the range;
         moves broadcast against the tilts and are read as integers; ValueError if one is not
         DOWN, HOLD or UP (one numba pass: the env's every step)."""
-        tilt, move = np.broadcast_arrays(np.asarray(tilt_deg, np.float64), np.asarray(moves))
+        tilt, move = np.asarray(tilt_deg, np.float64), np.asarray(moves)
+        if tilt.shape != move.shape or tilt.ndim != 1:  # the env's case skips the broadcast
+            tilt, move = np.broadcast_arrays(tilt, move)
         out = np.empty(tilt.shape)
         if not _apply_moves(np.ascontiguousarray(tilt).ravel(),
                             np.ascontiguousarray(move, np.int64).ravel(), self.step_deg,
