@@ -191,9 +191,7 @@ class LinkBudget:
         self._all_on = np.ones(self.n_cells, bool)
         self._grid_deg = np.empty(0)  # the precomputed tilt grid (empty: none)
         self._grid_gain: np.ndarray | None = None  # (n_cells, n_tilts, n_points) vertical gain
-        # received power per cell and grid tilt, filled on first use (evaluate_grid); empty: off
-        self._grid_rx = np.empty((0, 0, 0), np.float32)
-        self._grid_rx_filled = np.zeros((0, 0), bool)
+        self._cache_grid_rx(0)
         self._full_load = np.ones(self.n_cells, np.float32)
         self._changed = np.empty(self.n_cells, bool)
         self._rows = np.empty(self.n_cells, np.intp)
@@ -331,12 +329,7 @@ class LinkBudget:
         table_bytes = grid.size * self.n_cells * self.n_points * 4
         if table_bytes > TILT_TABLE_MAX_BYTES:
             return False
-        if table_bytes <= GRID_RX_MAX_BYTES:
-            self._grid_rx = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
-            self._grid_rx_filled = np.zeros((self.n_cells, grid.size), bool)
-        else:
-            self._grid_rx = np.empty((0, 0, 0), np.float32)
-            self._grid_rx_filled = np.zeros((0, 0), bool)
+        self._cache_grid_rx(grid.size if table_bytes <= GRID_RX_MAX_BYTES else 0)
         gain = np.empty((self.n_cells, grid.size, self.n_points), np.float32)
         for k, t in enumerate(grid):
             offset = self._index_offset(np.full(self.n_cells, t))
@@ -344,6 +337,13 @@ class LinkBudget:
                 gain[c, k] = self._table[self._x_index[c] + offset[c]]
         self._grid_deg, self._grid_gain = grid, gain
         return True
+
+    def _cache_grid_rx(self, n_tilts: int) -> None:
+        """An empty cache of received power per cell and grid tilt, filled on first use
+        (`evaluate_grid`); 0 tilts: no cache."""
+        n_cells, n_points = (self.n_cells, self.n_points) if n_tilts else (0, 0)
+        self._grid_rx = np.empty((n_cells, n_tilts, n_points), np.float32)
+        self._grid_rx_filled = np.zeros((n_cells, n_tilts), bool)
 
     def evaluate(
         self,

@@ -443,6 +443,22 @@ def _anderson_step(
 
 
 @nb.njit(**JIT_OPTIONS)
+def _weight_changes(
+    target: np.ndarray, weight: np.ndarray, active: np.ndarray, admission_load: float,
+    idle_load: float, step_min: float, delta: np.ndarray,
+) -> int:  # fmt: skip
+    """delta = target kept within [idle, admission] (0 off air) − weight, zeroed where smaller
+    than `step_min`; returns how many cells move."""
+    moved = 0
+    for c in range(weight.shape[0]):
+        w = max(min(target[c], admission_load), idle_load) if active[c] else 0.0
+        d = w - weight[c]
+        delta[c] = d if abs(d) >= step_min else 0.0
+        moved += delta[c] != 0.0
+    return moved
+
+
+@nb.njit(**JIT_OPTIONS)
 def converge_loads(
     rx_mw: np.ndarray,
     serving: np.ndarray,
@@ -500,17 +516,11 @@ def converge_loads(
         g_hist[0] = g
         f_hist[0] = f
         depth = min(depth + 1, ANDERSON_DEPTH)
-        for c in range(n_cells):
-            w = max(min(nxt[c], admission_load), idle_load) if active[c] else 0.0
-            d = w - weight[c]
-            delta[c] = d if abs(d) >= WEIGHT_STEP_MIN * tolerance else 0.0
-        moved = np.flatnonzero(delta)
-        if moved.size == 0:  # the acceleration stalled short of the tolerance: a plain iterate
-            for c in range(n_cells):
-                plain = max(min(g[c], admission_load), idle_load) if active[c] else 0.0
-                delta[c] = plain - weight[c]
-            moved = np.flatnonzero(delta)
-        add_weight_change(rx_mw, delta, moved, serving, interference_mw)
+        step_min = WEIGHT_STEP_MIN * tolerance
+        if _weight_changes(nxt, weight, active, admission_load, idle_load, step_min, delta) == 0:
+            # the acceleration stalled short of the tolerance: a plain iterate
+            _weight_changes(g, weight, active, admission_load, idle_load, 0.0, delta)
+        add_weight_change(rx_mw, delta, np.flatnonzero(delta), serving, interference_mw)
         for c in range(n_cells):
             weight[c] += delta[c]
         iterations += 1

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 
 
 _ENV_ROW = {name: j for j, name in enumerate(ENV_FEATURES)}  # rows of cell_features' env_values
+_TILT_ROW, _ACTIVE_ROW = _ENV_ROW["tilt"], _ENV_ROW["active"]
+#: the two rows `RetState.left` fills at once, moves_left then dwell_left
+_RET_ROWS = slice(_ENV_ROW["moves_left"], _ENV_ROW["dwell_left"] + 1)
+assert _RET_ROWS.stop - _RET_ROWS.start == 2
 
 
 def cell_observation(
@@ -44,11 +48,9 @@ def cell_observation(
 ) -> np.ndarray:  # fmt: skip
     """(n_cells, N_CELL) float32, clipped to the documented bounds (into `out` if given)."""
     own = np.empty((len(ENV_FEATURES), len(tilt_deg)), np.float32)
-    own[_ENV_ROW["tilt"]] = tilts.to_feature(tilt_deg)
-    own[_ENV_ROW["active"]] = active
-    moves, dwell = _ENV_ROW["moves_left"], _ENV_ROW["dwell_left"]
-    assert dwell == moves + 1  # ret.left fills both rows at once
-    ret.left(now_min, own[moves : dwell + 1])
+    own[_TILT_ROW] = tilts.to_feature(tilt_deg)
+    own[_ACTIVE_ROW] = active
+    ret.left(now_min, own[_RET_ROWS])
     return cell_features(kpis.cell, own, out)
 
 
