@@ -41,7 +41,9 @@ HELD_OUT: dict[str, Any] = {"realisations": {"split": "eval", "pool_size": 3}}
 REFERENCE_AGENTS = ("rule-geometric", "reference")
 #: compare's default agents: what any dynamic result must beat (`cellsim.policies.baselines`,
 #: `cellsim.policies.rules`); static-plan is the main one.
-BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
+BASELINES = (
+    "hold", "best-uniform", "pool-plan", "static-plan", "rule-geometric", "rule-son",
+)  # fmt: skip
 #: the baseline every agent is paired with in the tables (what dynamic re-tilting must beat)
 MAIN_BASELINE = "static-plan"
 KPI_NAMES = (

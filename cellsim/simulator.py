@@ -163,6 +163,7 @@ class Simulator:
         ]
         #: outages beyond the scenario's, e.g. drawn per episode to train for failures
         self.extra_outages: list[tuple[int, float, float]] = []
+        self._weight: np.ndarray  # the load state the next step starts from (reset_load)
         self.reset_load()
 
     def _params(self, n_prb: int) -> KpiParams:
@@ -196,14 +197,19 @@ class Simulator:
         self.network_seed = network_seed
 
     @contextmanager
-    def realisation(self, network_seed: int) -> Iterator[None]:
-        """Within the block, realisation `network_seed`; the one in use before, after it."""
-        before = self.network_seed
+    def realisation(self, network_seed: int, fresh_load: bool = False) -> Iterator[None]:
+        """Within the block, realisation `network_seed`; the one in use before, after it.
+        `fresh_load`: the block also starts from full-load interference (`reset_load`), so
+        what it computes does not depend on the steps before it; the load state is restored."""
+        before, weight = self.network_seed, self._weight
         self.use_realisation(network_seed)
+        if fresh_load:
+            self.reset_load()
         try:
             yield
         finally:
             self.use_realisation(before)
+            self._weight = weight
 
     def reset_load(self) -> None:
         """Forget the load state: start the next step from full-load interference."""

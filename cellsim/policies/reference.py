@@ -533,7 +533,7 @@ def code_digest() -> str:
     return _CODE_DIGEST[0]
 
 
-def _terms_digest(env: TiltEnv) -> str:
+def terms_digest(env: TiltEnv) -> str:
     """SHA-256 of the realisation's link terms (every physical input: layout files included)."""
     digest = hashlib.sha256()
     for term in env.sim.budget.terms:  # A and B (a sparse budget's links too)
@@ -561,7 +561,7 @@ class Reference(TiltPolicy):
         env = self.env
         seed = env.sim.network_seed
         if seed not in self._digests:
-            self._digests[seed] = _terms_digest(env)
+            self._digests[seed] = terms_digest(env)
         since = env.minutes - env.ret.last_move_min
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest(),
