@@ -418,7 +418,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         help="evaluate agents on the same seeds: rewards, KPIs, 95%% CIs, normalised scores",
         description="Every agent runs the same evaluation seeds (held-out realisations). "
         "Agents: hold, best-uniform, pool-plan, static-plan, rule-geometric, rule-son (the "
-        "baselines: the default, or the word 'baselines'), reference, or NAME=RUN_DIR for a trained run. "
+        "baselines: the default, or the word 'baselines'), reference, or NAME=RUN_DIR for a "
+        "trained run. "
         "Score = (R − R_rule-geometric) / (R_reference − R_rule-geometric); rule-geometric and "
         "reference (the day's best trajectory under the agent's constraints) are always "
         "evaluated.",
@@ -426,9 +427,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--agents", nargs="+", metavar="AGENT",
                    help="hold, best-uniform, pool-plan, static-plan, rule-geometric, rule-son, "
-                   "baselines (those six: the default), reference, or NAME=RUN_DIR[,RUN_DIR…] (folders from "
-                   "cellsim train; several runs of one recipe are pooled); rule-geometric and "
-                   "reference are always added")
+                   "baselines (those six: the default), reference, or NAME=RUN_DIR[,RUN_DIR…] "
+                   "(folders from cellsim train; several runs of one recipe are pooled); "
+                   "rule-geometric and reference are always added")
     p.add_argument("--episodes", type=_positive_int, default=10,
                    help="evaluation seeds per realisation (default 10)")
     p.add_argument("--realisations", type=_positive_int, default=3,

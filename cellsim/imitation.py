@@ -15,13 +15,19 @@ own agent observation, so the result runs on any network like a `ppo-shared` mod
 reference is used in training only; its plans are cached on disk (`cellsim.plan_cache`), so a
 second training run on the same episodes does not plan again.
 
+`teacher: static-plan` labels with static-plan's moves instead (the day's best static per-cell
+plan for the realisation, walked to at RET's pace): ≈ 7× cheaper to plan on case1 (≈ 13 s
+against ≈ 90 s a day), for networks where the reference's days cost more than a session holds;
+on hex7 the reference-taught actor scores as a realisation-blind plan does (RESULTS.md), so the
+dynamic part of the reference is not what it learns.
+
 Training episodes cycle through `env_variants`: config overrides of the training scenario, e.g.
 a stricter coverage threshold so that a capacity-limited network also shows its coverage limits.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,8 +38,8 @@ from cellsim.scenario import EnvConfig, format_validation_error
 
 if TYPE_CHECKING:
     from cellsim.env.tilt_env import TiltEnv
+    from cellsim.policies.base import TiltPolicy
     from cellsim.policies.networks import SharedCellActorPolicy
-    from cellsim.policies.reference import Reference
     from cellsim.policies.shared import SharedCellPolicy
 
 
@@ -55,6 +61,7 @@ class ImitationSettings(BaseModel):
     # weight of the reference's "hold" labels in the loss relative to its moves (> 1: when unsure,
     # hold rather than move)
     hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    teacher: Literal["reference", "static-plan"] = "reference"  # who labels the moves
     env_variants: list[dict[str, Any]] = Field(default_factory=_one_plain_variant)
 
 
@@ -81,17 +88,17 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
 
 def _training_setups(
     model: Any, scenario: str, env_config: dict[str, Any], settings: ImitationSettings, seed: int
-) -> list[tuple[TiltEnv, Reference, SharedCellPolicy]]:
-    """The training envs (one per variant), their references and the actor bound to each."""
+) -> list[tuple[TiltEnv, TiltPolicy, SharedCellPolicy]]:
+    """The training envs (one per variant), their teachers and the actor bound to each."""
     from cellsim.env.tilt_env import TiltEnv
-    from cellsim.policies.reference import Reference
+    from cellsim.policies import make_policy
     from cellsim.policies.shared import SharedCellPolicy
 
     k = model.policy.mlp_extractor.k
     out = []
     for variant in settings.env_variants:
         env = TiltEnv(scenario, deep_merge(env_config, variant))
-        out.append((env, Reference(env), SharedCellPolicy(env, model, k)))
+        out.append((env, make_policy(settings.teacher, env), SharedCellPolicy(env, model, k)))
     return out
 
 
@@ -128,6 +135,7 @@ def imitate_reference(
         for episode in range(settings.episodes_per_iteration):
             env, teacher, student = setups[episode % len(setups)]
             obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
+            teacher.reset()  # a plan per episode
             for _ in range(env.n_steps):
                 target = np.asarray(teacher.act(obs), np.int64)
                 observations.append(student.agent_observations(obs))

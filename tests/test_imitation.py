@@ -15,6 +15,7 @@ from cellsim.env.neighbours import network_neighbours
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.imitation import ImitationSettings, imitate_reference, imitation_settings
+from cellsim.policies import StaticPlan, TiltPolicy
 from cellsim.policies.networks import SharedCellActorPolicy
 from cellsim.policies.reference import Reference
 from cellsim.policies.shared import SharedCellPolicy
@@ -26,14 +27,15 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 SHORT = {"episode_hours": 2, "initial_tilt": "random"}  # 8 steps of 15 min
 
 
-def agreement(model, env: TiltEnv, seeds) -> float:
-    """Share of cell moves where the model's actor picks the reference's move, on the
-    reference's own trajectories from these seeds."""
-    teacher = Reference(env)
+def agreement(model, env: TiltEnv, seeds, teacher: TiltPolicy | None = None) -> float:
+    """Share of cell moves where the model's actor picks the teacher's (default: the
+    reference's) move, on the teacher's own trajectories from these seeds."""
+    teacher = teacher or Reference(env)
     actor = SharedCellPolicy(env, model, model.policy.mlp_extractor.k)
     same = total = 0
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
+        teacher.reset()
         for _ in range(env.n_steps):
             target = teacher.act(obs)
             same += int((actor.act(obs) == target).sum())
@@ -64,6 +66,23 @@ def test_imitation_makes_the_actor_choose_the_references_moves():
     assert after > before + 0.15 and after > 0.55, (before, after)
 
 
+def test_a_static_plan_teacher_teaches_its_moves():
+    """teacher: static-plan labels with static-plan's moves (toward its plan for the
+    realisation), which the actor then chooses."""
+    one_network = {**SHORT, "realisations": {"split": "fixed"}}
+    env = TiltEnv("hex7", one_network)
+    table = network_neighbours(env.sim, 6)
+    model = PPO(SharedCellActorPolicy, env, policy_kwargs={"neighbour_table": table}, seed=0,
+                device="cpu")  # fmt: skip
+    held_out = range(500, 503)
+    before = agreement(model, env, held_out, StaticPlan(env))
+    settings = ImitationSettings(iterations=3, episodes_per_iteration=4, epochs=20, batch_size=64,
+                                 learning_rate=3e-3, teacher="static-plan")  # fmt: skip
+    imitate_reference(model, "hex7", one_network, settings, seed=0, progress_bar=False)
+    after = agreement(model, env, held_out, StaticPlan(env))
+    assert after > before + 0.15 and after > 0.6, (before, after)
+
+
 def test_imitation_is_reproducible():
     def trained_weights():
         env = TiltEnv("hex7", SHORT)
@@ -90,6 +109,7 @@ def test_imitation_is_reproducible():
         ({"env_variants": [{"action": "continuous"}]}, "env_variants[0]"),
         ({"env_variants": [{"per_cell": {"neighbours": 3}}]}, "may not change"),
         ("fast", "imitation must be a mapping"),
+        ({"teacher": "oracle"}, "teacher"),
     ],
 )
 def test_bad_imitation_settings_name_the_field(raw, needle):
