@@ -129,7 +129,7 @@ def imitate_reference(
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
     labels: list[np.ndarray] = []
-    bar = tqdm(range(settings.iterations), desc="imitating the reference", unit="iter",
+    bar = tqdm(range(settings.iterations), desc=f"imitating {settings.teacher}", unit="iter",
                disable=not progress_bar)  # fmt: skip
     for iteration in bar:
         for episode in range(settings.episodes_per_iteration):
