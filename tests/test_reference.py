@@ -1,7 +1,7 @@
 """The reference (`cellsim.policies.reference`): one cell's DP is the brute-force optimum, the plan
 is what the env then does, the reference comes within 1 % of the exact joint optimum of a
-one-site network, it is at least every baseline's return (hold, best-uniform, static-plan, the
-rules) on each realisation, and it is cached in the process and on disk.
+one-site network, it is at least every baseline's return (hold, best-uniform, pool-plan,
+static-plan, the rules) on each realisation, and it is cached in the process and on disk.
 
 The exact optimum: a one-site network (3 cells, `ONE_SITE`: offices by day, homes in the
 evening, so the best tilts move), 6 tilts (4–14° in 2° steps), a 6-hour episode from 06:00, RET
@@ -263,7 +263,7 @@ def test_reference_is_within_one_percent_of_the_exact_joint_optimum(one_site, ca
 # ---------------------------------------------------------------------- the baselines
 
 
-BASELINES = ("hold", "best-uniform", "static-plan", "rule-geometric", "rule-son")
+BASELINES = ("hold", "best-uniform", "pool-plan", "static-plan", "rule-geometric", "rule-son")
 
 
 def baseline_returns(env: TiltEnv) -> dict[str, float]:
