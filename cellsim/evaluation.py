@@ -46,6 +46,9 @@ BASELINES = (
 )  # fmt: skip
 #: the baseline every agent is paired with in the tables (what dynamic re-tilting must beat)
 MAIN_BASELINE = "static-plan"
+#: the baselines agents are paired with where they ran: static-plan, and pool-plan (the same
+#: plan without the realisation: what an agent that cannot read the realisation can match)
+PAIRED_BASELINES = (MAIN_BASELINE, "pool-plan")
 KPI_NAMES = (
     "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "overshoot_share",
     "unserved_share", "overload_share", "weak_coverage_share", "overcoverage_share",
@@ -379,8 +382,9 @@ def to_json(scenario: str, results: dict[str, AgentResult]) -> dict[str, Any]:
             s["in_sample"]["score"] = inside(s["in_sample"]["reward_mean"])
             if name not in REFERENCE_AGENTS:
                 s["generalisation_gap"] = s["in_sample"]["score"] - s["score"]
-        if MAIN_BASELINE in results:
-            s[f"vs_{MAIN_BASELINE}"] = paired_gain(results[name], results[MAIN_BASELINE])
+        for baseline in PAIRED_BASELINES:
+            if baseline in results:
+                s[f"vs_{baseline}"] = paired_gain(results[name], results[baseline])
     return {"scenario": scenario, "reference": list(REFERENCE_AGENTS), "agents": summaries}
 
 
@@ -430,25 +434,30 @@ def to_markdown(doc: dict[str, Any], episodes: int) -> str:
     first = next(iter(doc["agents"].values()))
     realisations = ", ".join(first["reward_by_realisation"])
     low, high = doc.get("reference", REFERENCE_AGENTS)
+    paired_with = [b for b in PAIRED_BASELINES if f"vs_{b}" in first]
     lines = [
         f"Scenario `{doc['scenario']}`: {first['episodes']} episodes per agent ({episodes} "
         f"seeds × realisations {realisations}, held out), mean [95 % CI]. Score = (R − "
         f"R_{low}) / (R_{high} − R_{low}); in-sample: the same seeds on realisations of the "
-        "run's training pool; vs static-plan: the reward difference on the same episodes.",
+        "run's training pool; vs " + " / ".join(paired_with or [MAIN_BASELINE])
+        + ": the reward difference on the same episodes.",
         "",
-        "| agent | episode reward | score | in-sample score | vs static-plan (paired) | "
+        "| agent | episode reward | score | in-sample score | "
+        + "".join(f"vs {b} (paired) | " for b in paired_with)
         + " | ".join(h for _, h, _ in TABLE_KPIS) + " |",
-        "|---|---|---:|---:|---|" + "---|" * len(TABLE_KPIS),
+        "|---|---|---:|---:|" + "---|" * (len(paired_with) + len(TABLE_KPIS)),
     ]
     for name, s in doc["agents"].items():
         k = s["kpis"]
         inside = f"{s['in_sample']['score']:.2f}" if "score" in s.get("in_sample", {}) else "–"
         label = f"{name} ({s['runs']} runs)" if s.get("runs", 0) > 1 else name
         cells = [fmt(k[key]["mean"], k[key]["ci95"], d) for key, _, d in TABLE_KPIS]
-        gain = s.get(f"vs_{MAIN_BASELINE}")
-        paired = fmt(gain["mean"], gain["ci95"]) if gain and gain["pairs"] else "–"
+        paired = []
+        for baseline in paired_with:
+            gain = s.get(f"vs_{baseline}")
+            paired.append(fmt(gain["mean"], gain["ci95"]) if gain and gain["pairs"] else "–")
         lines.append(
             f"| {label} | {fmt(s['reward_mean'], s['reward_ci95'])} | {s['score']:.2f} "
-            f"| {inside} | {paired} | " + " | ".join(cells) + " |"
+            f"| {inside} | " + "".join(f"{p} | " for p in paired) + " | ".join(cells) + " |"
         )
     return "\n".join(lines) + "\n"

@@ -30,6 +30,7 @@ from cellsim.evaluation import (
     mean_ci95,
     parse_agent,
     to_json,
+    to_markdown,
 )
 from cellsim.policies import SonRule
 from cellsim.realisations import network_key
@@ -428,3 +429,12 @@ def test_every_agent_is_paired_with_static_plan_on_the_same_episodes():
     np.testing.assert_allclose(gain["ci95"], t_interval(diffs), atol=1e-9)
     assert doc["agents"]["static-plan"]["vs_static-plan"] == {"mean": 0.0, "ci95": [0.0, 0.0],
                                                               "pairs": 4}
+    # with pool-plan among the agents (hold's episodes stand in for it), a second pairing
+    results["pool-plan"] = results.pop("hold")
+    doc = to_json("hex7", results)
+    gain = doc["agents"]["static-plan"]["vs_pool-plan"]
+    assert gain["pairs"] == 4 and gain["mean"] == pytest.approx(-np.mean(diffs), abs=1e-12)
+    table = to_markdown(doc, 2)
+    assert "| vs static-plan (paired) | vs pool-plan (paired) |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| static-plan |"))
+    assert row.count("|") == table.splitlines()[2].count("|")  # a cell for every column
