@@ -16,8 +16,8 @@ reference is used in training only; its plans are cached on disk (`cellsim.plan_
 second training run on the same episodes does not plan again.
 
 `teacher: static-plan` labels with static-plan's moves instead (the day's best static per-cell
-plan for the realisation, walked to at RET's pace): ≈ 7× cheaper to plan on case1 (≈ 13 s
-against ≈ 90 s a day), for networks where the reference's days cost more than a session holds;
+plan for the realisation, walked to at RET's pace): ≈ 4× cheaper to plan on case1 (≈ 13 s
+against ≈ 50 s a day), for networks where the reference's days cost more than a session holds;
 on hex7 the reference-taught actor scores as a realisation-blind plan does (RESULTS.md), so the
 dynamic part of the reference is not what it learns.
 
