@@ -439,8 +439,9 @@ def to_markdown(doc: dict[str, Any], episodes: int) -> str:
         f"Scenario `{doc['scenario']}`: {first['episodes']} episodes per agent ({episodes} "
         f"seeds × realisations {realisations}, held out), mean [95 % CI]. Score = (R − "
         f"R_{low}) / (R_{high} − R_{low}); in-sample: the same seeds on realisations of the "
-        "run's training pool; vs " + " / ".join(paired_with or [MAIN_BASELINE])
-        + ": the reward difference on the same episodes.",
+        "run's training pool"
+        + (f"; vs {' / '.join(paired_with)}: the reward difference on the same episodes."
+           if paired_with else "."),
         "",
         "| agent | episode reward | score | in-sample score | "
         + "".join(f"vs {b} (paired) | " for b in paired_with)

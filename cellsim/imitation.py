@@ -111,8 +111,8 @@ def imitate_reference(
     progress_bar: bool = True,
 ) -> dict[str, float]:
     """Train `model`'s shared actor (a PPO with `SharedCellActorPolicy`) by DAgger on
-    `scenario`; returns the labels used and the actor's agreement with the reference on them.
-    (The name predates the reference; the teacher is `cellsim.policies.reference`.)"""
+    `scenario`; returns the labels used and the actor's agreement with its teacher on them
+    (`settings.teacher`: the reference by default, or static-plan; the name is the default's)."""
     import torch
     from tqdm.auto import tqdm
 

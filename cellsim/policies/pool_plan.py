@@ -5,21 +5,26 @@ propagation — learned on training realisations, held on the one the episode ru
 agent never observes (what a planning tool with a propagation model calibrated by drive tests
 knows). An agent evaluated on held-out realisations must infer those from KPIs. `pool-plan` is
 the plan it could have learned offline without any inference: for the episode's set-up
-(starting tilts, clock, cells on air per tick, env config) it computes static-plan's plan on
-each of the first `realisations` realisations of the default training pool (network seeds
-0 … N − 1, disjoint from every evaluation realisation), takes each cell's median tilt (snapped
-to the grid) and heads for it at RET's pace like static-plan, never looking at the episode's
-own realisation. The gap static-plan − pool-plan is what knowing the realisation is worth; an
-agent above pool-plan has learned to read the realisation from its KPIs.
+(starting tilts, clock, RET state, cells on air per tick, env config) it computes static-plan's
+plan on each of the first `realisations` realisations of the default training pool (network
+seeds 0 … N − 1), takes each cell's median tilt (snapped to the grid; with an even count the
+two middle plans' mean, rounded half to even) and heads for it at RET's pace like static-plan,
+never looking at the episode's own realisation. Those seeds are disjoint from compare's
+held-out realisations (the eval split); an episode on a training realisation (a training env,
+`--config` with its own pool) may run on one of them, and then pool-plan has partly seen it.
+The gap static-plan − pool-plan is what knowing the realisation is worth; an agent above
+pool-plan has learned to read the realisation from its KPIs.
 
 Decisions:
 - The median, not a joint optimisation of the mean objective over the realisations: each
   per-realisation plan is static-plan's (cached, tested), and a joint descent would switch
-  realisation at every evaluation. 16 realisations by default (hex7 ≈ 30 s, case1 ≈ 4 min once;
-  then on disk).
-- Cached in the process and on disk (`cellsim.plan_cache`, folder `pool-plan/`) per scenario,
-  env config, episode set-up, training realisations (their link terms' digest), search settings
-  and the source of the model's modules, like the reference.
+  realisation at every evaluation. 16 realisations by default (hex7 ≈ 30 s, case1 ≈ 4 min once
+  per episode set-up, then on disk: episodes with random outages or random initial tilts each
+  have their own set-up, and pay that every episode).
+- Cached in the process (every PoolPlan shares it) and on disk (`cellsim.plan_cache`, folder
+  `pool-plan/`) per scenario, env config, episode set-up (RET state included), training
+  realisations (their link terms' digest), search settings and the source of the model's
+  modules, like the reference.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from cellsim.policies.reference import code_digest, terms_digest
 CACHE_KIND = "pool-plan"
 DEFAULT_REALISATIONS = 16
 _OWN_DIGEST: list[str] = []
+_TERMS_DIGESTS: dict[tuple[str, int], str] = {}  # (scenario, network seed) → link-terms digest
+_MEMORY: dict[str, np.ndarray] = {}  # key text → median plan, for every PoolPlan of the process
 
 
 def _own_digest() -> str:
@@ -68,36 +75,48 @@ class PoolPlan(PlanPolicy):
         self.seeds = tuple(range(realisations))
         self.static = StaticPlan(env, search)
         self._scenario = env.scenario.model_dump_json()
-        self._pool_plans: dict[str, np.ndarray] = {}
 
-    def plan(self, objective: DayObjective) -> np.ndarray:
-        sim = self.env.sim
-        digests, plans = hashlib.sha256(), []
+    def key(self, objective: DayObjective) -> str:
+        """Everything the plan depends on, as text (the episode's realisation is not in it)."""
+        env, digests = self.env, hashlib.sha256()
         for seed in self.seeds:
-            with sim.realisation(seed):
-                digests.update(terms_digest(self.env).encode())
-        key = json.dumps({
+            if (self._scenario, seed) not in _TERMS_DIGESTS:
+                with env.sim.realisation(seed):
+                    _TERMS_DIGESTS[self._scenario, seed] = terms_digest(env)
+            digests.update(_TERMS_DIGESTS[self._scenario, seed].encode())
+        since = env.minutes - env.ret.last_move_min
+        return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest(), "pool_code": _own_digest(),
             "search": asdict(self.static.search), "scenario": self._scenario,
-            "config": self.env.config.model_dump_json(), "seeds": list(self.seeds),
+            "config": env.config.model_dump_json(), "seeds": list(self.seeds),
             "link_terms": digests.hexdigest(), "start_tick": objective.start_tick,
             "tilt_deg": objective.start_deg.tolist(),
+            "moves_today": env.ret.moves_today.tolist(),
+            "minutes_since_move": np.where(np.isfinite(since), since, -1.0).tolist(),
             "active": hashlib.sha256(objective.active.tobytes()).hexdigest(),
         }, sort_keys=True)  # fmt: skip
-        if key in self._pool_plans:
-            return self._pool_plans[key]
-        cached = plan_cache.load(CACHE_KIND, key, ("tilts_deg",))
-        if cached is not None and cached["tilts_deg"].shape == (self.n_cells,):
-            median = cached["tilts_deg"].astype(float)
-        else:
-            for seed in self.seeds:
-                with sim.realisation(seed, fresh_load=True):  # the same plan in any process
-                    training = DayObjective(self.env)
-                    plans.append(self.static.plan(training))
-                    objective.evaluations += training.evaluations
-            median = self.space.snap(np.median(np.array(plans), axis=0))
-            plan_cache.store(CACHE_KIND, key, {"tilts_deg": median})
+
+    def plan(self, objective: DayObjective) -> np.ndarray:
+        key = self.key(objective)
+        median = _MEMORY.get(key)
+        if median is None:
+            cached = plan_cache.load(CACHE_KIND, key, ("tilts_deg",))
+            if cached is not None and cached["tilts_deg"].shape == (self.n_cells,):
+                median = cached["tilts_deg"].astype(float)
+            else:
+                median = self._median_plan(objective)
+                plan_cache.store(CACHE_KIND, key, {"tilts_deg": median})
+            _MEMORY[key] = median
         low, high = objective.reach()
-        out = np.minimum(np.maximum(median, low), high)
-        self._pool_plans[key] = out
-        return out
+        return np.minimum(np.maximum(median, low), high)
+
+    def _median_plan(self, objective: DayObjective) -> np.ndarray:
+        """static-plan's plan on each training realisation, from a fresh load state (the same
+        plan in any process), and their per-cell median on the grid."""
+        plans = []
+        for seed in self.seeds:
+            with self.env.sim.realisation(seed, fresh_load=True):
+                training = DayObjective(self.env)
+                plans.append(self.static.plan(training))
+                objective.evaluations += training.evaluations
+        return self.space.snap(np.median(np.array(plans), axis=0))
