@@ -133,6 +133,7 @@ def test_builtin_policy_names(env):
     assert set(BUILTIN_POLICIES) == {
         "hold",
         "best-uniform",
+        "pool-plan",
         "static-plan",
         "rule-geometric",
         "rule-son",
