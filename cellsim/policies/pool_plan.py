@@ -30,9 +30,7 @@ Decisions:
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import sys
 from dataclasses import asdict
 
 import numpy as np
@@ -46,17 +44,8 @@ from cellsim.policies.reference import code_digest, terms_digest
 
 CACHE_KIND = "pool-plan"
 DEFAULT_REALISATIONS = 16
-_OWN_DIGEST: list[str] = []
 _TERMS_DIGESTS: dict[tuple[str, int], str] = {}  # (scenario, network seed) → link-terms digest
 _MEMORY: dict[str, np.ndarray] = {}  # key text → median plan, for every PoolPlan of the process
-
-
-def _own_digest() -> str:
-    """SHA-256 of this module's source (the reference's `code_digest` does not cover it)."""
-    if not _OWN_DIGEST:
-        _OWN_DIGEST.append(hashlib.sha256(inspect.getsource(sys.modules[__name__]).encode())
-                           .hexdigest())  # fmt: skip
-    return _OWN_DIGEST[0]
 
 
 class PoolPlan(PlanPolicy):
@@ -86,7 +75,7 @@ class PoolPlan(PlanPolicy):
             digests.update(_TERMS_DIGESTS[self._scenario, seed].encode())
         since = env.minutes - env.ret.last_move_min
         return json.dumps({
-            "cellsim": cellsim.__version__, "code": code_digest(), "pool_code": _own_digest(),
+            "cellsim": cellsim.__version__, "code": code_digest((__name__,)),
             "search": asdict(self.static.search), "scenario": self._scenario,
             "config": env.config.model_dump_json(), "seeds": list(self.seeds),
             "link_terms": digests.hexdigest(), "start_tick": objective.start_tick,

@@ -55,6 +55,7 @@ it computed itself.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib
 import inspect
@@ -520,17 +521,16 @@ MODEL_MODULES = (
     "cellsim.network.demand", "cellsim.env.ret", "cellsim.env.tilt_env",
     "cellsim.policies.baselines", "cellsim.policies.rules", __name__,
 )  # fmt: skip
-_CODE_DIGEST: list[str] = []
 
 
-def code_digest() -> str:
-    """SHA-256 of the source of `MODEL_MODULES` (computed once per process)."""
-    if not _CODE_DIGEST:
-        digest = hashlib.sha256()
-        for name in MODEL_MODULES:
-            digest.update(inspect.getsource(importlib.import_module(name)).encode())
-        _CODE_DIGEST.append(digest.hexdigest())
-    return _CODE_DIGEST[0]
+@functools.cache
+def code_digest(extra: tuple[str, ...] = ()) -> str:
+    """SHA-256 of the source of `MODEL_MODULES` and of the `extra` modules (a plan kind's own,
+    e.g. pool-plan's); computed once per process for each."""
+    digest = hashlib.sha256()
+    for name in (*MODEL_MODULES, *extra):
+        digest.update(inspect.getsource(importlib.import_module(name)).encode())
+    return digest.hexdigest()
 
 
 def terms_digest(env: TiltEnv) -> str:
