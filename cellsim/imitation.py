@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cellsim.contract import HOLD, N_MOVES
 from cellsim.env.config import deep_merge, merge_config
 from cellsim.errors import ConfigError
 from cellsim.scenario import EnvConfig, format_validation_error
@@ -86,6 +87,16 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
     return settings
 
 
+def feasible_labels(moves: Any, env: TiltEnv) -> np.ndarray:
+    """The teacher's moves with those the env would refuse now (RET budget or dwell, tilt range)
+    turned into holds: the actor is taught what the env executes, so that it does not learn to
+    request moves at times the env holds them (static-plan's walk ignores RET holds)."""
+    target = np.asarray(moves, np.int64).copy()
+    allowed = env.action_masks().reshape(len(target), N_MOVES)
+    target[~allowed[np.arange(len(target)), target]] = HOLD
+    return target
+
+
 def _training_setups(
     model: Any, scenario: str, env_config: dict[str, Any], settings: ImitationSettings, seed: int
 ) -> list[tuple[TiltEnv, TiltPolicy, SharedCellPolicy]]:
@@ -137,7 +148,7 @@ def imitate_reference(
             obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
             teacher.reset()  # a plan per episode
             for _ in range(env.n_steps):
-                target = np.asarray(teacher.act(obs), np.int64)
+                target = feasible_labels(teacher.act(obs), env)
                 observations.append(student.agent_observations(obs))
                 labels.append(target)
                 move = target.copy() if iteration == 0 else student.act(obs)

@@ -225,3 +225,22 @@ def test_a_tilt_reference_of_the_wrong_length_fails_at_once():
     with pytest.raises(ValueError, match="one value per cell"):
         PPO(SharedCellActorPolicy, env, device="cpu",
             policy_kwargs={"neighbour_table": table, "tilt_reference": [0.5] * 20})  # fmt: skip
+
+
+def test_labels_are_the_moves_the_env_would_execute():
+    """A teacher's move the env would refuse now (a cell in its RET dwell, a tilt at its range's
+    end) is taught as a hold: the actor must not learn requests the env holds."""
+    from cellsim.contract import DOWN, HOLD, UP
+    from cellsim.imitation import feasible_labels
+
+    env = TiltEnv("hex7", {"initial_tilt": "scenario", "ret": {"min_dwell_minutes": 60}})
+    env.reset(seed=0)
+    n = len(env.tilt_deg)
+    moved = [UP] + [HOLD] * (n - 1)  # cell 0 moves, so it dwells for the next hour
+    env.step(moved)
+    ups = feasible_labels([UP] * n, env)
+    assert ups[0] == HOLD and (ups[1:] == UP).all()
+    env.tilt_deg[1] = env.tilt_space.max_deg  # cell 1 at its range's end: DOWN tilts no further
+    downs = feasible_labels([DOWN] * n, env)
+    assert downs[0] == HOLD and downs[1] == HOLD and (downs[2:] == DOWN).all()
+    assert feasible_labels([UP] * n, env)[1] == UP
