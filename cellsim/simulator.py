@@ -197,14 +197,11 @@ class Simulator:
         self.network_seed = network_seed
 
     @contextmanager
-    def realisation(self, network_seed: int, fresh_load: bool = False) -> Iterator[None]:
-        """Within the block, realisation `network_seed`; the one in use before, after it.
-        `fresh_load`: the block also starts from full-load interference (`reset_load`), so
-        what it computes does not depend on the steps before it; the load state is restored."""
+    def realisation(self, network_seed: int) -> Iterator[None]:
+        """Within the block, realisation `network_seed`; the one in use and the load state
+        before, after it."""
         before, weight = self.network_seed, self._weight
         self.use_realisation(network_seed)
-        if fresh_load:
-            self.reset_load()
         try:
             yield
         finally:
@@ -309,10 +306,15 @@ class Simulator:
                          for st, p in zip(states, self.carrier_params, strict=True)])  # fmt: skip
         return capacity_shares(peak, self._carrier_bandwidth_mhz)
 
-    def evaluate(self, tilt_deg: np.ndarray, hour: float, users: np.ndarray) -> Kpis:
+    def evaluate(
+        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, from_full_load: bool = False
+    ) -> Kpis:
         """KPIs at these tilts (loads converged from the simulator's load state) without
-        touching that state: for searches over tilts."""
-        return self._solve(tilt_deg, hour, users, self._weight).kpis
+        touching that state: for searches over tilts. `from_full_load`: the fixed point starts
+        from full-load interference instead, so the KPIs depend on tilts, hour and users alone,
+        not on the steps before (a plan cached across processes must not depend on them)."""
+        weight = np.ones(self.n_cells, np.float32) if from_full_load else self._weight
+        return self._solve(tilt_deg, hour, users, weight).kpis
 
     def step(
         self, tilt_deg: np.ndarray, hour: float, users: np.ndarray | None = None

@@ -18,7 +18,7 @@ from cellsim.evaluation import BASELINES, expand_agents, run_episode
 from cellsim.policies import BestUniform, Hold, PlanSearch, StaticPlan, TiltPolicy, make_policy
 from cellsim.policies.baselines import DayObjective
 
-SHORT = {"episode_hours": 6, "start_hour": 7.0, "demand_noise": 0.0, "load": {"tolerance": 1e-5},
+SHORT = {"episode_hours": 6, "start_hour": 7.0, "demand_noise": 0.0, "load": {"tolerance": 1e-6},
          "realisations": {"split": "train", "pool_size": 2}}  # fmt: skip
 FAST = PlanSearch(sample_ticks=4, screen_ticks=2, max_sweeps=1, random_starts=0)
 

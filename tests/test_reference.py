@@ -349,6 +349,24 @@ def test_the_cache_key_follows_what_the_plan_depends_on(one_site):
     assert Reference(env, ReferenceSearch(fine_passes=1)).key() != key
 
 
+def test_a_plan_does_not_depend_on_the_steps_before_it():
+    """Plans are cached by set-up across processes, so the plan must not read the load state
+    the episode's steps left: two demand-noise seeds on one realisation, one plan. Also for
+    static-plan's objective (the reference starts from its candidates)."""
+    from cellsim.policies.baselines import DayObjective
+
+    env = TiltEnv("hex7", {"realisations": {"split": "fixed"}, "episode_hours": 3})
+    plans, values = [], []
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        if seed:
+            env.sim.step(env.tilt_deg, 20.0)  # a busy-hour load state the plan must not read
+        plans.append(plan_trajectory(env, ReferenceSearch(fine_passes=1)))
+        values.append(DayObjective(env).of_target(env.tilt_deg + 2))
+    np.testing.assert_array_equal(plans[0].tilts_deg, plans[1].tilts_deg)
+    assert plans[0].value == plans[1].value and values[0] == values[1]
+
+
 # ------------------------------------------------------------------------- the policy
 
 

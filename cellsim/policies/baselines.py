@@ -70,7 +70,9 @@ class TickSample:
 
 
 class DayObjective:
-    """The rest of the episode's reward at expected demand, from the env's current state.
+    """The rest of the episode's reward at expected demand, from the env's current state (its
+    tilts, clock and RET state; loads converge from full load at every tick, not from the load
+    state the episode's steps left, so plans are the same in any process).
 
     `hours[i]` is the clock time of tick i (the env's `sim.step` times: after each tick of the
     clock, from now to the end of the episode); `held(tilts, sample)` is the reward of holding
@@ -102,7 +104,8 @@ class DayObjective:
         it; none by default)."""
         self.evaluations += 1
         cfg = self.env.config
-        kpis = self.sim.evaluate(tilt_deg, float(self.hours[tick]), self.users[tick])
+        kpis = self.sim.evaluate(tilt_deg, float(self.hours[tick]), self.users[tick],
+                                 from_full_load=True)
         moved = self._unchanged if changed is None else changed
         inputs = RewardInputs(kpis, moved, cfg.kpi.reference_rate_mbps)
         return total_reward(reward_terms(inputs), cfg.reward)

@@ -100,11 +100,11 @@ class PoolPlan(PlanPolicy):
         return np.minimum(np.maximum(median, low), high)
 
     def _median_plan(self, objective: DayObjective) -> np.ndarray:
-        """static-plan's plan on each training realisation, from a fresh load state (the same
-        plan in any process), and their per-cell median on the grid."""
+        """static-plan's plan on each training realisation and their per-cell median on the
+        grid."""
         plans = []
         for seed in self.seeds:
-            with self.env.sim.realisation(seed, fresh_load=True):
+            with self.env.sim.realisation(seed):
                 training = DayObjective(self.env)
                 plans.append(self.static.plan(training))
                 objective.evaluations += training.evaluations

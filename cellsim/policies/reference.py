@@ -10,9 +10,11 @@ may jump to any grid tilt), at most `ret.max_moves_per_day` moves per cell per d
 `ret.min_dwell_minutes` between a cell's moves (`cellsim.env.ret`), decisions every
 `ticks_per_decision` ticks. The model is the env's own: the episode's realisation, the outages
 its simulator knows of (the scenario's and any drawn for the episode), expected demand
-(`sim.users_at`) and loads converged at every evaluation (`sim.evaluate`). Loads carry no state
-from one tick to the next, so a tick's reward depends only on its tilts, its time and the moves
-made at it: the objective separates in time, and a dynamic programme over decisions is exact.
+(`sim.users_at`) and loads converged at every evaluation (`sim.evaluate`, from full load: a
+plan depends on the set-up in its cache key, not on the load state the episode's steps left).
+Loads carry no state from one tick to the next, so a tick's reward depends only on its tilts,
+its time and the moves made at it: the objective separates in time, and a dynamic programme
+over decisions is exact.
 
 How (`plan_trajectory`):
 1. Starts: hold; the planning rule (`planning_tilts_deg`); `static-plan`'s candidates
@@ -294,7 +296,8 @@ class DayModel:
     def _move_costs(self) -> np.ndarray:
         """The reward of one cell's move (the contract's tilt-change term, per cell); the DP
         needs it to add up over cells, which is checked."""
-        kpis = self.sim.evaluate(self.start_deg, float(self.hours[0]), self.users[0])
+        kpis = self.sim.evaluate(self.start_deg, float(self.hours[0]), self.users[0],
+                                 from_full_load=True)
         none = np.zeros(self.n_cells)
 
         def reward(changed: np.ndarray) -> float:
@@ -321,7 +324,7 @@ class DayModel:
         if value is None:
             self.evaluations += 1
             kpis = self.sim.evaluate(self.tilts_of(index), float(self.hours[tick]),
-                                     self.users[tick])  # fmt: skip
+                                     self.users[tick], from_full_load=True)  # fmt: skip
             inputs = RewardInputs(kpis, np.zeros(self.n_cells), self.reference_rate)
             value = self._memo[key] = total_reward(reward_terms(inputs), self.weights)
         return value
