@@ -488,7 +488,7 @@ class SparseLinkBudget:
         neglected bound reaches the serving power (a neglected cell could serve there); and,
         for per-cluster draws, the far field's SINR effect estimated on a sample of points."""
         report = _db_percentiles(self.sinr_error_bound_db(state), "sinr_error_bound_db")
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 where no cell interferes
             rel = 10.0 * np.log10(self.neglected_mw / state.interference_mw)
         report.update(_db_percentiles(rel, "neglected_vs_interference_db"))
         report["server_at_risk_share"] = float(np.mean(self.neglected_mw >= state.serving_mw))
