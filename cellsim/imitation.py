@@ -27,6 +27,8 @@ a stricter coverage threshold so that a capacity-limited network also shows its 
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
@@ -87,6 +89,12 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
     return settings
 
 
+def _save_state(state: dict[str, Any], path: str) -> None:
+    import torch
+
+    torch.save(state, path)
+
+
 def feasible_labels(moves: Any, env: TiltEnv) -> np.ndarray:
     """The teacher's moves with those the env would refuse now (RET budget or dwell, tilt range)
     turned into holds: the actor is taught what the env executes, so that it does not learn to
@@ -120,12 +128,20 @@ def imitate_reference(
     settings: ImitationSettings,
     seed: int,
     progress_bar: bool = True,
+    state_path: Path | None = None,
 ) -> dict[str, float]:
     """Train `model`'s shared actor (a PPO with `SharedCellActorPolicy`) by DAgger on
     `scenario`; returns the labels used and the actor's agreement with its teacher on them
-    (`settings.teacher`: the reference by default, or static-plan; the name is the default's)."""
+    (`settings.teacher`: the reference by default, or static-plan; the name is the default's).
+
+    `state_path`: after every iteration, everything the next one needs (labels so far, the
+    actor's weights, the optimiser's and both random generators' states) is written there
+    atomically, and a call that finds it goes on from there: an interrupted imitation resumes
+    at its last whole iteration with the numbers an uninterrupted one would have had."""
     import torch
     from tqdm.auto import tqdm
+
+    from cellsim.training.runs import atomic_write
 
     policy: SharedCellActorPolicy = model.policy  # model: an SB3 PPO
 
@@ -140,7 +156,17 @@ def imitate_reference(
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
     labels: list[np.ndarray] = []
-    bar = tqdm(range(settings.iterations), desc=f"imitating {settings.teacher}", unit="iter",
+    first, accuracy = 0, float("nan")
+    if state_path is not None and state_path.is_file():
+        state = torch.load(state_path, weights_only=True)
+        policy.load_state_dict(state["policy"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        rng.bit_generator.state = state["rng"]
+        observations, labels = [state["observations"].numpy()], [state["labels"].numpy()]
+        first, accuracy = int(state["iterations_done"]), float(state["agreement"])
+    bar = tqdm(range(first, settings.iterations), desc=f"imitating {settings.teacher}",
+               unit="iter", initial=first, total=settings.iterations,
                disable=not progress_bar)  # fmt: skip
     for iteration in bar:
         for episode in range(settings.episodes_per_iteration):
@@ -169,4 +195,12 @@ def imitate_reference(
         with torch.no_grad():
             accuracy = float((actor(x).argmax(dim=1) == y).float().mean())
         bar.set_postfix(labels=len(x), agreement=f"{accuracy:.3f}")
-    return {"imitation_labels": len(x), "imitation_agreement": round(accuracy, 4)}
+        if state_path is not None:
+            observations, labels = [x.numpy()], [y.numpy()]  # one array each from now on
+            state = {"iterations_done": iteration + 1, "agreement": accuracy,
+                     "policy": policy.state_dict(), "optimiser": optimiser.state_dict(),
+                     "generator": generator.get_state(), "rng": rng.bit_generator.state,
+                     "observations": x, "labels": y}  # fmt: skip
+            atomic_write(state_path, partial(_save_state, state))
+    n_labels = sum(len(batch) for batch in labels)
+    return {"imitation_labels": n_labels, "imitation_agreement": round(accuracy, 4)}

@@ -97,6 +97,46 @@ def test_imitation_is_reproducible():
     assert torch.equal(trained_weights(), trained_weights())
 
 
+def test_an_interrupted_imitation_resumes_with_the_same_numbers(tmp_path, monkeypatch):
+    """Killed after its second iteration's state was written, a new process (a new model,
+    seeded as the run's) goes on from there and ends where an uninterrupted run ends."""
+    import cellsim.training.runs as runs
+
+    env = TiltEnv("hex7", SHORT)
+    table = network_neighbours(env.sim, 6)
+    settings = ImitationSettings(iterations=3, episodes_per_iteration=1, epochs=2)
+
+    def fresh_model() -> PPO:
+        return PPO(SharedCellActorPolicy, env, policy_kwargs={"neighbour_table": table},
+                   seed=1, device="cpu")  # fmt: skip
+
+    def weights(model: PPO) -> torch.Tensor:
+        return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+    whole = fresh_model()
+    expected = imitate_reference(whole, "hex7", SHORT, settings, seed=1, progress_bar=False)
+    state = tmp_path / "imitation_state.pt"
+    real_write, written = runs.atomic_write, []
+
+    def killed_after_two(path, write):
+        real_write(path, write)
+        written.append(path)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runs, "atomic_write", killed_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        imitate_reference(fresh_model(), "hex7", SHORT, settings, seed=1, progress_bar=False,
+                          state_path=state)  # fmt: skip
+    monkeypatch.setattr(runs, "atomic_write", real_write)
+    assert torch.load(state, weights_only=True)["iterations_done"] == 2
+    resumed = fresh_model()
+    stats = imitate_reference(resumed, "hex7", SHORT, settings, seed=1, progress_bar=False,
+                              state_path=state)  # fmt: skip
+    assert stats == expected
+    assert torch.equal(weights(resumed), weights(whole))
+
+
 @pytest.mark.parametrize(
     "raw, needle",
     [
@@ -142,6 +182,7 @@ def test_cellsim_train_imitates_then_runs_ppo(tmp_path):
     assert metrics["imitation_labels"] == 2 * 8 * 21 and metrics["timesteps"] == 16
     assert 0 <= metrics["imitation_agreement"] <= 1 and metrics["imitation_wall_s"] > 0
     assert (run / "checkpoints" / "model_0_steps.zip").is_file()  # the imitated actor
+    assert not (run / "checkpoints" / "imitation_state.pt").exists()  # done with it
     policy = load_run(run)[0].bind(TiltEnv("case1", {"episode_hours": 1}))
     assert policy.act(policy.env.reset(seed=0)[0]).shape == (57,)
 

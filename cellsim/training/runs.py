@@ -14,6 +14,7 @@ import platform
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +34,23 @@ def next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
     return base / f"{scenario_name}_{n}"
 
 
-def atomic_save(model: Any, path: Path) -> None:
-    """Write model.zip next to its final place, then rename: a crash never leaves half a file."""
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """`write(tmp)` a file next to `path`, then rename it there: a crash never leaves half a
+    file (the temporary one keeps `path`'s suffix, which some writers read)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".zip")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     os.close(fd)
     try:
-        model.save(tmp)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def atomic_save(model: Any, path: Path) -> None:
+    """Write model.zip (an SB3 model) atomically."""
+    atomic_write(path, model.save)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -298,9 +298,16 @@ def _check_imitation(agent: AgentSpec, hyper: dict[str, Any], env_config: EnvCon
                               f"--agent {agent.name} hyperparams")  # fmt: skip
 
 
+def imitation_state_path(run: Path) -> Path:
+    """Where an imitation in progress keeps its state after each iteration (removed once the
+    imitation's checkpoint is written)."""
+    return run / "checkpoints" / "imitation_state.pt"
+
+
 def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
-    """The reference warm start before PPO (cellsim.imitation); a checkpoint after it, so that a
-    resumed run goes straight on to PPO. Its figures go to imitation.json (metrics.json)."""
+    """The reference warm start before PPO (cellsim.imitation), resumable at its last whole
+    iteration; a checkpoint after it, so that a resumed run goes straight on to PPO. Its
+    figures go to imitation.json (metrics.json)."""
     from cellsim.imitation import imitate_reference, imitation_settings
 
     env_config = config["env_config"]
@@ -308,12 +315,14 @@ def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) 
         config["hyperparams"]["imitation"], EnvConfig.model_validate(env_config),
         f"{run}/config.yml",
     )  # fmt: skip
+    state = imitation_state_path(run)
     started = time.perf_counter()
     stats = imitate_reference(model, config["scenario"], env_config, settings, config["seed"],
-                           progress_bar)  # fmt: skip
-    stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)
+                              progress_bar, state_path=state)  # fmt: skip
+    stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)  # this process's
     atomic_write_text(run / "imitation.json", json.dumps(stats, indent=1))
     save_checkpoint(model, run)
+    state.unlink(missing_ok=True)
 
 
 def _set_torch_threads(n: int) -> None:
@@ -350,7 +359,9 @@ def train(spec: TrainSpec) -> Path:
             model.load_replay_buffer(buffer)
         print(f"{run}: resuming from {checkpoint.name} ({model.num_timesteps} of {total} steps)")
     else:
-        if spec.resume:
+        if spec.resume and agent.trainer == "imitation" and imitation_state_path(run).is_file():
+            print(f"{run}: resuming the imitation after its last whole iteration")
+        elif spec.resume:
             print(f"{run}: no checkpoint yet (stopped before the first one): restarting "
                   f"cleanly from step 0 of {total}")  # fmt: skip
         policy = resolve_policy(hyper.get("policy", "MlpPolicy"))
@@ -383,9 +394,9 @@ def train(spec: TrainSpec) -> Path:
                 reset_num_timesteps=checkpoint is None, tb_log_name="run",
             )  # fmt: skip
     except KeyboardInterrupt:
-        if imitating:  # half an imitation is not worth keeping: a resumed run starts it again
-            print(f"\ninterrupted while imitating the reference; start again with: "
-                  f"cellsim train --resume --out {run}")  # fmt: skip
+        if imitating:  # its state after the last whole iteration is on disk
+            print(f"\ninterrupted while imitating; continue from its last whole iteration "
+                  f"with: cellsim train --resume --out {run}")  # fmt: skip
             raise
         path = save_checkpoint(model, run)
         print(f"\ninterrupted at {model.num_timesteps} steps; checkpoint {path}; "
