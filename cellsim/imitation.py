@@ -9,7 +9,8 @@ of the training network. DAgger (Ross, Gordon & Bagnell, AISTATS 2011) turns tha
 that needs no search: each iteration rolls out the current actor (the reference itself in the
 first), a share of cells taking a random move to visit more states; the reference labels every
 visited cell state with its move (toward its plan's tilt for that decision: the plan is made
-once per episode, from the episode's start, and not re-made in the states the actor reaches);
+once per episode, from the episode's start, and not re-made in the states the actor reaches;
+a move the env would refuse there — RET budget or dwell, the tilt range — is taught as a hold);
 the actor is trained by cross entropy on all labels so far. The actor only ever sees a cell's
 own agent observation, so the result runs on any network like a `ppo-shared` model. The
 reference is used in training only; its plans are cached on disk (`cellsim.plan_cache`), so a
@@ -27,6 +28,7 @@ a stricter coverage threshold so that a capacity-limited network also shows its 
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -89,10 +91,55 @@ def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> Imitatio
     return settings
 
 
-def _save_state(state: dict[str, Any], path: str) -> None:
-    import torch
+class ImitationState:
+    """An imitation's progress on disk, so that a killed run resumes at its last whole
+    iteration: a folder with each iteration's new labels in a file of its own
+    (`iteration_NNN.pt`, written once: no rewriting of all labels so far) and `head.pt` (the
+    iterations done, the actor's weights, the optimiser's and both random generators' states,
+    wall time so far), each written atomically, the head last. `identity` (the run's settings)
+    is checked on load, so a state is never picked up by another imitation."""
 
-    torch.save(state, path)
+    def __init__(self, folder: Path, identity: str):
+        self.folder, self.identity = folder, identity
+
+    def load(self) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]] | None:
+        """(head, observations, labels) of the iterations done, or None if none was saved."""
+        import torch
+
+        head_path = self.folder / "head.pt"
+        if not head_path.is_file():
+            return None
+        head = torch.load(head_path, weights_only=True)
+        if head["identity"] != self.identity:
+            raise ConfigError(
+                f"{self.folder}: the imitation state of other settings (seed, scenario, env "
+                "or imitation config); remove it to start again"
+            )
+        observations, labels = [], []
+        for i in range(int(head["iterations_done"])):
+            shard = torch.load(self.folder / f"iteration_{i:03d}.pt", weights_only=True)
+            observations.append(shard["observations"].numpy())
+            labels.append(shard["labels"].numpy())
+        return head, observations, labels
+
+    def save(self, iteration: int, observations: np.ndarray, labels: np.ndarray,
+             head: dict[str, Any]) -> None:  # fmt: skip
+        """Iteration `iteration`'s new labels, then the head that counts them in."""
+        import torch
+
+        from cellsim.formats.atomic import atomic_write
+
+        shard = {"observations": torch.as_tensor(observations), "labels": torch.as_tensor(labels)}
+        atomic_write(self.folder / f"iteration_{iteration:03d}.pt",
+                     partial(torch.save, shard))  # fmt: skip
+        head = {**head, "identity": self.identity, "iterations_done": iteration + 1}
+        atomic_write(self.folder / "head.pt", partial(torch.save, head))
+
+    def remove(self) -> None:
+        """Done with it (the imitated actor's checkpoint is written)."""
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def feasible_labels(moves: Any, env: TiltEnv) -> np.ndarray:
@@ -128,21 +175,22 @@ def imitate_reference(
     settings: ImitationSettings,
     seed: int,
     progress_bar: bool = True,
-    state_path: Path | None = None,
+    state_folder: Path | None = None,
 ) -> dict[str, float]:
     """Train `model`'s shared actor (a PPO with `SharedCellActorPolicy`) by DAgger on
     `scenario`; returns the labels used and the actor's agreement with its teacher on them
     (`settings.teacher`: the reference by default, or static-plan; the name is the default's).
 
-    `state_path`: after every iteration, everything the next one needs (labels so far, the
-    actor's weights, the optimiser's and both random generators' states) is written there
-    atomically, and a call that finds it goes on from there: an interrupted imitation resumes
-    at its last whole iteration with the numbers an uninterrupted one would have had."""
+    `state_folder`: after every iteration, everything the next one needs is saved there
+    (`ImitationState`), and a call that finds it goes on from there: an interrupted imitation
+    resumes at its last whole iteration with the numbers an uninterrupted one would have had
+    (on the same number of torch threads)."""
+    import time
+
     import torch
     from tqdm.auto import tqdm
 
-    from cellsim.training.runs import atomic_write
-
+    started = time.perf_counter()
     policy: SharedCellActorPolicy = model.policy  # model: an SB3 PPO
 
     def actor(x: torch.Tensor) -> torch.Tensor:  # the cells' logits
@@ -156,19 +204,27 @@ def imitate_reference(
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
     labels: list[np.ndarray] = []
-    first, accuracy = 0, float("nan")
-    if state_path is not None and state_path.is_file():
-        state = torch.load(state_path, weights_only=True)
-        policy.load_state_dict(state["policy"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        rng.bit_generator.state = state["rng"]
-        observations, labels = [state["observations"].numpy()], [state["labels"].numpy()]
-        first, accuracy = int(state["iterations_done"]), float(state["agreement"])
+    first, accuracy, earlier_wall_s = 0, float("nan"), 0.0
+    saved = None
+    if state_folder is not None:
+        run = {"scenario": scenario, "env_config": env_config, "seed": seed,
+               "settings": settings.model_dump(mode="json")}  # fmt: skip
+        identity = json.dumps(run, sort_keys=True, default=str)
+        saved = ImitationState(state_folder, identity)
+        found = saved.load()
+        if found is not None:
+            head, observations, labels = found
+            policy.load_state_dict(head["policy"])
+            optimiser.load_state_dict(head["optimiser"])
+            generator.set_state(head["generator"])
+            rng.bit_generator.state = head["rng"]
+            first, accuracy = int(head["iterations_done"]), float(head["agreement"])
+            earlier_wall_s = float(head["wall_s"])
     bar = tqdm(range(first, settings.iterations), desc=f"imitating {settings.teacher}",
                unit="iter", initial=first, total=settings.iterations,
                disable=not progress_bar)  # fmt: skip
     for iteration in bar:
+        n_before = len(labels)
         for episode in range(settings.episodes_per_iteration):
             env, teacher, student = setups[episode % len(setups)]
             obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
@@ -195,12 +251,19 @@ def imitate_reference(
         with torch.no_grad():
             accuracy = float((actor(x).argmax(dim=1) == y).float().mean())
         bar.set_postfix(labels=len(x), agreement=f"{accuracy:.3f}")
-        if state_path is not None:
-            observations, labels = [x.numpy()], [y.numpy()]  # one array each from now on
-            state = {"iterations_done": iteration + 1, "agreement": accuracy,
-                     "policy": policy.state_dict(), "optimiser": optimiser.state_dict(),
-                     "generator": generator.get_state(), "rng": rng.bit_generator.state,
-                     "observations": x, "labels": y}  # fmt: skip
-            atomic_write(state_path, partial(_save_state, state))
-    n_labels = sum(len(batch) for batch in labels)
-    return {"imitation_labels": n_labels, "imitation_agreement": round(accuracy, 4)}
+        if saved is not None:
+            new_obs = np.concatenate(observations[n_before:])
+            new_labels = np.concatenate(labels[n_before:])
+            observations[n_before:], labels[n_before:] = [new_obs], [new_labels]
+            wall_s = earlier_wall_s + time.perf_counter() - started
+            saved.save(iteration, new_obs, new_labels, {
+                "agreement": accuracy, "wall_s": wall_s, "policy": policy.state_dict(),
+                "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
+                "rng": rng.bit_generator.state,
+            })  # fmt: skip
+    return {
+        "imitation_labels": sum(len(batch) for batch in labels),
+        "imitation_agreement": round(accuracy, 4),
+        # every process's share, when resumed
+        "imitation_wall_s": round(earlier_wall_s + time.perf_counter() - started, 1),
+    }

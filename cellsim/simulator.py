@@ -307,13 +307,17 @@ class Simulator:
         return capacity_shares(peak, self._carrier_bandwidth_mhz)
 
     def evaluate(
-        self, tilt_deg: np.ndarray, hour: float, users: np.ndarray, from_full_load: bool = False
+        self,
+        tilt_deg: np.ndarray,
+        hour: float,
+        users: np.ndarray,
+        start_weight: np.ndarray | None = None,
     ) -> Kpis:
-        """KPIs at these tilts (loads converged from the simulator's load state) without
-        touching that state: for searches over tilts. `from_full_load`: the fixed point starts
-        from full-load interference instead, so the KPIs depend on tilts, hour and users alone,
-        not on the steps before (a plan cached across processes must not depend on them)."""
-        weight = np.ones(self.n_cells, np.float32) if from_full_load else self._weight
+        """KPIs at these tilts, loads converged, for searches over tilts: the fixed point starts
+        from full-load interference (or from `start_weight`, a load state), never from the
+        simulator's, which it leaves alone. So what a search finds depends on tilts, hour and
+        users alone, not on the steps before (plans are cached across processes)."""
+        weight = np.ones(self.n_cells, np.float32) if start_weight is None else start_weight
         return self._solve(tilt_deg, hour, users, weight).kpis
 
     def step(

@@ -161,7 +161,9 @@ def _links_at(links: LinkState, index: np.ndarray) -> LinkState:
 
 
 def _db_percentiles(values: np.ndarray, prefix: str) -> dict[str, float]:
-    finite = np.where(np.isfinite(values), values, -300.0)
+    """p50/p95/p99/max of dB values: −inf and NaN (nothing neglected) read as −300 dB, +inf
+    (something neglected against no interference at all: the worst case) as +300 dB."""
+    finite = np.where(np.isfinite(values), values, np.where(values > 0, 300.0, -300.0))
     out = {f"{prefix}_p{q}": float(np.percentile(finite, q)) for q in (50, 95, 99)}
     out[f"{prefix}_max"] = float(finite.max()) if finite.size else -300.0
     return out

@@ -14,7 +14,12 @@ from stable_baselines3 import PPO
 from cellsim.env.neighbours import network_neighbours
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.imitation import ImitationSettings, imitate_reference, imitation_settings
+from cellsim.imitation import (
+    ImitationSettings,
+    feasible_labels,
+    imitate_reference,
+    imitation_settings,
+)
 from cellsim.policies import StaticPlan, TiltPolicy
 from cellsim.policies.networks import SharedCellActorPolicy
 from cellsim.policies.reference import Reference
@@ -29,7 +34,8 @@ SHORT = {"episode_hours": 2, "initial_tilt": "random"}  # 8 steps of 15 min
 
 def agreement(model, env: TiltEnv, seeds, teacher: TiltPolicy | None = None) -> float:
     """Share of cell moves where the model's actor picks the teacher's (default: the
-    reference's) move, on the teacher's own trajectories from these seeds."""
+    reference's) move as it is taught (`feasible_labels`), on the teacher's own trajectories
+    from these seeds."""
     teacher = teacher or Reference(env)
     actor = SharedCellPolicy(env, model, model.policy.mlp_extractor.k)
     same = total = 0
@@ -37,7 +43,7 @@ def agreement(model, env: TiltEnv, seeds, teacher: TiltPolicy | None = None) -> 
         obs, _ = env.reset(seed=seed)
         teacher.reset()
         for _ in range(env.n_steps):
-            target = teacher.act(obs)
+            target = feasible_labels(teacher.act(obs), env)
             same += int((actor.act(obs) == target).sum())
             total += len(target)
             obs, *_ = env.step(target)
@@ -97,10 +103,28 @@ def test_imitation_is_reproducible():
     assert torch.equal(trained_weights(), trained_weights())
 
 
+def kill_after_saving(monkeypatch, n: int) -> list[int]:
+    """Make the imitation's state saving raise KeyboardInterrupt (a kill) once `n` iterations
+    are saved; returns the iterations saved, kill or not, as the list fills."""
+    from cellsim.imitation import ImitationState
+
+    real_save, saved = ImitationState.save, []
+
+    def save(self, iteration, *args):
+        real_save(self, iteration, *args)
+        saved.append(iteration)
+        if len(saved) == n:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ImitationState, "save", save)
+    return saved
+
+
 def test_an_interrupted_imitation_resumes_with_the_same_numbers(tmp_path, monkeypatch):
-    """Killed after its second iteration's state was written, a new process (a new model,
-    seeded as the run's) goes on from there and ends where an uninterrupted run ends."""
-    import cellsim.training.runs as runs
+    """Killed after its second iteration was saved, a new process (a new model seeded as the
+    run's, no plans in memory) runs only the third and ends where an uninterrupted run ends;
+    a state of other settings is refused."""
+    from cellsim.policies import reference
 
     env = TiltEnv("hex7", SHORT)
     table = network_neighbours(env.sim, 6)
@@ -113,28 +137,28 @@ def test_an_interrupted_imitation_resumes_with_the_same_numbers(tmp_path, monkey
     def weights(model: PPO) -> torch.Tensor:
         return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
 
+    def imitate(model: PPO, **kwargs):
+        return imitate_reference(model, "hex7", SHORT, kwargs.pop("settings", settings),
+                                 seed=1, progress_bar=False, **kwargs)  # fmt: skip
+
     whole = fresh_model()
-    expected = imitate_reference(whole, "hex7", SHORT, settings, seed=1, progress_bar=False)
-    state = tmp_path / "imitation_state.pt"
-    real_write, written = runs.atomic_write, []
-
-    def killed_after_two(path, write):
-        real_write(path, write)
-        written.append(path)
-        if len(written) == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(runs, "atomic_write", killed_after_two)
+    expected = imitate(whole)
+    state = tmp_path / "imitation"
+    saved = kill_after_saving(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
-        imitate_reference(fresh_model(), "hex7", SHORT, settings, seed=1, progress_bar=False,
-                          state_path=state)  # fmt: skip
-    monkeypatch.setattr(runs, "atomic_write", real_write)
-    assert torch.load(state, weights_only=True)["iterations_done"] == 2
+        imitate(fresh_model(), state_folder=state)
+    monkeypatch.setattr(reference, "_MEMORY", type(reference._MEMORY)())
+    monkeypatch.setenv("CELLSIM_CACHE_DIR", str(tmp_path / "empty-cache"))
     resumed = fresh_model()
-    stats = imitate_reference(resumed, "hex7", SHORT, settings, seed=1, progress_bar=False,
-                              state_path=state)  # fmt: skip
-    assert stats == expected
+    stats = imitate(resumed, state_folder=state)
+    assert saved == [0, 1, 2]  # the resumed call ran iteration 2 only
+    assert {k: stats[k] for k in ("imitation_labels", "imitation_agreement")} == {
+        k: expected[k] for k in ("imitation_labels", "imitation_agreement")}
     assert torch.equal(weights(resumed), weights(whole))
+    assert stats["imitation_wall_s"] > 0
+    other = ImitationSettings(iterations=3, episodes_per_iteration=1, epochs=3)
+    with pytest.raises(ConfigError, match="other settings"):
+        imitate(fresh_model(), state_folder=state, settings=other)
 
 
 @pytest.mark.parametrize(
@@ -209,6 +233,21 @@ def test_a_run_resumed_after_imitation_goes_straight_to_ppo(tmp_path, monkeypatc
     assert json.loads((run / "metrics.json").read_text())["timesteps"] == 16
 
 
+def test_a_run_killed_while_imitating_resumes_the_imitation(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    two = {**TINY_IMITATION, "iterations": 2}
+    hyper = {"n_steps": 8, "batch_size": 8, "n_epochs": 1, "imitation": two}
+    saved = kill_after_saving(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_spec(run, hyperparams=hyper))
+    assert "continue from its last whole iteration" in capsys.readouterr().out
+    train(tiny_spec(run, resume=True))
+    assert "resuming the imitation after its last whole iteration" in capsys.readouterr().out
+    assert saved == [0, 1] and (run / "model.zip").is_file()
+    assert not (run / "checkpoints" / "imitation").exists()
+    assert json.loads((run / "metrics.json").read_text())["imitation_labels"] == 2 * 2 * 8 * 21
+
+
 def test_imitation_needs_the_shared_actor_and_writes_nothing_when_refused(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(ConfigError, match="imitation is for agents trained by imitation"):
@@ -272,7 +311,6 @@ def test_labels_are_the_moves_the_env_would_execute():
     """A teacher's move the env would refuse now (a cell in its RET dwell, a tilt at its range's
     end) is taught as a hold: the actor must not learn requests the env holds."""
     from cellsim.contract import DOWN, HOLD, UP
-    from cellsim.imitation import feasible_labels
 
     env = TiltEnv("hex7", {"initial_tilt": "scenario", "ret": {"min_dwell_minutes": 60}})
     env.reset(seed=0)
@@ -285,3 +323,9 @@ def test_labels_are_the_moves_the_env_would_execute():
     downs = feasible_labels([DOWN] * n, env)
     assert downs[0] == HOLD and downs[1] == HOLD and (downs[2:] == DOWN).all()
     assert feasible_labels([UP] * n, env)[1] == UP
+    budget = TiltEnv("hex7", {"initial_tilt": "scenario",
+                              "ret": {"max_moves_per_day": 1, "min_dwell_minutes": 0}})  # fmt: skip
+    budget.reset(seed=0)
+    budget.step(moved)  # cell 0 spends its one move of the day
+    assert feasible_labels([UP] * n, budget)[0] == HOLD
+    assert (feasible_labels([UP] * n, budget)[1:] == UP).all()

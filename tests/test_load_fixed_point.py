@@ -79,9 +79,8 @@ def test_the_solution_does_not_depend_on_where_it_starts():
     for start in (np.ones(sim.n_cells), np.full(sim.n_cells, 0.05), None):
         if start is None:
             sim.step(tilts, 4.0)  # a night-time load state
-        else:
-            sim._weight = start.astype(np.float32)
-        results.append(sim.evaluate(tilts, 19.0, users))
+            start = sim._weight
+        results.append(sim.evaluate(tilts, 19.0, users, start.astype(np.float32)))
     for other in results[1:]:
         assert other.mean_log_rate == pytest.approx(results[0].mean_log_rate, abs=2e-3)
         assert other.unserved_share == pytest.approx(results[0].unserved_share, abs=2e-3)

@@ -202,3 +202,12 @@ def test_simulator_switches_realisations_on_a_sparse_budget(
     dense.use_realisation(5)  # cached by the sparse simulator under a different key
     assert isinstance(dense.budget, LinkBudget)
     assert dense.evaluate(tilt, 12.0, dense.users_at(12.0)).mean_rate_mbps > 0
+
+
+def test_db_percentiles_read_nothing_neglected_as_the_floor_and_no_interference_as_the_worst():
+    from cellsim.sparse_budget import _db_percentiles
+
+    values = np.array([-np.inf, np.nan, 1.0, np.inf], np.float32)
+    report = _db_percentiles(values, "x")
+    assert report["x_max"] == 300.0 and report["x_p50"] == pytest.approx(-149.5)
+    assert _db_percentiles(values[:3], "x")["x_max"] == 1.0

@@ -426,7 +426,7 @@ def test_save_checkpoint_writes_a_temp_file_then_renames(finished_run, tmp_path,
     assert len(calls) == 1
     src, dst, size = calls[0]
     assert dst == path
-    assert src.parent == path.parent and src.name.startswith(".tmp-")
+    assert src.parent == path.parent and src.name.startswith(".model_256_steps.zip.")  # hidden
     assert size and size > 0  # the temp file was complete before the rename
     assert not src.exists()
     assert PPO.load(path, device="cpu").num_timesteps == 256

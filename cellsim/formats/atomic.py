@@ -12,10 +12,13 @@ __all__ = ["atomic_write", "atomic_write_text"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """`write(tmp)` fills a temporary file in `path`'s folder, which then replaces `path`."""
+    """`write(tmp)` fills a temporary file in `path`'s folder, which then replaces `path`. The
+    temporary name ends in `path`'s suffix, for writers that pick a format by it (SB3's
+    model.save appends .zip to any other name)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                suffix=f".tmp{path.suffix}")  # fmt: skip
     os.close(fd)
     tmp = Path(name)
     try:

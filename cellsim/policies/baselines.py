@@ -78,7 +78,8 @@ class DayObjective:
     clock, from now to the end of the episode); `held(tilts, sample)` is the reward of holding
     `tilts` over a tick sample; `of_target(target)` the exact reward of the trajectory the env
     produces when a policy plays `toward(current, target)` every step from now on (RET's
-    budget and dwell, the tilt-change cost and every tick included).
+    budget and dwell, the tilt-change cost and every tick included; exact up to the load
+    tolerance's effect, as the env warm-starts its loads from the step before).
     """
 
     def __init__(self, env: TiltEnv):
@@ -104,8 +105,7 @@ class DayObjective:
         it; none by default)."""
         self.evaluations += 1
         cfg = self.env.config
-        kpis = self.sim.evaluate(tilt_deg, float(self.hours[tick]), self.users[tick],
-                                 from_full_load=True)
+        kpis = self.sim.evaluate(tilt_deg, float(self.hours[tick]), self.users[tick])
         moved = self._unchanged if changed is None else changed
         inputs = RewardInputs(kpis, moved, cfg.kpi.reference_rate_mbps)
         return total_reward(reward_terms(inputs), cfg.reward)

@@ -296,8 +296,7 @@ class DayModel:
     def _move_costs(self) -> np.ndarray:
         """The reward of one cell's move (the contract's tilt-change term, per cell); the DP
         needs it to add up over cells, which is checked."""
-        kpis = self.sim.evaluate(self.start_deg, float(self.hours[0]), self.users[0],
-                                 from_full_load=True)
+        kpis = self.sim.evaluate(self.start_deg, float(self.hours[0]), self.users[0])
         none = np.zeros(self.n_cells)
 
         def reward(changed: np.ndarray) -> float:
@@ -324,7 +323,7 @@ class DayModel:
         if value is None:
             self.evaluations += 1
             kpis = self.sim.evaluate(self.tilts_of(index), float(self.hours[tick]),
-                                     self.users[tick], from_full_load=True)  # fmt: skip
+                                     self.users[tick])  # fmt: skip
             inputs = RewardInputs(kpis, np.zeros(self.n_cells), self.reference_rate)
             value = self._memo[key] = total_reward(reward_terms(inputs), self.weights)
         return value

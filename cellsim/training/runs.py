@@ -12,9 +12,7 @@ import json
 import os
 import platform
 import shutil
-import tempfile
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import yaml
 
 import cellsim
 from cellsim.errors import ConfigError
+from cellsim.formats.atomic import atomic_write, atomic_write_text
 
 
 def next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
@@ -34,30 +33,9 @@ def next_run_dir(root: Path, agent: str, scenario_name: str) -> Path:
     return base / f"{scenario_name}_{n}"
 
 
-def atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """`write(tmp)` a file next to `path`, then rename it there: a crash never leaves half a
-    file (the temporary one keeps `path`'s suffix, which some writers read)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def atomic_save(model: Any, path: Path) -> None:
-    """Write model.zip (an SB3 model) atomically."""
+    """Write model.zip (an SB3 model) atomically: a crash never leaves half a file."""
     atomic_write(path, model.save)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(model: Any, run: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,10 +299,10 @@ def _check_imitation(agent: AgentSpec, hyper: dict[str, Any], env_config: EnvCon
                               f"--agent {agent.name} hyperparams")  # fmt: skip
 
 
-def imitation_state_path(run: Path) -> Path:
-    """Where an imitation in progress keeps its state after each iteration (removed once the
-    imitation's checkpoint is written)."""
-    return run / "checkpoints" / "imitation_state.pt"
+def imitation_state_folder(run: Path) -> Path:
+    """Where an imitation in progress keeps its state after each iteration
+    (`cellsim.imitation.ImitationState`; removed once the imitation's checkpoint is written)."""
+    return run / "checkpoints" / "imitation"
 
 
 def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
@@ -315,14 +316,12 @@ def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) 
         config["hyperparams"]["imitation"], EnvConfig.model_validate(env_config),
         f"{run}/config.yml",
     )  # fmt: skip
-    state = imitation_state_path(run)
-    started = time.perf_counter()
+    state = imitation_state_folder(run)
     stats = imitate_reference(model, config["scenario"], env_config, settings, config["seed"],
-                              progress_bar, state_path=state)  # fmt: skip
-    stats["imitation_wall_s"] = round(time.perf_counter() - started, 1)  # this process's
+                              progress_bar, state_folder=state)  # fmt: skip
     atomic_write_text(run / "imitation.json", json.dumps(stats, indent=1))
     save_checkpoint(model, run)
-    state.unlink(missing_ok=True)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def _set_torch_threads(n: int) -> None:
@@ -354,12 +353,13 @@ def train(spec: TrainSpec) -> Path:
     checkpoint = latest_checkpoint(run) if spec.resume else None
     if checkpoint is not None:  # a run folder of one's own: SB3's load (it unpickles)
         model = algo.load(checkpoint, env=venv, device="cpu")
+        shutil.rmtree(imitation_state_folder(run), ignore_errors=True)  # a kill left it behind
         buffer = run / "checkpoints" / "replay_buffer.pkl"
         if agent.replay_buffer and buffer.is_file():
             model.load_replay_buffer(buffer)
         print(f"{run}: resuming from {checkpoint.name} ({model.num_timesteps} of {total} steps)")
     else:
-        if spec.resume and agent.trainer == "imitation" and imitation_state_path(run).is_file():
+        if spec.resume and (imitation_state_folder(run) / "head.pt").is_file():
             print(f"{run}: resuming the imitation after its last whole iteration")
         elif spec.resume:
             print(f"{run}: no checkpoint yet (stopped before the first one): restarting "
@@ -394,9 +394,12 @@ def train(spec: TrainSpec) -> Path:
                 reset_num_timesteps=checkpoint is None, tb_log_name="run",
             )  # fmt: skip
     except KeyboardInterrupt:
-        if imitating:  # its state after the last whole iteration is on disk
-            print(f"\ninterrupted while imitating; continue from its last whole iteration "
-                  f"with: cellsim train --resume --out {run}")  # fmt: skip
+        if imitating:  # its state after the last whole iteration is on disk, if any
+            where = ("from its last whole iteration"
+                     if (imitation_state_folder(run) / "head.pt").is_file()
+                     else "from its start (no iteration was finished)")  # fmt: skip
+            print(f"\ninterrupted while imitating; continue {where} with: "
+                  f"cellsim train --resume --out {run}")  # fmt: skip
             raise
         path = save_checkpoint(model, run)
         print(f"\ninterrupted at {model.num_timesteps} steps; checkpoint {path}; "
