@@ -67,9 +67,9 @@ def test_numpy_and_torch_agent_observations_are_equal_on_random_states(n, k):
      {"coverage": 0.0, "utility": -1.0, "edge": 0.0, "tilt_change": 5.0}],
 )  # fmt: skip
 def test_reference_objective_is_the_env_reward(weights):
-    """Same state, same config (loads converged from the same load state): the reference's
-    value of the next tick at the current tilts, plus its change cost for the cells that move,
-    equals the reward the env gives."""
+    """Same state, same config (loads converged from the same load state: full load, where
+    the reference's evaluations start): the reference's value of the next tick at the current
+    tilts, plus its change cost for the cells that move, equals the reward the env gives."""
     env = TiltEnv("hex7", {**FAST, "reward": weights,
                            "ret": {"max_moves_per_day": None, "min_dwell_minutes": 0}})  # fmt: skip
     env.reset(seed=3)
@@ -79,6 +79,7 @@ def test_reference_objective_is_the_env_reward(weights):
         model = DayModel(env)
         moved = new != env.tilt_deg
         predicted = model.reward(model.index_of(new), 0) + model.move_cost[moved].sum()
+        env.sim.reset_load()  # the env's step then starts its loads where the reference does
         _, reward, *_ = env.step(moves)
         assert predicted == pytest.approx(reward, rel=1e-12, abs=1e-12), step
 
