@@ -99,17 +99,23 @@ class ImitationState:
     wall time so far), each written atomically, the head last. `identity` (the run's settings)
     is checked on load, so a state is never picked up by another imitation."""
 
+    HEAD = "head.pt"
+
     def __init__(self, folder: Path, identity: str):
         self.folder, self.identity = folder, identity
+
+    @classmethod
+    def saved_in(cls, folder: Path) -> bool:
+        """Whether `folder` holds an imitation's state (at least one whole iteration)."""
+        return (folder / cls.HEAD).is_file()
 
     def load(self) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]] | None:
         """(head, observations, labels) of the iterations done, or None if none was saved."""
         import torch
 
-        head_path = self.folder / "head.pt"
-        if not head_path.is_file():
+        if not self.saved_in(self.folder):
             return None
-        head = torch.load(head_path, weights_only=True)
+        head = torch.load(self.folder / self.HEAD, weights_only=True)
         if head["identity"] != self.identity:
             raise ConfigError(
                 f"{self.folder}: the imitation state of other settings (seed, scenario, env "
@@ -133,13 +139,7 @@ class ImitationState:
         atomic_write(self.folder / f"iteration_{iteration:03d}.pt",
                      partial(torch.save, shard))  # fmt: skip
         head = {**head, "identity": self.identity, "iterations_done": iteration + 1}
-        atomic_write(self.folder / "head.pt", partial(torch.save, head))
-
-    def remove(self) -> None:
-        """Done with it (the imitated actor's checkpoint is written)."""
-        import shutil
-
-        shutil.rmtree(self.folder, ignore_errors=True)
+        atomic_write(self.folder / self.HEAD, partial(torch.save, head))
 
 
 def feasible_labels(moves: Any, env: TiltEnv) -> np.ndarray:

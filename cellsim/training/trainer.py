@@ -305,6 +305,12 @@ def imitation_state_folder(run: Path) -> Path:
     return run / "checkpoints" / "imitation"
 
 
+def _imitation_saved(run: Path) -> bool:
+    from cellsim.imitation import ImitationState
+
+    return ImitationState.saved_in(imitation_state_folder(run))
+
+
 def _imitate(model: Any, run: Path, config: dict[str, Any], progress_bar: bool) -> None:
     """The reference warm start before PPO (cellsim.imitation), resumable at its last whole
     iteration; a checkpoint after it, so that a resumed run goes straight on to PPO. Its
@@ -359,7 +365,7 @@ def train(spec: TrainSpec) -> Path:
             model.load_replay_buffer(buffer)
         print(f"{run}: resuming from {checkpoint.name} ({model.num_timesteps} of {total} steps)")
     else:
-        if spec.resume and (imitation_state_folder(run) / "head.pt").is_file():
+        if spec.resume and _imitation_saved(run):
             print(f"{run}: resuming the imitation after its last whole iteration")
         elif spec.resume:
             print(f"{run}: no checkpoint yet (stopped before the first one): restarting "
@@ -395,8 +401,7 @@ def train(spec: TrainSpec) -> Path:
             )  # fmt: skip
     except KeyboardInterrupt:
         if imitating:  # its state after the last whole iteration is on disk, if any
-            where = ("from its last whole iteration"
-                     if (imitation_state_folder(run) / "head.pt").is_file()
+            where = ("from its last whole iteration" if _imitation_saved(run)
                      else "from its start (no iteration was finished)")  # fmt: skip
             print(f"\ninterrupted while imitating; continue {where} with: "
                   f"cellsim train --resume --out {run}")  # fmt: skip
