@@ -431,3 +431,18 @@ def test_an_outage_gets_a_plan_of_its_own():
 def test_bad_search_settings_are_one_line():
     with pytest.raises(ConfigError, match="band_steps=0: allowed ≥ 1"):
         ReferenceSearch(band_steps=0)
+
+
+def test_the_code_digest_is_taken_when_the_planners_are_imported():
+    """A plan's cache key names the code that computed it: read at import, the digest cannot
+    pick up a model file edited later in the process's life (its plans would be stored under
+    code it does not run). In a fresh process, importing the planners has already computed
+    both digests (the reference's and pool-plan's)."""
+    import subprocess
+    import sys
+
+    probe = ("import cellsim.policies.pool_plan, cellsim.policies.reference as r; "
+             "print(r.code_digest.cache_info().currsize)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).parent)  # fmt: skip
+    assert out.stdout.strip() == "2"

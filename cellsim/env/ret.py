@@ -67,6 +67,13 @@ class RetState:
         """Share of the minimum dwell each cell must still wait before it may move (0: free)."""
         return self.left(now_min)[1]
 
+    def plan_key(self, now_min: float) -> dict[str, list[float] | list[int]]:
+        """What a plan made at `now_min` depends on from the RET state (JSON-ready): the moves
+        made today and the minutes since each cell's last move (-1: never moved)."""
+        since = now_min - self.last_move_min
+        return {"moves_today": self.moves_today.tolist(),
+                "minutes_since_move": np.where(np.isfinite(since), since, -1.0).tolist()}
+
     def left(
         self, now_min: float, out: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

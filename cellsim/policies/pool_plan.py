@@ -46,6 +46,7 @@ CACHE_KIND = "pool-plan"
 DEFAULT_REALISATIONS = 16
 _TERMS_DIGESTS: dict[tuple[str, int], str] = {}  # (scenario, network seed) → link-terms digest
 _MEMORY: dict[str, np.ndarray] = {}  # key text → median plan, for every PoolPlan of the process
+code_digest((__name__,))  # now, from the source imported (see reference.code_digest)
 
 
 class PoolPlan(PlanPolicy):
@@ -73,15 +74,13 @@ class PoolPlan(PlanPolicy):
                 with env.sim.realisation(seed):
                     _TERMS_DIGESTS[self._scenario, seed] = terms_digest(env)
             digests.update(_TERMS_DIGESTS[self._scenario, seed].encode())
-        since = env.minutes - env.ret.last_move_min
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest((__name__,)),
             "search": asdict(self.static.search), "scenario": self._scenario,
             "config": env.config.model_dump_json(), "seeds": list(self.seeds),
             "link_terms": digests.hexdigest(), "start_tick": objective.start_tick,
             "tilt_deg": objective.start_deg.tolist(),
-            "moves_today": env.ret.moves_today.tolist(),
-            "minutes_since_move": np.where(np.isfinite(since), since, -1.0).tolist(),
+            **env.ret.plan_key(env.minutes),
             "active": hashlib.sha256(objective.active.tobytes()).hexdigest(),
         }, sort_keys=True)  # fmt: skip
 

@@ -528,11 +528,15 @@ MODEL_MODULES = (
 @functools.cache
 def code_digest(extra: tuple[str, ...] = ()) -> str:
     """SHA-256 of the source of `MODEL_MODULES` and of the `extra` modules (a plan kind's own,
-    e.g. pool-plan's); computed once per process for each."""
+    e.g. pool-plan's); computed once per process for each, at import (below), so that a file
+    edited while a process runs cannot put that process's plans under the new code's key."""
     digest = hashlib.sha256()
     for name in (*MODEL_MODULES, *extra):
         digest.update(inspect.getsource(importlib.import_module(name)).encode())
     return digest.hexdigest()
+
+
+code_digest()  # now, from the source this process imported: not from a file edited later
 
 
 def terms_digest(env: TiltEnv) -> str:
@@ -564,15 +568,13 @@ class Reference(TiltPolicy):
         seed = env.sim.network_seed
         if seed not in self._digests:
             self._digests[seed] = terms_digest(env)
-        since = env.minutes - env.ret.last_move_min
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest(),
             "search": asdict(self.search), "scenario": self._scenario,
             "config": env.config.model_dump_json(), "network_seed": seed,
             "link_terms": self._digests[seed], "extra_outages": env.sim.extra_outages,
             "tick": env.t, "tilt_deg": env.tilt_deg.tolist(),
-            "moves_today": env.ret.moves_today.tolist(),
-            "minutes_since_move": np.where(np.isfinite(since), since, -1.0).tolist(),
+            **env.ret.plan_key(env.minutes),
         }, sort_keys=True)  # fmt: skip
 
     def plan(self) -> Plan:
