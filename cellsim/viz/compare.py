@@ -56,8 +56,9 @@ def unserved_share(rates_mbps: np.ndarray, weights: np.ndarray) -> float:
 CDF_MAX_VERTICES = 2_000
 
 
-def cdf_vertices(values: np.ndarray, weights: np.ndarray,
-                 max_vertices: int = CDF_MAX_VERTICES) -> tuple[np.ndarray, np.ndarray]:
+def cdf_vertices(
+    values: np.ndarray, weights: np.ndarray, max_vertices: int = CDF_MAX_VERTICES
+) -> tuple[np.ndarray, np.ndarray]:
     """(sorted values, demand-weighted CDF at them), thinned to the first point past each of
     `max_vertices` evenly spaced CDF levels when there are more points (the ends kept), so
     a step in the CDF stays a step."""
