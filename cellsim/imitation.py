@@ -158,13 +158,17 @@ def _training_setups(
     """The training envs (one per variant), their teachers and the actor bound to each."""
     from cellsim.env.tilt_env import TiltEnv
     from cellsim.policies import make_policy
+    from cellsim.policies.baselines import StaticPlan
     from cellsim.policies.shared import SharedCellPolicy
 
     k = model.policy.mlp_extractor.k
     out = []
     for variant in settings.env_variants:
         env = TiltEnv(scenario, deep_merge(env_config, variant))
-        out.append((env, make_policy(settings.teacher, env), SharedCellPolicy(env, model, k)))
+        teacher, student = make_policy(settings.teacher, env), SharedCellPolicy(env, model, k)
+        if student.episode_planner is not None and isinstance(teacher, StaticPlan):
+            student.episode_planner = teacher  # the same plan: planned once an episode
+        out.append((env, teacher, student))
     return out
 
 
@@ -229,6 +233,7 @@ def imitate_reference(
             env, teacher, student = setups[episode % len(setups)]
             obs, _ = env.reset(seed=seed * 1_000_003 + iteration * 1_000 + episode)
             teacher.reset()  # a plan per episode
+            student.reset()  # and the actor's tilt reference, if it is the episode's plan
             for _ in range(env.n_steps):
                 target = feasible_labels(teacher.act(obs), env)
                 observations.append(student.agent_observations(obs))

@@ -329,3 +329,51 @@ def test_labels_are_the_moves_the_env_would_execute():
     budget.step(moved)  # cell 0 spends its one move of the day
     assert feasible_labels([UP] * n, budget)[0] == HOLD
     assert (feasible_labels([UP] * n, budget)[1:] == UP).all()
+
+
+def test_an_actor_on_the_episodes_static_plan_reads_tilts_against_that_plan():
+    """tilt_reference='static-plan': every tilt the actor reads is relative to the static plan
+    of the episode it acts in (planned at its first action, again after a reset on another
+    realisation); SB3's own predict, which cannot know the plan, refuses to act."""
+    from cellsim.env.observation import agent_observations_from_state, tilt_reference_offsets
+
+    env = TiltEnv("hex7", {**SHORT, "realisations": {"split": "train", "pool_size": 2}})
+    table = network_neighbours(env.sim, 6)
+    kwargs = {"neighbour_table": table, "tilt_reference": "static-plan"}
+    model = PPO(SharedCellActorPolicy, env, device="cpu", seed=0, policy_kwargs=kwargs)
+    actor = SharedCellPolicy(env, model, 6)
+    planner = StaticPlan(env)
+    seen = []
+    for network_seed in (0, 1):
+        obs, _ = env.reset(seed=0, options={"network_seed": network_seed})
+        actor.reset()
+        planner.reset()
+        plan = env.tilt_space.to_feature(planner.target()).astype("float32")
+        expected = agent_observations_from_state(obs, env.sim.n_cells, table)
+        expected = expected + tilt_reference_offsets(plan, table)
+        got = actor.agent_observations(obs)
+        assert got == pytest.approx(expected, abs=1e-6)
+        seen.append(got)
+        actor.act(obs)  # acts without raising
+    assert seen[0] != pytest.approx(seen[1], abs=1e-6)  # another realisation, another plan
+    with pytest.raises(ValueError, match="SharedCellPolicy"):
+        model.predict(obs, deterministic=True)
+
+
+def test_an_episode_plan_reference_is_for_imitation_only_runs(tmp_path):
+    out = tmp_path / "run"
+    anchored = "dict(actor_ignores=('interference',), tilt_reference='static-plan')"
+    hyper = {"n_steps": 8, "batch_size": 8, "n_epochs": 1, "imitation": TINY_IMITATION,
+             "policy_kwargs": anchored}
+    with pytest.raises(ConfigError, match="imitation-only") as info:
+        train(tiny_spec(out, hyperparams=hyper))  # 16 PPO steps after the imitation
+    assert "16 PPO steps" in str(info.value)
+    assert not out.exists()
+    run = train(tiny_spec(out, timesteps=None, hyperparams={**hyper, "n_timesteps": 0}))
+    model, _ = load_run(run)
+    env = TiltEnv("hex7", SHORT)
+    policy = model.bind(env)
+    assert policy.episode_planner is not None  # the saved actor still reads the episode's plan
+    obs, _ = env.reset(seed=3)
+    policy.reset()
+    assert policy.act(obs).shape == (env.sim.n_cells,)

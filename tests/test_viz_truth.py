@@ -117,6 +117,26 @@ def test_cdfs_have_titles_and_show_unserved_demand():
     assert "SINR" in cdf_figure(results, "sinr_db").axes[0].get_title()
 
 
+def test_a_long_cdf_is_drawn_with_few_vertices_on_the_exact_curve():
+    """30 episodes of case1 are ~10⁶ points a curve: drawn thinned, each vertex still sits on
+    the exact demand-weighted CDF, the ends are kept, and a step (rate-0 demand) stays one."""
+    from cellsim.viz.compare import cdf_vertices
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.zeros(20_000), rng.lognormal(1.0, 1.0, 180_000)])
+    weights = rng.uniform(0.1, 1.0, len(values))
+    xs, cdf = cdf_vertices(values, weights, max_vertices=500)
+    assert len(xs) <= 502 and np.all(np.diff(xs) >= 0) and np.all(np.diff(cdf) > 0)
+    tied = xs == 0.0  # inside a run of equal values the curve climbs the step: not a CDF value
+    exact = np.array([weights[values <= x].sum() for x in xs[~tied][::25]]) / weights.sum()
+    np.testing.assert_allclose(cdf[~tied][::25], exact, rtol=1e-9)
+    assert xs[0] == 0.0 and xs[-1] == values.max() and cdf[-1] == pytest.approx(1.0)
+    at_zero = weights[:20_000].sum() / weights.sum()
+    assert cdf[xs > 0][0] > at_zero >= cdf[xs == 0].max() - 1e-12  # the step at 0 is kept
+    small = np.array([3.0, 1.0, 2.0])
+    assert cdf_vertices(small, np.ones(3))[0].tolist() == [1.0, 2.0, 3.0]  # short: every point
+
+
 def test_frame_clock_reads_24_00_at_the_end_of_a_day():
     assert frame_clock(24.0, end=True) == "24:00"
     assert frame_clock(24.0) == "00:00"

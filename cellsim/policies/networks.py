@@ -145,6 +145,10 @@ class PerCellPolicy(ActorCriticPolicy):
 #: What an actor can be told to ignore: a cell feature (in its own cell, the network mean and
 #: every neighbour slot) or the time of day.
 IGNORABLE = (*CELL_OBSERVATION, "time")
+#: Tilt references that change per episode: "static-plan", the per-cell plan a cell-planning
+#: tool gives the episode's realisation (`cellsim.policies.baselines.StaticPlan`), so that the
+#: actor learns what to change on top of that plan rather than the plan itself.
+EPISODE_REFERENCES = ("static-plan",)
 
 
 def observation_mask(k: int, ignore: tuple[str, ...]) -> torch.Tensor:
@@ -184,8 +188,10 @@ class NeighbourhoodExtractor(nn.Module):
 
     def __init__(self, obs_dim: int, neighbour_table: NeighbourTable, hidden: int = 64,
                  actor_ignores: tuple[str, ...] = (),
-                 tilt_reference: npt.ArrayLike | None = None) -> None:  # fmt: skip
+                 tilt_reference: npt.ArrayLike | None = None,
+                 episode_reference: str | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.episode_reference = episode_reference
         self.n_cells = n_cells_of(obs_dim)
         self.k, self.hidden = neighbour_table.k, hidden
         if neighbour_table.index.shape[0] != self.n_cells:
@@ -227,6 +233,12 @@ class NeighbourhoodExtractor(nn.Module):
         return self.encoder(actor_inputs * self.input_mask)
 
     def actor_inputs(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.episode_reference is not None:  # its offsets change per episode: not here
+            raise ValueError(
+                f"this actor reads tilts against each episode's {self.episode_reference}: it "
+                "acts through cellsim.policies.shared.SharedCellPolicy (compare, maps, "
+                "record), not through the SB3 model's predict or PPO rollouts"
+            )
         inputs = self.agent_observations(obs)
         return inputs if self.input_offsets is None else inputs + self.input_offsets
 
@@ -257,7 +269,9 @@ class SharedCellActorPolicy(PerCellPolicy):
     `tilt_reference` (the training network's, one per cell, in tilt-feature units; None: off)
     makes the actor read every tilt relative to its cell's planning tilt
     (`cellsim.policies.rules.planning_tilts_deg`); bound to another network, the actor then
-    uses that network's planning tilts (`uses_tilt_reference`).
+    uses that network's planning tilts (`uses_tilt_reference`). `tilt_reference="static-plan"`
+    reads them against each episode's static plan instead (`EPISODE_REFERENCES`), which the
+    policy acting in the episode computes; such an actor is trained by imitation only.
     """
 
     mlp_extractor: NeighbourhoodExtractor  # type: ignore[assignment]  # see PerCellPolicy
@@ -273,11 +287,17 @@ class SharedCellActorPolicy(PerCellPolicy):
             )
         self._neighbour_table = neighbour_table
         self._actor_ignores = tuple(actor_ignores or ())  # checked by observation_mask
+        #: "static-plan": tilts read against the episode's static plan, set per episode by
+        #: the policy that acts (SharedCellPolicy), so none is built into the network
+        self.episode_reference: str | None = None
         if isinstance(tilt_reference, str):
-            raise ValueError(
-                f"tilt_reference={tilt_reference!r}: cellsim train turns 'planning' into the "
-                "network's planning tilts; from a script pass them (one per cell, 0 … 1)"
-            )
+            if tilt_reference not in EPISODE_REFERENCES:
+                raise ValueError(
+                    f"tilt_reference={tilt_reference!r}: cellsim train turns 'planning' into "
+                    "the network's planning tilts; from a script pass them (one per cell, "
+                    f"0 … 1), or one of {', '.join(EPISODE_REFERENCES)}"
+                )
+            self.episode_reference, tilt_reference = tilt_reference, None
         self._tilt_reference = None if tilt_reference is None else np.asarray(tilt_reference)
         n_cells = neighbour_table.index.shape[0]
         if self._tilt_reference is not None and self._tilt_reference.shape != (n_cells,):
@@ -290,18 +310,19 @@ class SharedCellActorPolicy(PerCellPolicy):
     def _build_mlp_extractor(self) -> None:
         self.mlp_extractor = NeighbourhoodExtractor(
             self.features_dim, self._neighbour_table, self._hidden, self._actor_ignores,
-            self._tilt_reference,
+            self._tilt_reference, self.episode_reference,
         )  # fmt: skip
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["neighbour_table"] = self._neighbour_table
         data["actor_ignores"] = self._actor_ignores
-        data["tilt_reference"] = self._tilt_reference
+        data["tilt_reference"] = self.episode_reference or self._tilt_reference
         return data
 
     @property
     def uses_tilt_reference(self) -> bool:
+        """The actor reads tilts against the network's planning tilts (a fixed reference)."""
         return getattr(self, "_tilt_reference", None) is not None
 
     @property

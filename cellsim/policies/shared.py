@@ -23,6 +23,7 @@ from cellsim.env.observation import agent_observations_from_state, tilt_referenc
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
+from cellsim.policies.baselines import StaticPlan
 
 
 class SharedCellPolicy(TiltPolicy):
@@ -38,6 +39,11 @@ class SharedCellPolicy(TiltPolicy):
         self._offsets: np.ndarray | None = None  # what the actor adds to its inputs on this network
         if getattr(model.policy, "uses_tilt_reference", False):
             self._offsets = tilt_reference_offsets(planning_reference(env), self.neighbours)
+        #: the planner of the episode's tilt reference, for an actor that reads tilts against
+        #: each episode's static plan (its offsets are set at the episode's first action)
+        self.episode_planner: StaticPlan | None = None
+        if getattr(model.policy, "episode_reference", None) == "static-plan":
+            self.episode_planner = StaticPlan(env)
         if self._act_cells is not None:
             expected = (model.policy.agent_observation_dim,)
         else:
@@ -50,10 +56,19 @@ class SharedCellPolicy(TiltPolicy):
                 "(or the model predates this observation layout: retrain it)"
             )
 
+    def reset(self, env_index: int | None = None) -> None:
+        if self.episode_planner is not None:  # a new episode, a new static plan
+            self.episode_planner.reset(env_index)
+            self._offsets = None
+
     def agent_observations(self, obs: np.ndarray) -> np.ndarray:
-        """The model's input for every cell: its agent observation (plus the network's tilt
-        reference offsets, for a model that reads tilts relative to the planning tilt)."""
+        """The model's input for every cell: its agent observation (plus the tilt reference
+        offsets, for a model that reads tilts relative to the planning tilt or to the episode's
+        static plan, which is planned at the episode's first call)."""
         x = agent_observations_from_state(obs, self.n_cells, self.neighbours)
+        if self.episode_planner is not None and self._offsets is None:
+            plan = self.env.tilt_space.to_feature(self.episode_planner.target())
+            self._offsets = tilt_reference_offsets(plan.astype(np.float32), self.neighbours)
         return x if self._offsets is None else x + self._offsets
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:

@@ -140,9 +140,9 @@ def resolve_policy(name: str) -> Any:
     return name
 
 
-def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any) -> None:
+def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int = 0) -> None:
     """SharedCellActorPolicy's own policy_kwargs (`kwargs`, as `algo_kwargs` parsed them),
-    checked before the run folder is written."""
+    checked before the run folder is written; `ppo_steps`: the PPO steps the run will take."""
     if not isinstance(kwargs, dict):
         raise ConfigError(f"policy_kwargs {kwargs!r}: allowed a mapping of keyword arguments")
     own = [key for key in ("tilt_reference", "actor_ignores") if key in kwargs]
@@ -152,10 +152,16 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any) -> None:
             f"{hyper.get('policy')!r}"
         )
     reference = kwargs.get("tilt_reference")
-    if reference not in ("planning", None):
+    if reference not in ("planning", "static-plan", None):
         raise ConfigError(
             f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
-            "planning tilt) or None"
+            "planning tilt), 'static-plan' (the episode's static plan) or None"
+        )
+    if reference == "static-plan" and ("imitation" not in hyper or ppo_steps > 0):
+        raise ConfigError(
+            f"policy_kwargs tilt_reference = 'static-plan' with {ppo_steps} PPO steps: allowed "
+            "only for imitation-only runs (an imitation block and n_timesteps: 0), since PPO's "
+            "rollouts cannot set each episode's plan"
         )
     from cellsim.policies.networks import IGNORABLE
 

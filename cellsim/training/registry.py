@@ -80,6 +80,10 @@ AGENTS: dict[str, AgentSpec] = {
         AgentSpec("dagger-shared", "stable_baselines3:PPO", "discrete",
                   "the ppo-shared actor trained by imitating the reference (DAgger)",
                   trainer="imitation", shared=True),
+        AgentSpec("dagger-plan", "stable_baselines3:PPO", "discrete",
+                  "dagger-shared reading tilts against the episode's static plan: learns what "
+                  "to change on top of a cell-planning tool's plan", trainer="imitation",
+                  shared=True),
     )
 }  # fmt: skip
 

@@ -198,7 +198,8 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
     full_env = merge_config(scenario.env, env_config, "env config")
     if agent.trainer == "imitation":  # saved in full: the run rebuilds whatever defaults become
         hyper["imitation"] = _check_imitation(agent, hyper, full_env).model_dump(mode="json")
-    check_shared_actor_kwargs(hyper, algo_kw.get("policy_kwargs") or {})
+    timesteps = int(spec.timesteps or float(hyper.get("n_timesteps", 100_000)))
+    check_shared_actor_kwargs(hyper, algo_kw.get("policy_kwargs") or {}, timesteps)
     config = {
         "agent": spec.agent,
         "algo": agent.algorithm.partition(":")[2],
@@ -207,7 +208,7 @@ def _prepare_run(spec: TrainSpec) -> tuple[Path, dict[str, Any]]:
         "scenario_name": scenario.name,
         "env_config": full_env.model_dump(mode="json"),
         "hyperparams": hyper,
-        "timesteps": int(spec.timesteps or float(hyper.get("n_timesteps", 100_000))),
+        "timesteps": timesteps,
         "n_envs": int(spec.n_envs or hyper.get("n_envs", 1)),
         "seed": spec.seed,
         "eval_freq": spec.eval_freq,

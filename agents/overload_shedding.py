@@ -1,0 +1,104 @@
+"""How heavy must the `unserved` reward weight be before moving demand into an already
+overloaded cell never raises the reward? (issue 14's property; a reward decision, not made.)
+
+    python agents/overload_shedding.py                      # the cases of tests/test_kpi.py
+    python agents/overload_shedding.py --old-load 0.05 0.9  # the old cell up to admission
+
+Random two-cell networks of four points a cell, as in `tests/test_kpi.py`: the old cell below
+its admission limit (0.9), the other above it; one point of the old cell is re-served by the
+overloaded cell (same radio values), where its demand is blocked. Printed: for each unserved
+weight (the other terms at their defaults), in how many cases the move raised the reward and by
+how much at most.
+
+Why it can: a point with a low peak rate takes a share of its cell's resources many times its
+share of the demand. Blocking it frees those resources, and every other flow of its old cell
+speeds up by (1 − ρ + f) / (1 − ρ) (processor sharing), which the proportional-fair utility
+rewards. The closer the old cell is to its admission limit (small 1 − ρ), the larger that gain,
+so no finite weight rules it out for every load; in the default reward (unserved 2) it is rare.
+
+Measured (2026-12-02, 20 000 cases each; raised in / worst gain per step):
+
+| cases | weight 2 | 5 | 10 | 20 | 50 |
+|---|---|---|---|---|---|
+| default (old cell 0.05–0.85, SINR ≥ −9 dB) | 24 / +0.065 | 7 / +0.030 | 0 | 0 | 0 |
+| `--old-load 0.05 0.9 --seed 1` | 46 / +0.27 | 11 / +0.22 | 3 / +0.14 | 0 | 0 |
+| `--old-load 0.6 0.9 --sinr-min-db -6 --seed 1` | 79 / +0.27 | 17 / +0.18 | 5 / +0.08 | 0 | 0 |
+
+So "never" holds on these cases from a weight of about 20, ten times today's: the unserved term
+would then outweigh the rest of the reward wherever a cell blocks (case1's hold blocks 6 % of
+its demand: −1.2 a step at weight 20, against −0.12 now). The alternative is a throughput term
+that blocking cannot raise (carried traffic rather than proportional-fair rates). Either
+changes what every result optimises, so it is the team's decision, not made here.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from cellsim.contract import RewardInputs, reward_terms
+from cellsim.engine import RadioState
+from cellsim.kpi import KpiParams, Kpis, compute_kpis
+from cellsim.scenario import RewardWeights
+
+NOISE_MW = 1e-13
+BANDWIDTH_MHZ = 9.0
+PARAMS = KpiParams(rsrp_min_dbm=-110.0, sinr_min_db=-6.0, bandwidth_mhz=BANDWIDTH_MHZ,
+                   user_rate_mbps=1.0, admission_load=0.9, idle_load=0.05,
+                   reference_rate_mbps=10.0)  # fmt: skip
+
+
+def kpis(serving: np.ndarray, s_mw: np.ndarray, i_mw: np.ndarray, users: np.ndarray) -> Kpis:
+    """compute_kpis of two one-cell sites (no overshoot limit)."""
+    state = RadioState(serving.astype(np.int32), s_mw.astype(np.float32),
+                       i_mw.astype(np.float32), NOISE_MW)  # fmt: skip
+    distance_m = np.full((2, len(users)), 10.0, np.float32)
+    return compute_kpis(state, users.astype(np.float32), distance_m, np.arange(2, dtype=np.int64),
+                        np.full(2, 1e9), np.ones(2, bool), PARAMS)  # fmt: skip
+
+
+def term_changes(cases: int, old_load: tuple[float, float], sinr_min_db: float,
+                 seed: int) -> dict[str, np.ndarray]:  # fmt: skip
+    """Per case, each reward term's change from the move."""
+    rng = np.random.default_rng(seed)
+    serving = np.array([0] * 4 + [1] * 4)
+    s_mw = np.full(8, 10.0 ** (-85.0 / 10.0))
+    rows = []
+    for _ in range(cases):
+        sinr_db = rng.uniform(sinr_min_db, 35.0, 8)
+        users = rng.uniform(0.01, 5.0, 8)
+        i_mw = s_mw / 10.0 ** (sinr_db / 10.0) - NOISE_MW
+        peak = BANDWIDTH_MHZ * np.minimum(0.6 * np.log2(1.0 + 10.0 ** (sinr_db / 10.0)), 4.4)
+        for cell, rho in enumerate((rng.uniform(*old_load), rng.uniform(0.95, 5.0))):
+            mine = serving == cell
+            users[mine] *= rho / (users[mine] / peak[mine]).sum()
+        moved = serving.copy()
+        moved[rng.integers(0, 4)] = 1
+        before, after = (reward_terms(RewardInputs(kpis(sv, s_mw, i_mw, users), np.zeros(2), 10.0))
+                         for sv in (serving, moved))  # fmt: skip
+        rows.append({name: after[name] - before[name] for name in before})
+    return {name: np.array([row[name] for row in rows]) for name in rows[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=20_000)
+    parser.add_argument("--old-load", type=float, nargs=2, default=(0.05, 0.85),
+                        metavar=("LOW", "HIGH"),
+                        help="the old cell's offered load range")  # fmt: skip
+    parser.add_argument("--sinr-min-db", type=float, default=-9.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    changes = term_changes(args.cases, tuple(args.old_load), args.sinr_min_db, args.seed)
+    weights = RewardWeights()
+    others = sum(getattr(weights, name) * d for name, d in changes.items() if name != "unserved")
+    for weight in (2.0, 5.0, 10.0, 20.0, 50.0, 100.0):
+        gain = others + weight * changes["unserved"]
+        raised = int((gain > 1e-9).sum())
+        print(f"unserved weight {weight:>5g}: the move raised the reward in {raised} of "
+              f"{args.cases} cases, at most {gain.max():+.4f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
