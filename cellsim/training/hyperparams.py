@@ -151,20 +151,20 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int
             f"policy_kwargs {', '.join(own)}: only for policy SharedCellActorPolicy, not "
             f"{hyper.get('policy')!r}"
         )
+    from cellsim.policies.networks import EPISODE_REFERENCES, IGNORABLE
+
     reference = kwargs.get("tilt_reference")
-    if reference not in ("planning", "static-plan", None):
+    if reference not in ("planning", *EPISODE_REFERENCES, None):
         raise ConfigError(
             f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
             "planning tilt), 'static-plan' (the episode's static plan) or None"
         )
-    if reference == "static-plan" and ("imitation" not in hyper or ppo_steps > 0):
+    if reference in EPISODE_REFERENCES and ("imitation" not in hyper or ppo_steps > 0):
         raise ConfigError(
-            f"policy_kwargs tilt_reference = 'static-plan' with {ppo_steps} PPO steps: allowed "
+            f"policy_kwargs tilt_reference = {reference!r} with {ppo_steps} PPO steps: allowed "
             "only for imitation-only runs (an imitation block and n_timesteps: 0), since PPO's "
             "rollouts cannot set each episode's plan"
         )
-    from cellsim.policies.networks import IGNORABLE
-
     ignores = kwargs.get("actor_ignores") or ()
     if not isinstance(ignores, list | tuple) or any(name not in IGNORABLE for name in ignores):
         raise ConfigError(
