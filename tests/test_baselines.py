@@ -99,6 +99,26 @@ def test_plans_are_per_realisation_and_cached(env):
     assert plan.evaluations == spent  # the second episode on realisation 0 pays nothing
 
 
+def test_static_plans_of_one_search_and_scenario_are_planned_once_per_process():
+    """A second StaticPlan (a dagger-plan run's, beside compare's baseline) finds the first's
+    plan; another search or another scenario (stadium: hex7's network, another day's demand)
+    plans its own."""
+    search = PlanSearch(sample_ticks=3, screen_ticks=2, max_sweeps=1, random_starts=0, seed=7)
+    hex7, stadium = TiltEnv("hex7", SHORT), TiltEnv("stadium", SHORT)
+    first, second = StaticPlan(hex7, search), StaticPlan(hex7, search)
+    other_search = StaticPlan(hex7, PlanSearch(**{**search.__dict__, "seed": 8}))
+    other_scenario = StaticPlan(stadium, search)
+    for e in (hex7, stadium):
+        e.reset(seed=0, options={"network_seed": 1})
+    planned = first.target().copy()
+    assert first.evaluations > 0
+    np.testing.assert_array_equal(second.target(), planned)
+    assert second.evaluations == 0  # found, not planned
+    other_search.target()
+    other_scenario.target()
+    assert other_search.evaluations > 0 and other_scenario.evaluations > 0
+
+
 def test_tick_sample_covers_every_tick_and_each_outage_stretch():
     env = TiltEnv("outage", {"demand_noise": 0.0})
     env.reset(seed=0)

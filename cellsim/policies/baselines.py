@@ -33,14 +33,19 @@ Decisions:
   re-tilted cell's row. What this loses against the full-day objective is measured in README
   ("Baselines").
 - Plans are cached per (realisation, outage pattern, starting tilts and clock, config) in the
-  policy, like the reference's, so episodes on the same realisation pay once.
+  policy, like the reference's, so episodes on the same realisation pay once. static-plan's
+  are also shared by every StaticPlan of the process with the same search on the same scenario
+  (`PlanPolicy.shared_as`): a comparison's static-plan baseline and each dagger-plan run, which
+  plans the same episodes, plan once between them.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -245,11 +250,24 @@ class PlanPolicy(TiltPolicy):
     """A policy that heads for one set of tilts per episode (`plan`), cached per episode key,
     from its first action in the episode."""
 
+    #: plans shared by the policies of one `shared_as` identity in this process
+    _shared: ClassVar[dict[tuple[object, ...], dict[tuple[object, ...], np.ndarray]]] = {}
+
     def __init__(self, env: TiltEnv):
         super().__init__(env)
         self.evaluations = 0  # simulator evaluations spent on plans (compare reports it)
         self._plans: dict[tuple[object, ...], np.ndarray] = {}
+        identity = self.shared_as()
+        if identity is not None:  # the whole scenario: its events change the day's demand
+            scenario = hashlib.sha1(env.scenario.model_dump_json().encode()).hexdigest()
+            self._plans = self._shared.setdefault((*identity, scenario), {})
         self._targets: dict[int, np.ndarray] = {}  # per env of a VecEnv batch
+
+    def shared_as(self) -> tuple[object, ...] | None:
+        """What makes two policies' plans of the same episode equal (their kind and search
+        settings): policies that say the same on one scenario share their plans; None: the
+        policy keeps its own."""
+        return None
 
     def plan(self, objective: DayObjective) -> np.ndarray:
         """The tilts to hold for the rest of the episode."""
@@ -345,9 +363,12 @@ class StaticPlan(PlanPolicy):
     name = "static-plan"
 
     def __init__(self, env: TiltEnv, search: PlanSearch | None = None):
-        super().__init__(env)
         self.search = search or PlanSearch()
+        super().__init__(env)
         self.uniform = BestUniform(env)
+
+    def shared_as(self) -> tuple[object, ...]:
+        return (self.name, self.search)
 
     def candidates(self, objective: DayObjective) -> list[np.ndarray]:
         """Coordinate-descent plans from best-uniform (clipped to reach) and random starts."""
