@@ -68,6 +68,13 @@ class ImitationSettings(BaseModel):
     hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     teacher: Literal["reference", "static-plan"] = "reference"  # who labels the moves
     env_variants: list[dict[str, Any]] = Field(default_factory=_one_plain_variant)
+    # for an actor that reads tilts against the episode's static plan: the deviation margins
+    # (`SharedCellPolicy.deviation_margin`) tried after the imitation, on `margin_episodes`
+    # episodes of the training pool; the best is the run's (imitation.json). [0.0]: no gate
+    deviation_margins: list[Annotated[float, Field(ge=0, lt=1)]] = Field(
+        default_factory=lambda: [0.0], min_length=1
+    )
+    margin_episodes: Annotated[int, Field(ge=1, le=1000)] = 8
 
 
 def imitation_settings(raw: Any, env_config: EnvConfig, source: str) -> ImitationSettings:
@@ -266,9 +273,35 @@ def imitate_reference(
                 "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
                 "rng": rng.bit_generator.state,
             })  # fmt: skip
+    tuned = tune_deviation_margin(setups[0][0], setups[0][2], settings, seed)
     return {
+        **tuned,
         "imitation_labels": sum(len(batch) for batch in labels),
         "imitation_agreement": round(accuracy, 4),
         # every process's share, when resumed
         "imitation_wall_s": round(earlier_wall_s + time.perf_counter() - started, 1),
     }
+
+
+def tune_deviation_margin(
+    env: TiltEnv, student: SharedCellPolicy, settings: ImitationSettings, seed: int
+) -> dict[str, Any]:
+    """The deviation margin of `settings.deviation_margins` whose gated actor scores the
+    highest mean reward on `settings.margin_episodes` episodes of the training pool (each
+    margin on the same episodes; a larger margin — closer to the static plan — wins a tie),
+    set on `student` and returned with every margin's mean (`deviation_margin`,
+    `margin_rewards`); {} for an actor without an episode plan or a single margin of 0."""
+    from cellsim.evaluation import run_episode
+
+    margins = sorted(set(settings.deviation_margins), reverse=True)
+    if student.episode_planner is None or margins == [0.0]:
+        return {}
+    seeds = [seed * 1_000_003 + 900_000 + e for e in range(settings.margin_episodes)]
+    means: dict[float, float] = {}
+    for margin in margins:
+        student.deviation_margin = margin
+        means[margin] = float(np.mean([run_episode(env, student, s).reward for s in seeds]))
+    best = max(margins, key=lambda m: means[m])  # the first maximum: the largest margin
+    student.deviation_margin = best
+    return {"deviation_margin": best,
+            "margin_rewards": {f"{m:g}": round(means[m], 4) for m in sorted(means)}}  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -377,3 +378,56 @@ def test_an_episode_plan_reference_is_for_imitation_only_runs(tmp_path):
     obs, _ = env.reset(seed=3)
     policy.reset()
     assert policy.act(obs).shape == (env.sim.n_cells,)
+
+
+def anchored_actor(env: TiltEnv) -> tuple[PPO, SharedCellPolicy]:
+    """An untrained actor reading tilts against the episode's static plan, and its policy."""
+    kwargs = {"neighbour_table": network_neighbours(env.sim, 6), "tilt_reference": "static-plan"}
+    model = PPO(SharedCellActorPolicy, env, device="cpu", seed=0, policy_kwargs=kwargs)
+    return model, SharedCellPolicy(env, model, 6)
+
+
+def test_the_deviation_margin_gates_the_actor_between_its_own_moves_and_the_plans():
+    """Margin 0: the actor's most likely move; a margin above every lead: the static plan's
+    walk; in between, exactly the cells whose actor leads the plan's move by more."""
+    env = TiltEnv("hex7", SHORT)
+    _, actor = anchored_actor(env)
+    obs, _ = env.reset(seed=4)
+    actor.reset()
+    probabilities = actor.model.policy.cell_probabilities(actor.agent_observations(obs))
+    plan = actor.episode_planner.act(obs)
+    own = probabilities.argmax(axis=1)
+    assert (actor.act(obs) == own).all()  # no gate
+    lead = probabilities.max(axis=1) - probabilities[range(len(own)), plan]
+    assert (own != plan).any()  # an untrained actor disagrees with the plan somewhere
+    for margin in (0.999, float(np.median(lead[own != plan]))):
+        actor.deviation_margin = margin
+        expected = np.where(lead > margin, own, plan)
+        assert (actor.act(obs) == expected).all()
+    actor.deviation_margin = 0.999
+    assert (actor.act(obs) == plan).all()
+
+
+def test_the_tuned_margin_is_the_best_on_training_episodes_and_travels_with_the_run(tmp_path):
+    """The imitation tries each margin on the same training-pool episodes, keeps the best
+    (imitation.json), and the loaded run acts with it."""
+    out = tmp_path / "run"
+    anchored = "dict(actor_ignores=('interference',), tilt_reference='static-plan')"
+    tuning = {**TINY_IMITATION, "deviation_margins": [0.0, 0.5, 0.9], "margin_episodes": 2}
+    hyper = {"n_steps": 8, "batch_size": 8, "n_epochs": 1, "imitation": tuning,
+             "policy_kwargs": anchored, "n_timesteps": 0}  # fmt: skip
+    run = train(tiny_spec(out, timesteps=None, hyperparams=hyper))
+    record = json.loads((run / "imitation.json").read_text())
+    rewards = {float(m): r for m, r in record["margin_rewards"].items()}
+    assert set(rewards) == {0.0, 0.5, 0.9}
+    assert rewards[record["deviation_margin"]] == max(rewards.values())
+    policy = load_run(run)[0].bind(TiltEnv("hex7", SHORT))
+    assert policy.deviation_margin == record["deviation_margin"]
+    (run / "imitation.json").write_text(json.dumps({**record, "deviation_margin": 1.5}))
+    with pytest.raises(ConfigError, match=r"imitation.json: deviation_margin = 1.5: allowed"):
+        load_run(run)
+
+
+def test_a_margin_of_one_is_refused():
+    with pytest.raises(ConfigError, match="deviation_margins"):
+        imitation_settings({"deviation_margins": [0.5, 1.0]}, EnvConfig(), "agents/x.yml")

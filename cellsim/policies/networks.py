@@ -329,10 +329,15 @@ class SharedCellActorPolicy(PerCellPolicy):
     def agent_observation_dim(self) -> int:
         return agent_observation_dim(self.mlp_extractor.k)
 
-    def act_cells(self, actor_inputs: np.ndarray) -> np.ndarray:
-        """Most likely action (0 down, 1 hold, 2 up) of each row of (n, agent_observation_dim):
-        agent observations, plus `tilt_reference_offsets` if `uses_tilt_reference`."""
+    def cell_probabilities(self, actor_inputs: np.ndarray) -> np.ndarray:
+        """(n, N_MOVES) float32: the actor's probability of each move (0 down, 1 hold, 2 up)
+        for each row of (n, agent_observation_dim): agent observations, plus
+        `tilt_reference_offsets` if `uses_tilt_reference`."""
         with torch.no_grad():
             x = torch.as_tensor(np.asarray(actor_inputs, np.float32), device=self.device)
             logits = self.action_net.linear(self.mlp_extractor.codes(x))
-        return logits.argmax(dim=1).cpu().numpy().astype(np.int64)
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def act_cells(self, actor_inputs: np.ndarray) -> np.ndarray:
+        """Most likely move of each row of `actor_inputs` (see `cell_probabilities`)."""
+        return self.cell_probabilities(actor_inputs).argmax(axis=1).astype(np.int64)

@@ -44,6 +44,10 @@ class SharedCellPolicy(TiltPolicy):
         self.episode_planner: StaticPlan | None = None
         if getattr(model.policy, "episode_reference", None) == "static-plan":
             self.episode_planner = StaticPlan(env)
+        #: how much more likely than the plan's own move the actor's move must be to be taken
+        #: (0: the actor's most likely move, always; 1: the static plan's walk, always); only
+        #: for an actor that reads tilts against the episode's static plan (`gated_moves`)
+        self.deviation_margin = 0.0
         if self._act_cells is not None:
             expected = (model.policy.agent_observation_dim,)
         else:
@@ -72,12 +76,30 @@ class SharedCellPolicy(TiltPolicy):
         return x if self._offsets is None else x + self._offsets
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        if self.episode_planner is not None and self.deviation_margin > 0:
+            return self.gated_moves(obs, env_index)
         if self._act_cells is not None:
             return self._act_cells(self.agent_observations(obs))
         actions, _ = self.model.predict(self.agent_observations(obs), deterministic=True)
         if self.discrete:
             return np.asarray(actions, np.int64).reshape(self.n_cells)
         return np.clip(np.asarray(actions, np.float32).reshape(self.n_cells), -1.0, 1.0)
+
+    def gated_moves(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+        """Each cell's move: the static plan's (toward the episode's plan tilt) unless the
+        actor finds another move more likely by more than `deviation_margin`.
+
+        Why: the actor learnt the reference's moves on top of the plan, but a wrong deviation
+        costs a tilt change now and another to come back; where the actor is unsure, the plan
+        (a sound default: `static-plan` scores within a few percent of the reference) wins.
+        The margin is tuned on training realisations (`cellsim.imitation.tune_margin`)."""
+        assert self.episode_planner is not None  # see act
+        probabilities = self.model.policy.cell_probabilities(self.agent_observations(obs))
+        plan_move = self.episode_planner.act(obs, env_index)
+        own = probabilities.argmax(axis=1)
+        rows = np.arange(len(own))
+        lead = probabilities[rows, own] - probabilities[rows, plan_move]
+        return np.where(lead > self.deviation_margin, own, plan_move).astype(np.int64)
 
 
 def planning_reference(env: TiltEnv) -> np.ndarray:
@@ -91,11 +113,14 @@ def planning_reference(env: TiltEnv) -> np.ndarray:
 class SharedCellModel:
     """A loaded shared model not yet bound to an env: `bind(env)` gives its policy there."""
 
-    def __init__(self, model: Any, neighbours: int) -> None:
+    def __init__(self, model: Any, neighbours: int, deviation_margin: float = 0.0) -> None:
         self.model, self.neighbours = model, neighbours
+        self.deviation_margin = deviation_margin  # the run's (imitation.json), if tuned
 
     def bind(self, env: TiltEnv) -> SharedCellPolicy:
-        return SharedCellPolicy(env, self.model, self.neighbours)
+        policy = SharedCellPolicy(env, self.model, self.neighbours)
+        policy.deviation_margin = self.deviation_margin
+        return policy
 
     def predict(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ConfigError("a shared per-cell model acts on one network: bind(env) it first")

@@ -244,8 +244,11 @@ class JointDiscretePolicy:
         return np.stack([self.mapping.to_cells(a) for a in action]), state
 
 
-def as_policy(spec: AgentSpec, model: Any, config: dict[str, Any]) -> Any:
-    """What compare drives for a loaded model of this agent (bound to an env where needed)."""
+def as_policy(
+    spec: AgentSpec, model: Any, config: dict[str, Any], deviation_margin: float = 0.0
+) -> Any:
+    """What compare drives for a loaded model of this agent (bound to an env where needed);
+    `deviation_margin`: a shared actor's tuned gate (`SharedCellPolicy.deviation_margin`)."""
     if spec.env == "joint-discrete":
         n_cells = round(np.log(model.action_space.n) / np.log(3))
         return JointDiscretePolicy(model, n_cells)
@@ -253,7 +256,7 @@ def as_policy(spec: AgentSpec, model: Any, config: dict[str, Any]) -> Any:
         from cellsim.policies.shared import SharedCellModel
 
         k = config["env_config"].get("per_cell", {}).get("neighbours", 6)
-        return SharedCellModel(model, k)
+        return SharedCellModel(model, k, deviation_margin)
     if spec.masked:
         from cellsim.policies.masked import MaskedModel
 
@@ -291,4 +294,18 @@ def load_run(run: str | Path, trust: bool | None = None) -> tuple[Any, dict[str,
         model = _trusted_load(spec, path)
     else:
         model = safe_load(spec, path, config)
-    return as_policy(spec, model, config), config
+    return as_policy(spec, model, config, tuned_deviation_margin(run)), config
+
+
+def tuned_deviation_margin(run: Path) -> float:
+    """The deviation margin the run's imitation tuned (imitation.json), 0 where none was."""
+    path = run / "imitation.json"
+    if not path.is_file():
+        return 0.0
+    try:
+        margin = json.loads(path.read_text()).get("deviation_margin", 0.0)
+    except (ValueError, OSError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not an imitation record ({type(exc).__name__})") from None
+    if not isinstance(margin, int | float) or not 0 <= margin < 1:
+        raise ConfigError(f"{path}: deviation_margin = {margin!r}: allowed a number in [0, 1)")
+    return float(margin)
