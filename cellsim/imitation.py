@@ -66,6 +66,10 @@ class ImitationSettings(BaseModel):
     # weight of the reference's "hold" labels in the loss relative to its moves (> 1: when unsure,
     # hold rather than move)
     hold_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    # for an actor that reads tilts against the episode's static plan: weight of the labels
+    # where the teacher's move differs from the plan's own (its deviations, rare and what the
+    # actor is for) relative to the others
+    deviation_weight: Annotated[float, Field(gt=0, le=100)] = 1.0
     teacher: Literal["reference", "static-plan"] = "reference"  # who labels the moves
     env_variants: list[dict[str, Any]] = Field(default_factory=_one_plain_variant)
     # for an actor that reads tilts against the episode's static plan: the deviation margins
@@ -116,8 +120,11 @@ class ImitationState:
         """Whether `folder` holds an imitation's state (at least one whole iteration)."""
         return (folder / cls.HEAD).is_file()
 
-    def load(self) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]] | None:
-        """(head, observations, labels) of the iterations done, or None if none was saved."""
+    def load(
+        self,
+    ) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray], list[np.ndarray]] | None:
+        """(head, observations, labels, label weights) of the iterations done, or None if none
+        was saved."""
         import torch
 
         if not self.saved_in(self.folder):
@@ -128,21 +135,23 @@ class ImitationState:
                 f"{self.folder}: the imitation state of other settings (seed, scenario, env "
                 "or imitation config); remove it to start again"
             )
-        observations, labels = [], []
+        observations, labels, weights = [], [], []
         for i in range(int(head["iterations_done"])):
             shard = torch.load(self.folder / f"iteration_{i:03d}.pt", weights_only=True)
             observations.append(shard["observations"].numpy())
             labels.append(shard["labels"].numpy())
-        return head, observations, labels
+            weights.append(shard["weights"].numpy())
+        return head, observations, labels, weights
 
     def save(self, iteration: int, observations: np.ndarray, labels: np.ndarray,
-             head: dict[str, Any]) -> None:  # fmt: skip
+             weights: np.ndarray, head: dict[str, Any]) -> None:  # fmt: skip
         """Iteration `iteration`'s new labels, then the head that counts them in."""
         import torch
 
         from cellsim.formats.atomic import atomic_write
 
-        shard = {"observations": torch.as_tensor(observations), "labels": torch.as_tensor(labels)}
+        shard = {"observations": torch.as_tensor(observations), "labels": torch.as_tensor(labels),
+                 "weights": torch.as_tensor(weights)}  # fmt: skip
         atomic_write(self.folder / f"iteration_{iteration:03d}.pt",
                      partial(torch.save, shard))  # fmt: skip
         head = {**head, "identity": self.identity, "iterations_done": iteration + 1}
@@ -157,6 +166,29 @@ def feasible_labels(moves: Any, env: TiltEnv) -> np.ndarray:
     allowed = env.action_masks().reshape(len(target), N_MOVES)
     target[~allowed[np.arange(len(target)), target]] = HOLD
     return target
+
+
+def _label_weights(target: np.ndarray, obs: np.ndarray, student: SharedCellPolicy,
+                   settings: ImitationSettings) -> np.ndarray:  # fmt: skip
+    """(n_cells,) float32: each label's weight in the loss, `deviation_weight` where the
+    teacher's move is not the episode plan's own (for an actor told that plan), else 1."""
+    weights = np.ones(len(target), np.float32)
+    if student.episode_planner is not None and settings.deviation_weight != 1.0:
+        weights[target != student.episode_planner.act(obs)] = settings.deviation_weight
+    return weights
+
+
+def _loss(logits: Any, labels: Any, weights: Any, class_weights: Any,
+          settings: ImitationSettings) -> Any:  # fmt: skip
+    """Cross entropy with the hold labels weighted by `hold_weight` and, when it is not 1,
+    each label by its `_label_weights` (normalised by the weights' sum, as torch's own)."""
+    import torch
+
+    cross_entropy = torch.nn.functional.cross_entropy
+    if settings.deviation_weight == 1.0:  # the recipe's numbers as before the weights
+        return cross_entropy(logits, labels, weight=class_weights)
+    each = cross_entropy(logits, labels, weight=class_weights, reduction="none") * weights
+    return each.sum() / (class_weights[labels] * weights).sum()
 
 
 def _training_setups(
@@ -215,6 +247,7 @@ def imitate_reference(
     setups = _training_setups(model, scenario, env_config, settings, seed)
     observations: list[np.ndarray] = []
     labels: list[np.ndarray] = []
+    label_weights: list[np.ndarray] = []  # deviation_weight where the teacher leaves the plan
     first, accuracy, earlier_wall_s = 0, float("nan"), 0.0
     saved = None
     if state_folder is not None:
@@ -224,7 +257,7 @@ def imitate_reference(
         saved = ImitationState(state_folder, identity)
         found = saved.load()
         if found is not None:
-            head, observations, labels = found
+            head, observations, labels, label_weights = found
             policy.load_state_dict(head["policy"])
             optimiser.load_state_dict(head["optimiser"])
             generator.set_state(head["generator"])
@@ -245,18 +278,19 @@ def imitate_reference(
                 target = feasible_labels(teacher.act(obs), env)
                 observations.append(student.agent_observations(obs))
                 labels.append(target)
+                label_weights.append(_label_weights(target, obs, student, settings))
                 move = target.copy() if iteration == 0 else student.act(obs)
                 explore = rng.random(len(move)) < settings.exploration
                 move[explore] = rng.integers(0, 3, int(explore.sum()))
                 obs, *_ = env.step(move)
         x = torch.as_tensor(np.concatenate(observations))
         y = torch.as_tensor(np.concatenate(labels))
+        w = torch.as_tensor(np.concatenate(label_weights))
         for _ in range(settings.epochs):
             order = torch.randperm(len(x), generator=generator)
             for start in range(0, len(x), settings.batch_size):
                 batch = order[start : start + settings.batch_size]
-                loss = torch.nn.functional.cross_entropy(actor(x[batch]), y[batch],
-                                                         weight=class_weights)  # fmt: skip
+                loss = _loss(actor(x[batch]), y[batch], w[batch], class_weights, settings)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -266,9 +300,11 @@ def imitate_reference(
         if saved is not None:
             new_obs = np.concatenate(observations[n_before:])
             new_labels = np.concatenate(labels[n_before:])
+            new_weights = np.concatenate(label_weights[n_before:])
             observations[n_before:], labels[n_before:] = [new_obs], [new_labels]
+            label_weights[n_before:] = [new_weights]
             wall_s = earlier_wall_s + time.perf_counter() - started
-            saved.save(iteration, new_obs, new_labels, {
+            saved.save(iteration, new_obs, new_labels, new_weights, {
                 "agreement": accuracy, "wall_s": wall_s, "policy": policy.state_dict(),
                 "optimiser": optimiser.state_dict(), "generator": generator.get_state(),
                 "rng": rng.bit_generator.state,

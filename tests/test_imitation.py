@@ -431,3 +431,28 @@ def test_the_tuned_margin_is_the_best_on_training_episodes_and_travels_with_the_
 def test_a_margin_of_one_is_refused():
     with pytest.raises(ConfigError, match="deviation_margins"):
         imitation_settings({"deviation_margins": [0.5, 1.0]}, EnvConfig(), "agents/x.yml")
+
+
+def test_deviation_labels_weigh_deviation_weight_and_the_loss_keeps_torchs_normalisation():
+    """A label where the teacher leaves the plan's own move weighs `deviation_weight`, the
+    others 1; with every weight 1 the weighted loss is torch's class-weighted cross entropy."""
+    from cellsim.imitation import _label_weights, _loss
+
+    env = TiltEnv("hex7", SHORT)
+    _, actor = anchored_actor(env)
+    obs, _ = env.reset(seed=2)
+    actor.reset()
+    plan = actor.episode_planner.act(obs)
+    teacher = plan.copy()
+    teacher[[0, 5]] = (plan[[0, 5]] + 1) % 3  # two deviations
+    settings = ImitationSettings(deviation_weight=3.0, hold_weight=2.0)
+    weights = _label_weights(teacher, obs, actor, settings)
+    assert weights[[0, 5]].tolist() == [3.0, 3.0] and (np.delete(weights, [0, 5]) == 1).all()
+    logits = torch.randn(21, 3, generator=torch.Generator().manual_seed(0))
+    labels = torch.as_tensor(teacher)
+    class_weights = torch.tensor([1.0, 2.0, 1.0])
+    plain = torch.nn.functional.cross_entropy(logits, labels, weight=class_weights)
+    ones = _loss(logits, labels, torch.ones(21), class_weights, settings)
+    assert float(ones) == pytest.approx(float(plain), rel=1e-6)
+    weighted = _loss(logits, labels, torch.as_tensor(weights), class_weights, settings)
+    assert float(weighted) != pytest.approx(float(plain), rel=1e-3)
