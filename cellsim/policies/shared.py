@@ -92,7 +92,7 @@ class SharedCellPolicy(TiltPolicy):
         Why: the actor learnt the reference's moves on top of the plan, but a wrong deviation
         costs a tilt change now and another to come back; where the actor is unsure, the plan
         (a sound default: `static-plan` scores within a few percent of the reference) wins.
-        The margin is tuned on training realisations (`cellsim.imitation.tune_margin`)."""
+        The margin is tuned on training realisations (`cellsim.imitation.tune_deviation_margin`)."""
         assert self.episode_planner is not None  # see act
         probabilities = self.model.policy.cell_probabilities(self.agent_observations(obs))
         plan_move = self.episode_planner.act(obs, env_index)
