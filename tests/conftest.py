@@ -23,3 +23,13 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def static_plans_of_this_module_only():
+    """static-plan's plans are shared per process (`PlanPolicy.shared_as`): each test module
+    starts without another module's, so that no module's result depends on which ran first."""
+    from cellsim.policies.baselines import PlanPolicy
+
+    PlanPolicy._shared.clear()
+    yield

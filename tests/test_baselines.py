@@ -99,7 +99,7 @@ def test_plans_are_per_realisation_and_cached(env):
     assert plan.evaluations == spent  # the second episode on realisation 0 pays nothing
 
 
-def test_static_plans_of_one_search_and_scenario_are_planned_once_per_process():
+def test_static_plans_of_one_search_and_scenario_are_planned_once_per_process(monkeypatch):
     """A second StaticPlan (a dagger-plan run's, beside compare's baseline) finds the first's
     plan; another search or another scenario (stadium: hex7's network, another day's demand)
     plans its own."""
@@ -110,13 +110,17 @@ def test_static_plans_of_one_search_and_scenario_are_planned_once_per_process():
     other_scenario = StaticPlan(stadium, search)
     for e in (hex7, stadium):
         e.reset(seed=0, options={"network_seed": 1})
-    planned = first.target().copy()
-    assert first.evaluations > 0
-    np.testing.assert_array_equal(second.target(), planned)
-    assert second.evaluations == 0  # found, not planned
+    planned = []
+    plan = StaticPlan.plan
+    monkeypatch.setattr(StaticPlan, "plan", lambda self, o: planned.append(self) or plan(self, o))
+    np.testing.assert_array_equal(first.target(), second.target())
+    assert planned == [first]  # the second found the first's plan
+    assert second.evaluations == first.evaluations > 0  # and counts what it cost, as if alone
     other_search.target()
     other_scenario.target()
-    assert other_search.evaluations > 0 and other_scenario.evaluations > 0
+    assert planned == [first, other_search, other_scenario]
+    with pytest.raises(ValueError, match="read-only"):
+        second.target()[0] = 0.0  # one policy cannot change the plan another holds
 
 
 def test_tick_sample_covers_every_tick_and_each_outage_stretch():

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -180,8 +181,9 @@ class DayObjective:
     def key(self) -> tuple[object, ...]:
         """What a plan depends on: realisation, cells on air per tick, starting tilts, clock,
         config (demand noise aside, the same in every episode that shares these)."""
+        ret = json.dumps(self.env.ret.plan_key(self.env.minutes), sort_keys=True)
         return (self.sim.network_seed, self.active.tobytes(), self.start_deg.tobytes(),
-                self.start_tick, self.env.config.model_dump_json())  # fmt: skip
+                self.start_tick, ret, self.env.config.model_dump_json())  # fmt: skip
 
 
 def within(grid_deg: np.ndarray, low_deg: float, high_deg: float) -> np.ndarray:
@@ -246,17 +248,24 @@ def coordinate_descent(
     return tilts, best
 
 
+#: a policy's plans: episode key → (tilts, simulator evaluations the plan cost)
+_PlanStore = dict[tuple[object, ...], tuple[np.ndarray, int]]
+
+
 class PlanPolicy(TiltPolicy):
     """A policy that heads for one set of tilts per episode (`plan`), cached per episode key,
     from its first action in the episode."""
 
-    #: plans shared by the policies of one `shared_as` identity in this process
-    _shared: ClassVar[dict[tuple[object, ...], dict[tuple[object, ...], np.ndarray]]] = {}
+    #: plans (with the evaluations each cost) shared by the policies of one `shared_as`
+    #: identity in this process, at most `SHARED_PLANS` per identity (the oldest go first)
+    _shared: ClassVar[dict[tuple[object, ...], _PlanStore]] = {}
+    SHARED_PLANS = 4096
 
     def __init__(self, env: TiltEnv):
         super().__init__(env)
-        self.evaluations = 0  # simulator evaluations spent on plans (compare reports it)
-        self._plans: dict[tuple[object, ...], np.ndarray] = {}
+        self.evaluations = 0  # simulator evaluations its plans cost (compare reports it)
+        self._plans: _PlanStore = {}
+        self._counted: set[tuple[object, ...]] = set()  # keys whose cost is in `evaluations`
         identity = self.shared_as()
         if identity is not None:  # the whole scenario: its events change the day's demand
             scenario = hashlib.sha1(env.scenario.model_dump_json().encode()).hexdigest()
@@ -264,9 +273,10 @@ class PlanPolicy(TiltPolicy):
         self._targets: dict[int, np.ndarray] = {}  # per env of a VecEnv batch
 
     def shared_as(self) -> tuple[object, ...] | None:
-        """What makes two policies' plans of the same episode equal (their kind and search
-        settings): policies that say the same on one scenario share their plans; None: the
-        policy keeps its own."""
+        """What makes two policies' plans of the same episode equal (their class and search
+        settings): policies that say the same on one scenario share their plans (each still
+        counts a plan's cost in its `evaluations`, as if it had planned it); None: the policy
+        keeps its own."""
         return None
 
     def plan(self, objective: DayObjective) -> np.ndarray:
@@ -279,9 +289,16 @@ class PlanPolicy(TiltPolicy):
             objective = DayObjective(self.env)
             key = objective.key()
             if key not in self._plans:
-                self._plans[key] = self.plan(objective)
-                self.evaluations += objective.evaluations
-            self._targets[env_index] = self._plans[key]
+                plan = self.plan(objective)
+                plan.setflags(write=False)  # shared: no policy may change another's plan
+                self._plans[key] = (plan, objective.evaluations)
+                while len(self._plans) > self.SHARED_PLANS:
+                    self._plans.pop(next(iter(self._plans)))
+            plan, cost = self._plans[key]
+            if key not in self._counted:
+                self._counted.add(key)
+                self.evaluations += cost
+            self._targets[env_index] = plan
         return self._targets[env_index]
 
     def reset(self, env_index: int | None = None) -> None:
@@ -368,7 +385,7 @@ class StaticPlan(PlanPolicy):
         self.uniform = BestUniform(env)
 
     def shared_as(self) -> tuple[object, ...]:
-        return (self.name, self.search)
+        return (type(self), self.search)
 
     def candidates(self, objective: DayObjective) -> list[np.ndarray]:
         """Coordinate-descent plans from best-uniform (clipped to reach) and random starts."""
