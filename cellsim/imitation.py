@@ -57,7 +57,8 @@ class ImitationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    iterations: Annotated[int, Field(ge=1, le=1000)] = 16
+    # ≤ 900: the margin tuning's days take the episode seeds above the training days'
+    iterations: Annotated[int, Field(ge=1, le=900)] = 16
     episodes_per_iteration: Annotated[int, Field(ge=1, le=1000)] = 8
     epochs: Annotated[int, Field(ge=1, le=100)] = 5  # passes over all labels, per iteration
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 512
@@ -174,7 +175,9 @@ def _label_weights(target: np.ndarray, obs: np.ndarray, student: SharedCellPolic
     teacher's move is not the episode plan's own (for an actor told that plan), else 1."""
     weights = np.ones(len(target), np.float32)
     if student.episode_planner is not None and settings.deviation_weight != 1.0:
-        weights[target != student.episode_planner.act(obs)] = settings.deviation_weight
+        env = student.env  # the plan's move as taught too: a refused move is a hold
+        plan_moves = feasible_labels(student.episode_planner.act(obs), env)
+        weights[target != plan_moves] = settings.deviation_weight
     return weights
 
 
@@ -323,8 +326,9 @@ def tune_deviation_margin(
     env: TiltEnv, student: SharedCellPolicy, settings: ImitationSettings, seed: int
 ) -> dict[str, Any]:
     """The deviation margin of `settings.deviation_margins` whose gated actor scores the
-    highest mean reward on `settings.margin_episodes` episodes of the training pool (each
-    margin on the same episodes; a larger margin — closer to the static plan — wins a tie),
+    highest mean reward on `settings.margin_episodes` episodes of the training pool, in the
+    first env variant (each margin on the same episodes, whose seeds no training day has; a
+    larger margin — closer to the static plan — wins a tie),
     set on `student` and returned with every margin's mean (`deviation_margin`,
     `margin_rewards`); {} for an actor without an episode plan or a single margin of 0."""
     from cellsim.evaluation import run_episode

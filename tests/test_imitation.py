@@ -398,14 +398,34 @@ def test_the_deviation_margin_gates_the_actor_between_its_own_moves_and_the_plan
     plan = actor.episode_planner.act(obs)
     own = probabilities.argmax(axis=1)
     assert (actor.act(obs) == own).all()  # no gate
-    lead = probabilities.max(axis=1) - probabilities[range(len(own)), plan]
-    assert (own != plan).any()  # an untrained actor disagrees with the plan somewhere
-    for margin in (0.999, float(np.median(lead[own != plan]))):
-        actor.deviation_margin = margin
-        expected = np.where(lead > margin, own, plan)
-        assert (actor.act(obs) == expected).all()
-    actor.deviation_margin = 0.999
+    lead = (probabilities.max(axis=1) - probabilities[range(len(own)), plan])[own != plan]
+    assert len(np.unique(lead)) >= 2  # an untrained actor disagrees with the plan on cells
+    actor.deviation_margin = float(lead.min()) / 2  # below every lead: the actor everywhere
+    assert (actor.act(obs) == own).all()
+    actor.deviation_margin = 0.999  # above every lead: the plan everywhere
     assert (actor.act(obs) == plan).all()
+    actor.deviation_margin = float(np.median(np.unique(lead)))  # some cells of each
+    got = actor.act(obs)
+    taken = (got == own) & (own != plan)
+    assert taken.any() and ((got == plan) & (own != plan)).any()
+    full_lead = probabilities.max(axis=1) - probabilities[range(len(own)), plan]
+    assert (full_lead[taken] > actor.deviation_margin).all()
+    assert (full_lead[(got == plan) & (own != plan)] <= actor.deviation_margin).all()
+
+
+def test_equal_margins_go_to_the_largest(monkeypatch):
+    """On a tie the margin closest to the static plan wins."""
+    import cellsim.evaluation
+    from cellsim.imitation import tune_deviation_margin
+
+    env = TiltEnv("hex7", SHORT)
+    _, actor = anchored_actor(env)
+    same = cellsim.evaluation.EpisodeResult(0, 1.0, 0, {}, np.zeros(0), {}, np.zeros(0),
+                                            np.zeros(0))  # fmt: skip
+    monkeypatch.setattr(cellsim.evaluation, "run_episode", lambda *a, **k: same)
+    settings = ImitationSettings(deviation_margins=[0.0, 0.6, 0.3], margin_episodes=2)
+    tuned = tune_deviation_margin(env, actor, settings, seed=0)
+    assert tuned["deviation_margin"] == 0.6 and actor.deviation_margin == 0.6
 
 
 def test_the_tuned_margin_is_the_best_on_training_episodes_and_travels_with_the_run(tmp_path):
@@ -423,6 +443,8 @@ def test_the_tuned_margin_is_the_best_on_training_episodes_and_travels_with_the_
     assert rewards[record["deviation_margin"]] == max(rewards.values())
     policy = load_run(run)[0].bind(TiltEnv("hex7", SHORT))
     assert policy.deviation_margin == record["deviation_margin"]
+    (run / "imitation.json").write_text(json.dumps({**record, "deviation_margin": 0.5}))
+    assert load_run(run)[0].bind(TiltEnv("hex7", SHORT)).deviation_margin == 0.5
     (run / "imitation.json").write_text(json.dumps({**record, "deviation_margin": 1.5}))
     with pytest.raises(ConfigError, match=r"imitation.json: deviation_margin = 1.5: allowed"):
         load_run(run)
@@ -431,6 +453,19 @@ def test_the_tuned_margin_is_the_best_on_training_episodes_and_travels_with_the_
 def test_a_margin_of_one_is_refused():
     with pytest.raises(ConfigError, match="deviation_margins"):
         imitation_settings({"deviation_margins": [0.5, 1.0]}, EnvConfig(), "agents/x.yml")
+
+
+@pytest.mark.parametrize("setting", [{"deviation_margins": [0.0, 0.5]}, {"deviation_weight": 3}])
+def test_deviation_settings_without_an_episode_plan_are_refused_before_the_run_folder(
+    tmp_path, setting
+):
+    out = tmp_path / "run"
+    hyper = {"n_steps": 8, "batch_size": 8, "n_epochs": 1,
+             "imitation": {**TINY_IMITATION, **setting}}  # fmt: skip
+    with pytest.raises(ConfigError, match="tilt_reference='static-plan'") as info:
+        train(tiny_spec(out, hyperparams=hyper))  # dagger-shared: tilts against the planning rule
+    assert next(iter(setting)) in str(info.value) and "\n" not in str(info.value)
+    assert not out.exists()
 
 
 def test_deviation_labels_weigh_deviation_weight_and_the_loss_keeps_torchs_normalisation():

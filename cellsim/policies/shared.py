@@ -95,7 +95,7 @@ class SharedCellPolicy(TiltPolicy):
         The margin is tuned on training realisations (`cellsim.imitation.tune_deviation_margin`)."""
         assert self.episode_planner is not None  # see act
         probabilities = self.model.policy.cell_probabilities(self.agent_observations(obs))
-        plan_move = self.episode_planner.act(obs, env_index)
+        plan_move = self.episode_planner.act(obs)  # the plan the offsets hold (one env)
         own = probabilities.argmax(axis=1)
         rows = np.arange(len(own))
         lead = probabilities[rows, own] - probabilities[rows, plan_move]

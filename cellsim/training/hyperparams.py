@@ -165,6 +165,17 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int
             "only for imitation-only runs (an imitation block and n_timesteps: 0), since PPO's "
             "rollouts cannot set each episode's plan"
         )
+    imitation = hyper.get("imitation")
+    imitation = imitation if isinstance(imitation, dict) else {}
+    plan_only = {key: imitation[key] for key in ("deviation_margins", "deviation_weight")
+                 if key in imitation and imitation[key] not in ([0.0], [0], 1, 1.0)}  # fmt: skip
+    if plan_only and reference not in EPISODE_REFERENCES:
+        raise ConfigError(
+            f"imitation {', '.join(f'{k} = {v!r}' for k, v in plan_only.items())}: only for an "
+            "actor that reads tilts against the episode's static plan (policy_kwargs "
+            "tilt_reference='static-plan'); allowed deviation_margins [0.0] and "
+            "deviation_weight 1 here"
+        )
     ignores = kwargs.get("actor_ignores") or ()
     if not isinstance(ignores, list | tuple) or any(name not in IGNORABLE for name in ignores):
         raise ConfigError(
