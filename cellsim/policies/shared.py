@@ -29,7 +29,9 @@ from cellsim.policies.baselines import StaticPlan
 class SharedCellPolicy(TiltPolicy):
     name = "shared"
 
-    def __init__(self, env: TiltEnv, model: Any, neighbours: int) -> None:
+    def __init__(
+        self, env: TiltEnv, model: Any, neighbours: int, deviation_margin: float = 0.0
+    ) -> None:
         super().__init__(env)
         self.model = model  # an SB3 model
         self.neighbours = network_neighbours(env.sim, neighbours)
@@ -47,7 +49,7 @@ class SharedCellPolicy(TiltPolicy):
         #: how much more likely than the plan's own move the actor's move must be to be taken
         #: (0: the actor's most likely move, always; 1: the static plan's walk, always); only
         #: for an actor that reads tilts against the episode's static plan (`gated_moves`)
-        self.deviation_margin = 0.0
+        self.deviation_margin = deviation_margin
         if self._act_cells is not None:
             expected = (model.policy.agent_observation_dim,)
         else:
@@ -77,7 +79,7 @@ class SharedCellPolicy(TiltPolicy):
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
         if self.episode_planner is not None and self.deviation_margin > 0:
-            return self.gated_moves(obs, env_index)
+            return self.gated_moves(obs)
         if self._act_cells is not None:
             return self._act_cells(self.agent_observations(obs))
         actions, _ = self.model.predict(self.agent_observations(obs), deterministic=True)
@@ -85,7 +87,7 @@ class SharedCellPolicy(TiltPolicy):
             return np.asarray(actions, np.int64).reshape(self.n_cells)
         return np.clip(np.asarray(actions, np.float32).reshape(self.n_cells), -1.0, 1.0)
 
-    def gated_moves(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
+    def gated_moves(self, obs: np.ndarray) -> np.ndarray:
         """Each cell's move: the static plan's (toward the episode's plan tilt) unless the
         actor finds another move more likely by more than `deviation_margin`.
 
@@ -118,9 +120,7 @@ class SharedCellModel:
         self.deviation_margin = deviation_margin  # the run's (imitation.json), if tuned
 
     def bind(self, env: TiltEnv) -> SharedCellPolicy:
-        policy = SharedCellPolicy(env, self.model, self.neighbours)
-        policy.deviation_margin = self.deviation_margin
-        return policy
+        return SharedCellPolicy(env, self.model, self.neighbours, self.deviation_margin)
 
     def predict(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise ConfigError("a shared per-cell model acts on one network: bind(env) it first")

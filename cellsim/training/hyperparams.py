@@ -165,10 +165,13 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int
             "only for imitation-only runs (an imitation block and n_timesteps: 0), since PPO's "
             "rollouts cannot set each episode's plan"
         )
+    from cellsim.imitation import ImitationSettings
+
     imitation = hyper.get("imitation")
     imitation = imitation if isinstance(imitation, dict) else {}
+    defaults = ImitationSettings()
     plan_only = {key: imitation[key] for key in ("deviation_margins", "deviation_weight")
-                 if key in imitation and imitation[key] not in ([0.0], [0], 1, 1.0)}  # fmt: skip
+                 if key in imitation and imitation[key] != getattr(defaults, key)}  # fmt: skip
     if plan_only and reference not in EPISODE_REFERENCES:
         raise ConfigError(
             f"imitation {', '.join(f'{k} = {v!r}' for k, v in plan_only.items())}: only for an "
