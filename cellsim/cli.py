@@ -417,7 +417,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="evaluate agents on the same seeds: rewards, KPIs, 95%% CIs, normalised scores",
         description="Every agent runs the same evaluation seeds (held-out realisations). "
-        "Agents: hold, best-uniform, pool-plan, static-plan, rule-geometric, rule-son (the "
+        "Agents: hold, best-uniform, pool-plan, static-plan, period-plan, rule-geometric, "
+        "rule-son (the "
         "baselines: the default, or the word 'baselines'), reference, or NAME=RUN_DIR for a "
         "trained run. "
         "Score = (R − R_rule-geometric) / (R_reference − R_rule-geometric); rule-geometric and "
@@ -426,8 +427,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--scenario", default="hex7", help="scenario name or file (default hex7)")
     p.add_argument("--agents", nargs="+", metavar="AGENT",
-                   help="hold, best-uniform, pool-plan, static-plan, rule-geometric, rule-son, "
-                   "baselines (those six: the default), reference, or NAME=RUN_DIR[,RUN_DIR…] "
+                   help="hold, best-uniform, pool-plan, static-plan, period-plan, "
+                   "rule-geometric, rule-son, baselines (those seven: the default), reference, "
+                   "or NAME=RUN_DIR[,RUN_DIR…] "
                    "(folders from cellsim train; several runs of one recipe are pooled); "
                    "rule-geometric and reference are always added")
     p.add_argument("--episodes", type=_positive_int, default=10,

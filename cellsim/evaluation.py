@@ -1,8 +1,8 @@
 """Run policies over seeds and compare them: every agent on the same evaluation seeds.
 
-Agents are built-in policies (`hold`, `best-uniform`, `static-plan`, `rule-geometric`,
-`rule-son`, `reference`) or trained runs (`NAME=RUN_DIR`); without a list, the baselines
-(`BASELINES`), and the word `baselines` in a list stands for them. Each gets the same
+Agents are built-in policies (`hold`, `best-uniform`, `static-plan`, `period-plan`,
+`rule-geometric`, `rule-son`, `reference`) or trained runs (`NAME=RUN_DIR`); without a list,
+the baselines (`BASELINES`), and the word `baselines` in a list stands for them. Each gets the same
 scenario, env config (its own action type) and seeds; results are the mean and 95 % confidence
 interval (Student t over episodes) of the episode reward and of each KPI, and a normalised
 score (R − R_rule-geometric) / (R_reference − R_rule-geometric): 0 is the planning rule, 1 the
@@ -42,7 +42,8 @@ REFERENCE_AGENTS = ("rule-geometric", "reference")
 #: compare's default agents: what any dynamic result must beat (`cellsim.policies.baselines`,
 #: `cellsim.policies.rules`); static-plan is the main one.
 BASELINES = (
-    "hold", "best-uniform", "pool-plan", "static-plan", "rule-geometric", "rule-son",
+    "hold", "best-uniform", "pool-plan", "static-plan", "period-plan", "rule-geometric",
+    "rule-son",
 )  # fmt: skip
 #: the baseline every agent is paired with in the tables (what dynamic re-tilting must beat)
 MAIN_BASELINE = "static-plan"

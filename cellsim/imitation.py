@@ -208,8 +208,10 @@ def _training_setups(
     for variant in settings.env_variants:
         env = TiltEnv(scenario, deep_merge(env_config, variant))
         teacher, student = make_policy(settings.teacher, env), SharedCellPolicy(env, model, k)
-        if student.episode_planner is not None and isinstance(teacher, StaticPlan):
-            student.episode_planner = teacher  # the same plan: planned once an episode
+        planner = student.episode_planner
+        same = planner is not None and type(teacher) is type(planner)
+        if same and isinstance(teacher, StaticPlan):
+            student.episode_planner = teacher  # the same plans: planned once an episode
         out.append((env, teacher, student))
     return out
 

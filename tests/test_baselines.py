@@ -15,7 +15,15 @@ from cellsim.contract import HOLD
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.evaluation import BASELINES, expand_agents, run_episode
-from cellsim.policies import BestUniform, Hold, PlanSearch, StaticPlan, TiltPolicy, make_policy
+from cellsim.policies import (
+    BestUniform,
+    Hold,
+    PeriodPlan,
+    PlanSearch,
+    StaticPlan,
+    TiltPolicy,
+    make_policy,
+)
 from cellsim.policies.baselines import DayObjective
 
 SHORT = {"episode_hours": 6, "start_hour": 7.0, "demand_noise": 0.0, "load": {"tolerance": 1e-6},
@@ -143,3 +151,49 @@ def test_bad_search_settings_are_one_line():
 def test_compare_defaults_to_the_baselines():
     assert expand_agents(None) == list(BASELINES)
     assert expand_agents(["ppo=runs/x", "baselines", "hold"]) == ["ppo=runs/x", *BASELINES]
+
+
+def test_period_plan_replans_at_the_switch_from_the_state_reached_and_the_env_pays_it(env):
+    """period-plan with a switch at 10:00 (the 7:00–13:00 test day): a plan of the hours up to
+    10:00 at the first action, a plan of the rest at 10:00 from the tilts and RET state reached;
+    each is static-plan's search on that period, and the episode's reward is what the two
+    periods' objectives predict."""
+    policy = PeriodPlan(env, FAST, switch_hours=(10.0,))
+    assert policy.switch_ticks() == [12]
+    obs, _ = env.reset(seed=0)
+    policy.reset()
+    first = DayObjective(env, end_tick=12)
+    assert first.n_ticks == 12
+    day = StaticPlan(env, FAST).plan(first)
+    predicted = first.of_target(day)
+    total, targets = 0.0, []
+    for _ in range(env.n_steps):
+        if env.t == 12:
+            rest = DayObjective(env)
+            evening = StaticPlan(env, FAST).plan(rest)
+            predicted += rest.of_target(evening)
+        action, _ = policy.predict(obs)
+        targets.append(policy.target().copy())
+        obs, r, *_ = env.step(action)
+        total += float(r)
+    np.testing.assert_array_equal(targets[0], day)
+    np.testing.assert_array_equal(targets[12], evening)
+    assert all(np.array_equal(t, day) for t in targets[:12])
+    assert not np.array_equal(day, evening)  # the evening has its own plan
+    assert total == pytest.approx(predicted, abs=1e-4)
+
+
+def test_period_plan_without_a_switch_in_the_episode_is_static_plan(env):
+    """A switch the episode never reaches (02:00 on a 7:00–13:00 day) leaves one period: the
+    static plan; its plans are its own (another identity), never static-plan's."""
+    policy = PeriodPlan(env, FAST, switch_hours=(2.0,))
+    assert policy.switch_ticks() == []
+    assert policy.shared_as() != StaticPlan(env, FAST).shared_as()
+    env.reset(seed=0, options={"network_seed": 1})
+    np.testing.assert_array_equal(policy.target(), StaticPlan(env, FAST).target())
+
+
+@pytest.mark.parametrize("hours", [(), (24.0,), (-1.0,)])
+def test_bad_switch_hours_are_one_line(env, hours):
+    with pytest.raises(ConfigError, match=r"switch_hours.*\[0, 24\)"):
+        PeriodPlan(env, FAST, switch_hours=hours)

@@ -361,6 +361,31 @@ def test_an_actor_on_the_episodes_static_plan_reads_tilts_against_that_plan():
         model.predict(obs, deterministic=True)
 
 
+def test_an_actor_on_the_episodes_period_plan_reads_tilts_against_each_periods_plan():
+    """tilt_reference='period-plan': the offsets are the day plan's until 19:00 and the
+    evening plan's from the switch on (an 18:00–20:00 episode: switch at its fifth step)."""
+    from cellsim.env.observation import tilt_reference_offsets
+    from cellsim.policies import PeriodPlan
+
+    env = TiltEnv("hex7", {**SHORT, "start_hour": 18.0})
+    table = network_neighbours(env.sim, 6)
+    kwargs = {"neighbour_table": table, "tilt_reference": "period-plan"}
+    model = PPO(SharedCellActorPolicy, env, device="cpu", seed=0, policy_kwargs=kwargs)
+    actor = SharedCellPolicy(env, model, 6)
+    assert isinstance(actor.episode_planner, PeriodPlan)
+    obs, _ = env.reset(seed=0)
+    actor.reset()
+    offsets = []
+    for _ in range(env.n_steps):
+        action = actor.act(obs)
+        plan = env.tilt_space.to_feature(actor.episode_planner.target()).astype("float32")
+        assert actor._offsets == pytest.approx(tilt_reference_offsets(plan, table), abs=1e-6)
+        offsets.append(actor._offsets)
+        obs, *_ = env.step(action)
+    assert all(o is offsets[0] for o in offsets[:4])  # one day plan
+    assert all(o is offsets[4] for o in offsets[4:]) and offsets[4] is not offsets[0]
+
+
 def test_an_episode_plan_reference_is_for_imitation_only_runs(tmp_path):
     out = tmp_path / "run"
     anchored = "dict(actor_ignores=('interference',), tilt_reference='static-plan')"

@@ -22,7 +22,7 @@ from cellsim import plan_cache
 from cellsim.contract import DOWN, HOLD, UP, RewardInputs, reward_terms, total_reward
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
-from cellsim.evaluation import run_episode
+from cellsim.evaluation import BASELINES, run_episode
 from cellsim.policies import make_policy
 from cellsim.policies import reference as reference_module
 from cellsim.policies.base import TiltPolicy
@@ -261,9 +261,6 @@ def test_reference_is_within_one_percent_of_the_exact_joint_optimum(one_site, ca
 
 
 # ---------------------------------------------------------------------- the baselines
-
-
-BASELINES = ("hold", "best-uniform", "pool-plan", "static-plan", "rule-geometric", "rule-son")
 
 
 def baseline_returns(env: TiltEnv) -> dict[str, float]:

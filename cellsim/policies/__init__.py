@@ -6,14 +6,15 @@ from __future__ import annotations
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.base import TiltPolicy
-from cellsim.policies.baselines import BestUniform, Hold, PlanSearch, StaticPlan
+from cellsim.policies.baselines import BestUniform, Hold, PeriodPlan, PlanSearch, StaticPlan
 from cellsim.policies.pool_plan import PoolPlan
 from cellsim.policies.reference import Reference, ReferenceSearch
 from cellsim.policies.rules import GeometricRule, SonRule, SonThresholds, planning_tilts_deg
 
 BUILTIN_POLICIES: dict[str, type[TiltPolicy]] = {
     "hold": Hold, "best-uniform": BestUniform, "pool-plan": PoolPlan, "static-plan": StaticPlan,
-    "rule-geometric": GeometricRule, "rule-son": SonRule, "reference": Reference,
+    "period-plan": PeriodPlan, "rule-geometric": GeometricRule, "rule-son": SonRule,
+    "reference": Reference,
 }  # fmt: skip
 #: names that were built-in policies once, with what replaced them
 RETIRED_POLICIES = {
@@ -37,8 +38,8 @@ def make_policy(name: str, env: TiltEnv) -> TiltPolicy:
 
 
 __all__ = [
-    "BUILTIN_POLICIES", "RETIRED_POLICIES", "BestUniform", "GeometricRule", "Hold", "PlanSearch",
-    "PoolPlan",
+    "BUILTIN_POLICIES", "RETIRED_POLICIES", "BestUniform", "GeometricRule", "Hold", "PeriodPlan",
+    "PlanSearch", "PoolPlan",
     "Reference", "ReferenceSearch", "SonRule", "SonThresholds", "StaticPlan", "TiltPolicy",
     "check_policy_name", "make_policy", "planning_tilts_deg",
 ]  # fmt: skip

@@ -41,6 +41,7 @@ Decisions:
 
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import json
@@ -76,8 +77,9 @@ class TickSample:
 
 
 class DayObjective:
-    """The rest of the episode's reward at expected demand, from the env's current state (its
-    tilts, clock and RET state; loads converge from full load at every tick, not from the load
+    """The rest of the episode's reward at expected demand (up to clock tick `end_tick`, when
+    given: one period of a day's schedule), from the env's current state (its tilts, clock and
+    RET state; loads converge from full load at every tick, not from the load
     state the episode's steps left, so plans are the same in any process).
 
     `hours[i]` is the clock time of tick i (the env's `sim.step` times: after each tick of the
@@ -88,13 +90,14 @@ class DayObjective:
     tolerance's effect, as the env warm-starts its loads from the step before).
     """
 
-    def __init__(self, env: TiltEnv):
+    def __init__(self, env: TiltEnv, end_tick: int | None = None):
         cfg = env.config
         self.env, self.sim = env, env.sim
         self.space = TiltSpace.of(cfg)
         self.discrete = cfg.action == "discrete"
         self.start_tick = env.t
-        ticks = np.arange(env.t + 1, env.n_ticks + 1)
+        last = env.n_ticks if end_tick is None else min(end_tick, env.n_ticks)
+        ticks = np.arange(env.t + 1, last + 1)
         self.hours = cfg.start_hour + ticks * cfg.step_minutes / 60.0
         self.users = [self.sim.users_at(h) for h in self.hours]
         self.active = np.array([self.sim.active_at(h) for h in self.hours])
@@ -183,7 +186,7 @@ class DayObjective:
         config (demand noise aside, the same in every episode that shares these)."""
         ret = json.dumps(self.env.ret.plan_key(self.env.minutes), sort_keys=True)
         return (self.sim.network_seed, self.active.tobytes(), self.start_deg.tobytes(),
-                self.start_tick, ret, self.env.config.model_dump_json())  # fmt: skip
+                self.start_tick, self.n_ticks, ret, self.env.config.model_dump_json())  # fmt: skip
 
 
 def within(grid_deg: np.ndarray, low_deg: float, high_deg: float) -> np.ndarray:
@@ -283,10 +286,14 @@ class PlanPolicy(TiltPolicy):
         """The tilts to hold for the rest of the episode."""
         raise NotImplementedError
 
+    def objective(self) -> DayObjective:
+        """What a plan made now optimises: the rest of the episode."""
+        return DayObjective(self.env)
+
     def target(self, env_index: int = 0) -> np.ndarray:
         """This episode's plan (computed at the episode's first action, then cached)."""
         if env_index not in self._targets:
-            objective = DayObjective(self.env)
+            objective = self.objective()
             key = objective.key()
             if key not in self._plans:
                 plan = self.plan(objective)
@@ -416,3 +423,62 @@ class StaticPlan(PlanPolicy):
         options = [objective.start_deg, *self.candidates(objective)]
         values = [objective.of_target(t) for t in options]
         return options[int(np.argmax(values))]
+
+
+#: period-plan's default schedule: a day setting from the episode's start, an evening one from
+#: 19:00 (where the reference's tilts leave static-plan's most: RESULTS.md)
+SWITCH_HOURS = (19.0,)
+
+
+class PeriodPlan(StaticPlan):
+    """`period-plan`: scheduled tilt profiles, one static plan per period of the day.
+
+    At the episode's first action static-plan's search plans the hours up to the first clock
+    time of `switch_hours`; at each switch it plans the hours to the next one (or to the end),
+    from the tilts and RET state reached by then. This is what operators' scheduled RET
+    profiles are (a day and an evening setting, say), planned by the same tool as static-plan
+    with the same knowledge: the realisation and the expected demand. Each period is planned
+    on its own (greedy in time): a period does not save RET moves for the next.
+    """
+
+    name = "period-plan"
+
+    def __init__(
+        self, env: TiltEnv, search: PlanSearch | None = None,
+        switch_hours: tuple[float, ...] = SWITCH_HOURS,
+    ):  # fmt: skip
+        bad = [h for h in switch_hours if not 0.0 <= h < 24.0]
+        if bad or not switch_hours:
+            raise ConfigError(f"period-plan switch_hours={list(switch_hours)}: allowed one or "
+                              "more clock hours in [0, 24)")  # fmt: skip
+        self.switch_hours = tuple(sorted({float(h) for h in switch_hours}))
+        super().__init__(env, search)
+        self._period: dict[int, int] = {}  # per env of a batch: the period its target is for
+
+    def shared_as(self) -> tuple[object, ...]:
+        return (type(self), self.search, self.switch_hours)
+
+    def switch_ticks(self) -> list[int]:
+        """The clock ticks (since the episode's start) where a new period begins."""
+        cfg = self.env.config
+        per_hour = 60.0 / cfg.step_minutes
+        ticks = {round(((h - cfg.start_hour) % 24.0) * per_hour) for h in self.switch_hours}
+        return sorted(t for t in ticks if 0 < t < self.env.n_ticks)
+
+    def objective(self) -> DayObjective:
+        end = next((t for t in self.switch_ticks() if t > self.env.t), None)
+        return DayObjective(self.env, end_tick=end)
+
+    def target(self, env_index: int = 0) -> np.ndarray:
+        period = bisect.bisect_right(self.switch_ticks(), self.env.t)
+        if self._period.get(env_index) != period:  # a new period: its own plan
+            self._targets.pop(env_index, None)
+            self._period[env_index] = period
+        return super().target(env_index)
+
+    def reset(self, env_index: int | None = None) -> None:
+        super().reset(env_index)
+        if env_index is None:
+            self._period.clear()
+        else:
+            self._period.pop(env_index, None)

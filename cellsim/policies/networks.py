@@ -146,9 +146,11 @@ class PerCellPolicy(ActorCriticPolicy):
 #: every neighbour slot) or the time of day.
 IGNORABLE = (*CELL_OBSERVATION, "time")
 #: Tilt references that change per episode: "static-plan", the per-cell plan a cell-planning
-#: tool gives the episode's realisation (`cellsim.policies.baselines.StaticPlan`), so that the
-#: actor learns what to change on top of that plan rather than the plan itself.
-EPISODE_REFERENCES = ("static-plan",)
+#: tool gives the episode's realisation (`cellsim.policies.baselines.StaticPlan`), or
+#: "period-plan", that tool's scheduled plans (a day and an evening one: `PeriodPlan`), so that
+#: the actor learns what to change on top of the plan rather than the plan itself. Each is the
+#: built-in policy of that name.
+EPISODE_REFERENCES = ("static-plan", "period-plan")
 
 
 def observation_mask(k: int, ignore: tuple[str, ...]) -> torch.Tensor:
@@ -287,8 +289,8 @@ class SharedCellActorPolicy(PerCellPolicy):
             )
         self._neighbour_table = neighbour_table
         self._actor_ignores = tuple(actor_ignores or ())  # checked by observation_mask
-        #: "static-plan": tilts read against the episode's static plan, set per episode by
-        #: the policy that acts (SharedCellPolicy), so none is built into the network
+        #: an EPISODE_REFERENCES name: tilts read against the episode's plan, set per episode
+        #: (per period) by the policy that acts (SharedCellPolicy), so none is built in here
         self.episode_reference: str | None = None
         if isinstance(tilt_reference, str):
             if tilt_reference not in EPISODE_REFERENCES:

@@ -22,6 +22,7 @@ from cellsim.env.neighbours import network_neighbours
 from cellsim.env.observation import agent_observations_from_state, tilt_reference_offsets
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
+from cellsim.policies import make_policy
 from cellsim.policies.base import TiltPolicy
 from cellsim.policies.baselines import StaticPlan
 
@@ -42,13 +43,18 @@ class SharedCellPolicy(TiltPolicy):
         if getattr(model.policy, "uses_tilt_reference", False):
             self._offsets = tilt_reference_offsets(planning_reference(env), self.neighbours)
         #: the planner of the episode's tilt reference, for an actor that reads tilts against
-        #: each episode's static plan (its offsets are set at the episode's first action)
+        #: each episode's plan (static-plan's or period-plan's: its offsets are set whenever
+        #: the planner's target changes, at the episode's first action and at each period)
         self.episode_planner: StaticPlan | None = None
-        if getattr(model.policy, "episode_reference", None) == "static-plan":
-            self.episode_planner = StaticPlan(env)
+        reference = getattr(model.policy, "episode_reference", None)
+        if reference is not None:
+            planner = make_policy(reference, env)
+            assert isinstance(planner, StaticPlan)  # EPISODE_REFERENCES are StaticPlans
+            self.episode_planner = planner
+        self._offsets_plan: np.ndarray | None = None  # the plan the offsets were made from
         #: how much more likely than the plan's own move the actor's move must be to be taken
-        #: (0: the actor's most likely move, always; 1: the static plan's walk, always); only
-        #: for an actor that reads tilts against the episode's static plan (`gated_moves`)
+        #: (0: the actor's most likely move, always; 1: the plan's walk, always); only for an
+        #: actor that reads tilts against the episode's plan (`gated_moves`)
         self.deviation_margin = deviation_margin
         if self._act_cells is not None:
             expected = (model.policy.agent_observation_dim,)
@@ -63,18 +69,22 @@ class SharedCellPolicy(TiltPolicy):
             )
 
     def reset(self, env_index: int | None = None) -> None:
-        if self.episode_planner is not None:  # a new episode, a new static plan
+        if self.episode_planner is not None:  # a new episode, a new plan
             self.episode_planner.reset(env_index)
-            self._offsets = None
+            self._offsets = self._offsets_plan = None
 
     def agent_observations(self, obs: np.ndarray) -> np.ndarray:
         """The model's input for every cell: its agent observation (plus the tilt reference
         offsets, for a model that reads tilts relative to the planning tilt or to the episode's
-        static plan, which is planned at the episode's first call)."""
+        plan, which is planned at the episode's first call and, for period-plan, at each
+        period)."""
         x = agent_observations_from_state(obs, self.n_cells, self.neighbours)
-        if self.episode_planner is not None and self._offsets is None:
-            plan = self.env.tilt_space.to_feature(self.episode_planner.target())
-            self._offsets = tilt_reference_offsets(plan.astype(np.float32), self.neighbours)
+        if self.episode_planner is not None:
+            target = self.episode_planner.target()
+            if target is not self._offsets_plan:
+                plan = self.env.tilt_space.to_feature(target).astype(np.float32)
+                self._offsets = tilt_reference_offsets(plan, self.neighbours)
+                self._offsets_plan = target
         return x if self._offsets is None else x + self._offsets
 
     def act(self, obs: np.ndarray, env_index: int = 0) -> np.ndarray:
@@ -88,7 +98,7 @@ class SharedCellPolicy(TiltPolicy):
         return np.clip(np.asarray(actions, np.float32).reshape(self.n_cells), -1.0, 1.0)
 
     def gated_moves(self, obs: np.ndarray) -> np.ndarray:
-        """Each cell's move: the static plan's (toward the episode's plan tilt) unless the
+        """Each cell's move: the plan's (toward the episode's plan tilt) unless the
         actor finds another move more likely by more than `deviation_margin`.
 
         Why: the actor learnt the reference's moves on top of the plan, but a wrong deviation

@@ -157,7 +157,8 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int
     if reference not in ("planning", *EPISODE_REFERENCES, None):
         raise ConfigError(
             f"policy_kwargs tilt_reference = {reference!r}: allowed 'planning' (each cell's "
-            "planning tilt), 'static-plan' (the episode's static plan) or None"
+            "planning tilt), 'static-plan' (the episode's static plan), 'period-plan' (its "
+            "day and evening plans) or None"
         )
     if reference in EPISODE_REFERENCES and ("imitation" not in hyper or ppo_steps > 0):
         raise ConfigError(
@@ -175,8 +176,8 @@ def check_shared_actor_kwargs(hyper: dict[str, Any], kwargs: Any, ppo_steps: int
     if plan_only and reference not in EPISODE_REFERENCES:
         raise ConfigError(
             f"imitation {', '.join(f'{k} = {v!r}' for k, v in plan_only.items())}: only for an "
-            "actor that reads tilts against the episode's static plan (policy_kwargs "
-            "tilt_reference='static-plan'); allowed deviation_margins [0.0] and "
+            "actor that reads tilts against the episode's plan (policy_kwargs "
+            "tilt_reference='static-plan' or 'period-plan'); allowed deviation_margins [0.0] and "
             "deviation_weight 1 here"
         )
     ignores = kwargs.get("actor_ignores") or ()
