@@ -135,6 +135,7 @@ def test_builtin_policy_names(env):
         "best-uniform",
         "pool-plan",
         "static-plan",
+        "period-plan",
         "rule-geometric",
         "rule-son",
         "reference",
