@@ -188,12 +188,27 @@ def test_period_plan_without_a_switch_in_the_episode_is_static_plan(env):
     static plan; its plans are its own (another identity), never static-plan's."""
     policy = PeriodPlan(env, FAST, switch_hours=(2.0,))
     assert policy.switch_ticks() == []
-    assert policy.shared_as() != StaticPlan(env, FAST).shared_as()
+    assert policy._plans is not StaticPlan(env, FAST)._plans
     env.reset(seed=0, options={"network_seed": 1})
     np.testing.assert_array_equal(policy.target(), StaticPlan(env, FAST).target())
 
 
-@pytest.mark.parametrize("hours", [(), (24.0,), (-1.0,)])
+@pytest.mark.parametrize(
+    ("config", "ticks"),
+    [  # 15-minute ticks; switch at 19:00
+        ({"episode_hours": 72, "start_hour": 0.0}, [76, 172, 268]),  # every day of the episode
+        ({"episode_hours": 24, "start_hour": 20.0}, [92]),  # the next day's 19:00
+        ({"episode_hours": 24, "start_hour": 19.0}, []),  # the episode's start is the switch
+        # decisions every hour from 07:30: 19:00 is tick 46, the first decision from it tick 48
+        ({"episode_hours": 24, "start_hour": 7.5, "ret": {"decision_minutes": 60}}, [48]),
+    ],
+)
+def test_period_plan_switches_on_every_day_at_a_decision(config, ticks):
+    env = TiltEnv("hex7", config)
+    assert PeriodPlan(env, FAST).switch_ticks() == ticks
+
+
+@pytest.mark.parametrize("hours", [(), (24.0,), (-1.0,), ("19h",), 19.0, (float("nan"),)])
 def test_bad_switch_hours_are_one_line(env, hours):
     with pytest.raises(ConfigError, match=r"switch_hours.*\[0, 24\)"):
         PeriodPlan(env, FAST, switch_hours=hours)

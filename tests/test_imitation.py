@@ -383,7 +383,24 @@ def test_an_actor_on_the_episodes_period_plan_reads_tilts_against_each_periods_p
         offsets.append(actor._offsets)
         obs, *_ = env.step(action)
     assert all(o is offsets[0] for o in offsets[:4])  # one day plan
-    assert all(o is offsets[4] for o in offsets[4:]) and offsets[4] is not offsets[0]
+    assert all(o is offsets[4] for o in offsets[4:])
+    assert not np.array_equal(offsets[4], offsets[0])  # the evening plan's own offsets
+
+
+@pytest.mark.parametrize(("reference", "shared"), [("static-plan", True), ("period-plan", False)])
+def test_a_static_plan_teacher_stands_in_only_for_a_static_plan_planner(reference, shared):
+    """teacher: static-plan plans each episode once for both roles where the actor reads its
+    tilts against the static plan; an actor on the period plan keeps its own planner."""
+    from cellsim.imitation import _training_setups
+    from cellsim.policies import PeriodPlan
+
+    env = TiltEnv("hex7", SHORT)
+    kwargs = {"neighbour_table": network_neighbours(env.sim, 6), "tilt_reference": reference}
+    model = PPO(SharedCellActorPolicy, env, device="cpu", seed=0, policy_kwargs=kwargs)
+    settings = ImitationSettings(teacher="static-plan")
+    [(_, teacher, student)] = _training_setups(model, "hex7", SHORT, settings, seed=0)
+    assert (student.episode_planner is teacher) is shared
+    assert isinstance(student.episode_planner, PeriodPlan) is not shared
 
 
 def test_an_episode_plan_reference_is_for_imitation_only_runs(tmp_path):

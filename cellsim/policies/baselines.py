@@ -1,4 +1,5 @@
-"""The static baselines every dynamic result must beat: `hold`, `best-uniform`, `static-plan`.
+"""The planned baselines every dynamic result must beat: `hold`, `best-uniform`, `static-plan`,
+`period-plan`.
 
 - `hold`: the tilts the episode starts with (the scenario's), all day. A baseline that loses to
   it is broken.
@@ -8,7 +9,8 @@
   automatic cell-planning (ACP) tool delivers, and the main baseline (dynamic re-tilting is worth
   what it adds over it).
 
-All three are one set of tilts for the whole episode, found with the simulator as the model, so
+The first three are one set of tilts for the whole episode, `period-plan` one set per period of
+a schedule (static-plan's search per period); all are found with the simulator as the model, so
 they use what an ACP tool has: the realisation (the planner's calibrated propagation model), the
 expected demand through the day and the outages the episode's simulator knows of. The objective
 is the env's own reward (`cellsim.contract.total_reward` of `reward_terms`) summed over the
@@ -152,7 +154,9 @@ class DayObjective:
 
     def reach(self) -> tuple[np.ndarray, np.ndarray]:
         """Per cell, the lowest and highest grid tilt one day's RET budget reaches from the
-        episode's tilts (the whole grid with continuous actions or no budget)."""
+        objective's start tilts (the whole grid with continuous actions or no budget; for a
+        period that starts mid-day the box is wider than the budget left, which costs search
+        time, not exactness: `of_target` plays the env's RET)."""
         grid = self.space.grid_deg
         budget = self.env.config.ret.max_moves_per_day
         if not self.discrete or budget is None:
@@ -257,7 +261,7 @@ _PlanStore = dict[tuple[object, ...], tuple[np.ndarray, int]]
 
 class PlanPolicy(TiltPolicy):
     """A policy that heads for one set of tilts per episode (`plan`), cached per episode key,
-    from its first action in the episode."""
+    from its first action in the episode (`PeriodPlan`: one set per period of its schedule)."""
 
     #: plans (with the evaluations each cost) shared by the policies of one `shared_as`
     #: identity in this process, at most `SHARED_PLANS` per identity (the oldest go first)
@@ -291,7 +295,8 @@ class PlanPolicy(TiltPolicy):
         return DayObjective(self.env)
 
     def target(self, env_index: int = 0) -> np.ndarray:
-        """This episode's plan (computed at the episode's first action, then cached)."""
+        """This episode's plan (computed at the episode's first action, then cached; a
+        subclass that drops `_targets[env_index]` gets a new plan of `objective()`)."""
         if env_index not in self._targets:
             objective = self.objective()
             key = objective.key()
@@ -439,6 +444,13 @@ class PeriodPlan(StaticPlan):
     profiles are (a day and an evening setting, say), planned by the same tool as static-plan
     with the same knowledge: the realisation and the expected demand. Each period is planned
     on its own (greedy in time): a period does not save RET moves for the next.
+
+    Periods run from one switch to the next on every day of the episode (a multi-day episode
+    switches each day; with the one default switch its periods after the first are 24 hours
+    from 19:00), and the episode's start begins the first (an episode starting at 20:00 holds
+    its first plan until 19:00 the next day). A switch between two decisions takes effect at
+    the next decision, so that no tick falls outside a period's objective. The clock is the
+    env's own: one env, as for every planned baseline (a VecEnv batch shares env 0's clock).
     """
 
     name = "period-plan"
@@ -447,11 +459,14 @@ class PeriodPlan(StaticPlan):
         self, env: TiltEnv, search: PlanSearch | None = None,
         switch_hours: tuple[float, ...] = SWITCH_HOURS,
     ):  # fmt: skip
-        bad = [h for h in switch_hours if not 0.0 <= h < 24.0]
-        if bad or not switch_hours:
-            raise ConfigError(f"period-plan switch_hours={list(switch_hours)}: allowed one or "
+        try:
+            hours = [float(h) for h in switch_hours]
+        except (TypeError, ValueError):
+            hours = []
+        if not hours or any(not 0.0 <= h < 24.0 for h in hours):
+            raise ConfigError(f"period-plan switch_hours={switch_hours!r}: allowed one or "
                               "more clock hours in [0, 24)")  # fmt: skip
-        self.switch_hours = tuple(sorted({float(h) for h in switch_hours}))
+        self.switch_hours = tuple(sorted(set(hours)))
         super().__init__(env, search)
         self._period: dict[int, int] = {}  # per env of a batch: the period its target is for
 
@@ -459,10 +474,16 @@ class PeriodPlan(StaticPlan):
         return (type(self), self.search, self.switch_hours)
 
     def switch_ticks(self) -> list[int]:
-        """The clock ticks (since the episode's start) where a new period begins."""
+        """The clock ticks (since the episode's start) where a new period begins: each switch
+        hour on every day of the episode, at the first decision from it."""
         cfg = self.env.config
-        per_hour = 60.0 / cfg.step_minutes
-        ticks = {round(((h - cfg.start_hour) % 24.0) * per_hour) for h in self.switch_hours}
+        per_hour, per_decision = 60.0 / cfg.step_minutes, cfg.ticks_per_decision
+        per_day = round(24.0 * per_hour)
+        ticks = set()
+        for hour in self.switch_hours:
+            tick = round(((hour - cfg.start_hour) % 24.0) * per_hour)
+            for day_tick in range(tick, self.env.n_ticks, per_day):
+                ticks.add(-(-day_tick // per_decision) * per_decision)  # the next decision
         return sorted(t for t in ticks if 0 < t < self.env.n_ticks)
 
     def objective(self) -> DayObjective:
@@ -470,6 +491,7 @@ class PeriodPlan(StaticPlan):
         return DayObjective(self.env, end_tick=end)
 
     def target(self, env_index: int = 0) -> np.ndarray:
+        """The plan of the period the env's clock is in (a new one at each switch)."""
         period = bisect.bisect_right(self.switch_ticks(), self.env.t)
         if self._period.get(env_index) != period:  # a new period: its own plan
             self._targets.pop(env_index, None)
