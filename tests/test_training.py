@@ -135,6 +135,8 @@ def test_run_folder_holds_everything(finished_run):
         "metrics.json",
         "eval/evaluations.npz",
     } <= files
+    # each written beside its name and renamed into place (a kill mid-write leaves the last)
+    assert not files & {"eval/evaluations.writing.npz", "eval/best_model.zip"}
     assert {f for f in files if f.startswith("checkpoints/")} == {
         "checkpoints/model_128_steps.zip",
         "checkpoints/model_256_steps.zip",

@@ -125,18 +125,39 @@ def _callbacks(
         from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 
         eval_cls = MaskableEvalCallback
+
+    class AtomicEval(eval_cls):
+        """SB3's evaluation, its files written beside their names and renamed into place
+        (eval/evaluations.npz, best_model.zip): a kill mid-write leaves the last whole file,
+        which a resume reads."""
+
+        def _on_step(self) -> bool:
+            go_on = bool(super()._on_step())
+            for side, final in side_files:
+                if side.is_file():
+                    os.replace(side, final)
+            return go_on
+
+    eval_dir = run / "eval"
+    side_files = ((eval_dir / f"{EVAL_SIDE}.npz", eval_dir / "evaluations.npz"),
+                  (eval_dir / "best_model.zip", run / "best_model.zip"))  # fmt: skip
     eval_env = vec_env(agent, scenario, config, 1, spec.seed + EVAL_SEED_OFFSET)
-    evaluation = eval_cls(
+    evaluation = AtomicEval(
         eval_env,
         n_eval_episodes=spec.eval_episodes * eval_env.num_envs,  # every cell's, if per cell
         eval_freq=max(1, spec.eval_freq // n_envs),
-        best_model_save_path=str(run),
-        log_path=str(run / "eval"),
+        best_model_save_path=str(eval_dir),  # then renamed to run/best_model.zip
+        log_path=str(eval_dir),
         deterministic=True,
         verbose=spec.verbose,
     )
+    evaluation.log_path = str(eval_dir / EVAL_SIDE)  # np.savez adds .npz
     checkpoints = AtomicCheckpoint(spec.checkpoint_freq, spec.checkpoint_minutes)
     return [evaluation, checkpoints], eval_env
+
+
+#: the name SB3's evaluation history is written under before it is renamed evaluations.npz
+EVAL_SIDE = "evaluations.writing"
 
 
 def _hyperparams(spec: TrainSpec, agent: AgentSpec) -> dict[str, Any]:
