@@ -469,6 +469,7 @@ class PeriodPlan(StaticPlan):
         self.switch_hours = tuple(sorted(set(hours)))
         super().__init__(env, search)
         self._period: dict[int, int] = {}  # per env of a batch: the period its target is for
+        self._switch_ticks = self._ticks_of_switches()  # the env's clock and length are fixed
 
     def shared_as(self) -> tuple[object, ...]:
         return (type(self), self.search, self.switch_hours)
@@ -476,6 +477,9 @@ class PeriodPlan(StaticPlan):
     def switch_ticks(self) -> list[int]:
         """The clock ticks (since the episode's start) where a new period begins: each switch
         hour on every day of the episode, at the first decision from it."""
+        return list(self._switch_ticks)
+
+    def _ticks_of_switches(self) -> list[int]:
         cfg = self.env.config
         per_hour, per_decision = 60.0 / cfg.step_minutes, cfg.ticks_per_decision
         per_day = round(24.0 * per_hour)
@@ -487,12 +491,12 @@ class PeriodPlan(StaticPlan):
         return sorted(t for t in ticks if 0 < t < self.env.n_ticks)
 
     def objective(self) -> DayObjective:
-        end = next((t for t in self.switch_ticks() if t > self.env.t), None)
+        end = next((t for t in self._switch_ticks if t > self.env.t), None)
         return DayObjective(self.env, end_tick=end)
 
     def target(self, env_index: int = 0) -> np.ndarray:
         """The plan of the period the env's clock is in (a new one at each switch)."""
-        period = bisect.bisect_right(self.switch_ticks(), self.env.t)
+        period = bisect.bisect_right(self._switch_ticks, self.env.t)
         if self._period.get(env_index) != period:  # a new period: its own plan
             self._targets.pop(env_index, None)
             self._period[env_index] = period

@@ -126,6 +126,10 @@ def _callbacks(
 
         eval_cls = MaskableEvalCallback
 
+    eval_dir = run / "eval"
+    side_files = ((eval_dir / f"{EVAL_SIDE}.npz", eval_dir / "evaluations.npz"),
+                  (eval_dir / "best_model.zip", run / "best_model.zip"))  # fmt: skip
+
     class AtomicEval(eval_cls):
         """SB3's evaluation, its files written beside their names and renamed into place
         (eval/evaluations.npz, best_model.zip): a kill mid-write leaves the last whole file,
@@ -138,9 +142,6 @@ def _callbacks(
                     os.replace(side, final)
             return go_on
 
-    eval_dir = run / "eval"
-    side_files = ((eval_dir / f"{EVAL_SIDE}.npz", eval_dir / "evaluations.npz"),
-                  (eval_dir / "best_model.zip", run / "best_model.zip"))  # fmt: skip
     eval_env = vec_env(agent, scenario, config, 1, spec.seed + EVAL_SEED_OFFSET)
     evaluation = AtomicEval(
         eval_env,
