@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cellsim import plan_cache
 from cellsim.contract import HOLD
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
@@ -24,7 +25,7 @@ from cellsim.policies import (
     TiltPolicy,
     make_policy,
 )
-from cellsim.policies.baselines import DayObjective
+from cellsim.policies.baselines import PLAN_CACHE_KIND, DayObjective, PlanPolicy
 
 SHORT = {"episode_hours": 6, "start_hour": 7.0, "demand_noise": 0.0, "load": {"tolerance": 1e-6},
          "realisations": {"split": "train", "pool_size": 2}}  # fmt: skip
@@ -129,6 +130,78 @@ def test_static_plans_of_one_search_and_scenario_are_planned_once_per_process(mo
     assert planned == [first, other_search, other_scenario]
     with pytest.raises(ValueError, match="read-only"):
         second.target()[0] = 0.0  # one policy cannot change the plan another holds
+
+
+def new_process(monkeypatch) -> None:
+    """Forget every plan held in memory, as a fresh process would."""
+    monkeypatch.setattr(PlanPolicy, "_shared", {})
+
+
+def test_shared_plans_are_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    """static-plan's plan of an episode is on disk after the episode's first action: the next
+    process finds it, plans nothing and counts the same cost; another search, realisation or
+    start is planned anew; a damaged entry is planned again and rewritten; with the disk cache
+    off nothing is kept."""
+    monkeypatch.setenv("CELLSIM_CACHE_DIR", str(tmp_path))
+    new_process(monkeypatch)
+    search = PlanSearch(sample_ticks=3, screen_ticks=2, max_sweeps=1, random_starts=0, seed=11)
+    env = TiltEnv("hex7", SHORT)
+    env.reset(seed=0, options={"network_seed": 1})
+    first = StaticPlan(env, search)
+    target = first.target().copy()
+    files = list((tmp_path / PLAN_CACHE_KIND).glob("*.npz"))
+    assert len(files) == 1
+    planned: list[StaticPlan] = []
+    plan = StaticPlan.plan
+    monkeypatch.setattr(StaticPlan, "plan", lambda self, o: planned.append(self) or plan(self, o))
+
+    new_process(monkeypatch)
+    again = StaticPlan(env, search)
+    np.testing.assert_array_equal(again.target(), target)
+    assert planned == [] and again.evaluations == first.evaluations > 0
+
+    StaticPlan(env, PlanSearch(**{**search.__dict__, "seed": 12})).target()  # another search
+    env.reset(seed=0, options={"network_seed": 0})  # another realisation
+    StaticPlan(env, search).target()
+    env.reset(seed=0, options={"network_seed": 1})
+    env.step(np.full(env.sim.n_cells, HOLD))  # another start: a decision later
+    StaticPlan(env, search).target()
+    assert len(planned) == 3
+    assert len(list((tmp_path / PLAN_CACHE_KIND).glob("*.npz"))) == 4
+
+    files[0].write_bytes(b"not a zip")
+    new_process(monkeypatch)
+    env.reset(seed=0, options={"network_seed": 1})
+    np.testing.assert_array_equal(StaticPlan(env, search).target(), target)
+    assert len(planned) == 4
+    key = StaticPlan(env, search).disk_key(DayObjective(env))
+    assert key is not None
+    assert plan_cache.load(PLAN_CACHE_KIND, key, ("tilts_deg",)) is not None  # rewritten
+
+    monkeypatch.setenv("CELLSIM_CACHE_DIR", "")
+    new_process(monkeypatch)
+    np.testing.assert_array_equal(StaticPlan(env, search).target(), target)
+    assert len(planned) == 5
+    assert len(list((tmp_path / PLAN_CACHE_KIND).glob("*.npz"))) == 4
+
+
+def test_a_period_plan_from_disk_pays_what_the_planned_one_paid(tmp_path, monkeypatch):
+    """period-plan's two plans of a day (the second from the state the first left at the
+    switch) come from disk in the next process: the same episode reward, no search;
+    best-uniform, which does not share its plans, keeps nothing on disk."""
+    monkeypatch.setenv("CELLSIM_CACHE_DIR", str(tmp_path))
+    new_process(monkeypatch)
+    env = TiltEnv("hex7", SHORT)
+    first = run_episode(env, PeriodPlan(env, FAST, switch_hours=(10.0,)), 0).reward
+    assert len(list((tmp_path / PLAN_CACHE_KIND).glob("*.npz"))) == 2
+    planned = []
+    plan = StaticPlan.plan
+    monkeypatch.setattr(StaticPlan, "plan", lambda self, o: planned.append(self) or plan(self, o))
+    new_process(monkeypatch)
+    assert run_episode(env, PeriodPlan(env, FAST, switch_hours=(10.0,)), 0).reward == first
+    assert planned == []
+    run_episode(env, BestUniform(env), 0)  # cheap and not shared: planned in memory only
+    assert len(list((tmp_path / PLAN_CACHE_KIND).glob("*.npz"))) == 2
 
 
 def test_tick_sample_covers_every_tick_and_each_outage_stretch():

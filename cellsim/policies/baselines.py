@@ -36,9 +36,12 @@ Decisions:
   ("Baselines").
 - Plans are cached per (realisation, outage pattern, starting tilts and clock, config) in the
   policy, like the reference's, so episodes on the same realisation pay once. static-plan's
-  are also shared by every StaticPlan of the process with the same search on the same scenario
-  (`PlanPolicy.shared_as`): a comparison's static-plan baseline and each dagger-plan run, which
-  plans the same episodes, plan once between them.
+  and period-plan's are also shared by every policy of the process with the same search on the
+  same scenario (`PlanPolicy.shared_as`): a comparison's static-plan baseline and each
+  dagger-plan run, which plans the same episodes, plan once between them. Those are kept in the
+  disk cache as well (`cellsim.plan_cache`, kind `plans`, keyed like the reference's by the
+  code, the realisation's link terms and everything the objective depends on), so a second
+  compare of the same scenario plans nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ from typing import ClassVar
 
 import numpy as np
 
+import cellsim
+from cellsim import plan_cache
 from cellsim.contract import RewardInputs, TiltSpace, reward_terms, total_reward
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
@@ -185,12 +190,17 @@ class DayObjective:
                 weight.append(float(len(ticks)))
         return TickSample(np.array(index), np.array(weight))
 
-    def key(self) -> tuple[object, ...]:
-        """What a plan depends on: realisation, cells on air per tick, starting tilts, clock,
-        config (demand noise aside, the same in every episode that shares these)."""
-        ret = json.dumps(self.env.ret.plan_key(self.env.minutes), sort_keys=True)
-        return (self.sim.network_seed, self.active.tobytes(), self.start_deg.tobytes(),
-                self.start_tick, self.n_ticks, ret, self.env.config.model_dump_json())  # fmt: skip
+    def key(self) -> str:
+        """What a plan depends on, as text: realisation, cells on air per tick, starting tilts
+        and RET state, clock, config (demand noise aside, the same in every episode that
+        shares these)."""
+        return json.dumps({
+            "network_seed": self.sim.network_seed, "tilt_deg": self.start_deg.tolist(),
+            "active": hashlib.sha256(self.active.tobytes()).hexdigest(),
+            "start_tick": self.start_tick, "n_ticks": self.n_ticks,
+            "ret": self.env.ret.plan_key(self.env.minutes),
+            "config": self.env.config.model_dump_json(),
+        }, sort_keys=True)  # fmt: skip
 
 
 def within(grid_deg: np.ndarray, low_deg: float, high_deg: float) -> np.ndarray:
@@ -255,8 +265,11 @@ def coordinate_descent(
     return tilts, best
 
 
-#: a policy's plans: episode key → (tilts, simulator evaluations the plan cost)
-_PlanStore = dict[tuple[object, ...], tuple[np.ndarray, int]]
+#: a policy's plans: episode key (`DayObjective.key`) → (tilts, simulator evaluations the plan
+#: cost)
+_PlanStore = dict[str, tuple[np.ndarray, int]]
+#: the disk cache's folder for the plans of shared planners (`PlanPolicy.disk_key`)
+PLAN_CACHE_KIND = "plans"
 
 
 class PlanPolicy(TiltPolicy):
@@ -272,19 +285,53 @@ class PlanPolicy(TiltPolicy):
         super().__init__(env)
         self.evaluations = 0  # simulator evaluations its plans cost (compare reports it)
         self._plans: _PlanStore = {}
-        self._counted: set[tuple[object, ...]] = set()  # keys whose cost is in `evaluations`
+        self._counted: set[str] = set()  # keys whose cost is in `evaluations`
         identity = self.shared_as()
+        self._scenario = hashlib.sha1(env.scenario.model_dump_json().encode()).hexdigest()
         if identity is not None:  # the whole scenario: its events change the day's demand
-            scenario = hashlib.sha1(env.scenario.model_dump_json().encode()).hexdigest()
-            self._plans = self._shared.setdefault((*identity, scenario), {})
+            self._plans = self._shared.setdefault((*identity, self._scenario), {})
         self._targets: dict[int, np.ndarray] = {}  # per env of a VecEnv batch
 
     def shared_as(self) -> tuple[object, ...] | None:
         """What makes two policies' plans of the same episode equal (their class and search
         settings): policies that say the same on one scenario share their plans (each still
-        counts a plan's cost in its `evaluations`, as if it had planned it); None: the policy
-        keeps its own."""
+        counts a plan's cost in its `evaluations`, as if it had planned it), and their plans are
+        kept in the disk cache too (`disk_key`); None: the policy keeps its own, in memory."""
         return None
+
+    def disk_key(self, objective: DayObjective) -> str | None:
+        """Everything a shared policy's plan of `objective` depends on, as text: the key of its
+        disk-cache entry (None: not cached on disk). A plan is the same in any process (the
+        objective converges its loads from full load), so a compare run again, or a training
+        that plans the episodes a compare planned, finds it instead of searching again."""
+        identity = self.shared_as()
+        if identity is None:
+            return None
+        # imported here: the reference module builds on this one
+        from cellsim.policies.reference import code_digest, realisation_digest
+
+        return json.dumps({
+            "cellsim": cellsim.__version__, "code": code_digest(), "policy": repr(identity),
+            "scenario": self._scenario, "link_terms": realisation_digest(self.env),
+            "objective": objective.key(),
+        }, sort_keys=True)  # fmt: skip
+
+    def planned(self, objective: DayObjective) -> tuple[np.ndarray, int]:
+        """The plan of `objective` and the simulator evaluations it cost: from the disk cache
+        where `disk_key` gives one and an entry is there, else `plan` now (then stored)."""
+        key = self.disk_key(objective)
+        if key is not None:
+            data = plan_cache.load(PLAN_CACHE_KIND, key, ("tilts_deg", "evaluations"))
+            if data is not None:
+                tilts = data["tilts_deg"]
+                if tilts.shape == (self.n_cells,) and np.all(np.isfinite(tilts)):
+                    return tilts.astype(float), int(data["evaluations"])
+        plan = self.plan(objective)
+        if key is not None:
+            plan_cache.store(PLAN_CACHE_KIND, key, {
+                "tilts_deg": plan, "evaluations": np.array(objective.evaluations),
+            })  # fmt: skip
+        return plan, objective.evaluations
 
     def plan(self, objective: DayObjective) -> np.ndarray:
         """The tilts to hold for the rest of the episode."""
@@ -301,9 +348,9 @@ class PlanPolicy(TiltPolicy):
             objective = self.objective()
             key = objective.key()
             if key not in self._plans:
-                plan = self.plan(objective)
+                plan, cost = self.planned(objective)
                 plan.setflags(write=False)  # shared: no policy may change another's plan
-                self._plans[key] = (plan, objective.evaluations)
+                self._plans[key] = (plan, cost)
                 while len(self._plans) > self.SHARED_PLANS:
                     self._plans.pop(next(iter(self._plans)))
             plan, cost = self._plans[key]

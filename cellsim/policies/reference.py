@@ -63,6 +63,7 @@ import importlib
 import inspect
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 
@@ -547,6 +548,22 @@ def terms_digest(env: TiltEnv) -> str:
     return digest.hexdigest()
 
 
+#: per simulator, the `terms_digest` of each network seed it has run (hashing case1's terms
+#: costs a few ms, and every plan's key needs it)
+_REALISATION_DIGESTS: weakref.WeakKeyDictionary[object, dict[int, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def realisation_digest(env: TiltEnv) -> str:
+    """`terms_digest` of the realisation `env` runs now, computed once per simulator and seed."""
+    seen = _REALISATION_DIGESTS.setdefault(env.sim, {})
+    seed = env.sim.network_seed
+    if seed not in seen:
+        seen[seed] = terms_digest(env)
+    return seen[seed]
+
+
 class Reference(TiltPolicy):
     """Follows the episode's reference plan (see the module docstring)."""
 
@@ -559,20 +576,16 @@ class Reference(TiltPolicy):
         self.planned = 0  # plans computed here (not found in a cache)
         self._used: set[str] = set()
         self._episode: dict[int, Plan] = {}
-        self._digests: dict[int, str] = {}
         self._scenario = env.scenario.model_dump_json()
 
     def key(self) -> str:
         """Everything the plan from the env's current state depends on, as text."""
         env = self.env
-        seed = env.sim.network_seed
-        if seed not in self._digests:
-            self._digests[seed] = terms_digest(env)
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest(),
             "search": asdict(self.search), "scenario": self._scenario,
-            "config": env.config.model_dump_json(), "network_seed": seed,
-            "link_terms": self._digests[seed], "extra_outages": env.sim.extra_outages,
+            "config": env.config.model_dump_json(), "network_seed": env.sim.network_seed,
+            "link_terms": realisation_digest(env), "extra_outages": env.sim.extra_outages,
             "tick": env.t, "tilt_deg": env.tilt_deg.tolist(),
             **env.ret.plan_key(env.minutes),
         }, sort_keys=True)  # fmt: skip
