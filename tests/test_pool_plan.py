@@ -81,17 +81,21 @@ def test_plans_are_cached_on_disk(env, monkeypatch):
     files = list((Path(str(plan_cache.cache_root())) / CACHE_KIND).glob("*.npz"))
     assert len(files) == 1
     forget_in_process(monkeypatch)
+    planned: list[PoolPlan] = []
+    median = PoolPlan._median_plan
+    monkeypatch.setattr(PoolPlan, "_median_plan", lambda self: planned.append(self) or median(self))
     again = PoolPlan(env, realisations=2, search=FAST)  # as in a new process
     run_episode(env, again, 0, 1_000_000)
-    assert again.evaluations == 0
+    assert planned == []  # found on disk
+    assert again.evaluations == first.evaluations  # and its cost counted, as if planned here
     np.testing.assert_array_equal(again.target(), first.target())
     other = PoolPlan(env, realisations=3, search=FAST)  # another pool: planned anew
     run_episode(env, other, 0, 1_000_000)
-    assert other.evaluations > 0
+    assert planned == [other] and other.evaluations > first.evaluations
     monkeypatch.setenv(plan_cache.CACHE_DIR_ENV, "")
     shared = PoolPlan(env, realisations=3, search=FAST)  # same process, no disk: from memory
     run_episode(env, shared, 0, 1_000_001)
-    assert shared.evaluations == 0
+    assert planned == [other] and shared.evaluations == other.evaluations
 
 
 def test_the_key_follows_the_episodes_set_up_but_not_its_realisation(env):

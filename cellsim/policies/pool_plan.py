@@ -45,7 +45,8 @@ from cellsim.policies.reference import code_digest, terms_digest
 CACHE_KIND = "pool-plan"
 DEFAULT_REALISATIONS = 16
 _TERMS_DIGESTS: dict[tuple[str, int], str] = {}  # (scenario, network seed) → link-terms digest
-_MEMORY: dict[str, np.ndarray] = {}  # key text → median plan, for every PoolPlan of the process
+#: key text → (median plan, simulator evaluations it cost), for every PoolPlan of the process
+_MEMORY: dict[str, tuple[np.ndarray, int]] = {}
 code_digest((__name__,))  # now, from the source imported (see reference.code_digest)
 
 
@@ -85,26 +86,33 @@ class PoolPlan(PlanPolicy):
         }, sort_keys=True)  # fmt: skip
 
     def plan(self, objective: DayObjective) -> np.ndarray:
+        """The median plan, clipped to what the episode's RET budget reaches; its cost (the
+        training realisations' static plans) is counted whether planned now or found in memory
+        or on disk, so the evaluations compare reports do not depend on the cache."""
         key = self.key(objective)
-        median = _MEMORY.get(key)
-        if median is None:
-            cached = plan_cache.load(CACHE_KIND, key, ("tilts_deg",))
+        found = _MEMORY.get(key)
+        if found is None:
+            cached = plan_cache.load(CACHE_KIND, key, ("tilts_deg", "evaluations"))
             if cached is not None and cached["tilts_deg"].shape == (self.n_cells,):
-                median = cached["tilts_deg"].astype(float)
+                found = (cached["tilts_deg"].astype(float), int(cached["evaluations"]))
             else:
-                median = self._median_plan(objective)
-                plan_cache.store(CACHE_KIND, key, {"tilts_deg": median})
-            _MEMORY[key] = median
+                found = self._median_plan()
+                plan_cache.store(CACHE_KIND, key, {
+                    "tilts_deg": found[0], "evaluations": np.array(found[1]),
+                })  # fmt: skip
+            _MEMORY[key] = found
+        median, cost = found
+        objective.evaluations += cost
         low, high = objective.reach()
         return np.minimum(np.maximum(median, low), high)
 
-    def _median_plan(self, objective: DayObjective) -> np.ndarray:
-        """static-plan's plan on each training realisation and their per-cell median on the
-        grid."""
-        plans = []
+    def _median_plan(self) -> tuple[np.ndarray, int]:
+        """static-plan's plan on each training realisation, their per-cell median on the grid,
+        and the simulator evaluations the plans cost."""
+        plans, cost = [], 0
         for seed in self.seeds:
             with self.env.sim.realisation(seed):
                 training = DayObjective(self.env)
                 plans.append(self.static.plan(training))
-                objective.evaluations += training.evaluations
-        return self.space.snap(np.median(np.array(plans), axis=0))
+                cost += training.evaluations
+        return self.space.snap(np.median(np.array(plans), axis=0)), cost
