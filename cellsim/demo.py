@@ -3,14 +3,9 @@ the reference on the same seeds, and draw before/after coverage maps."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import multiprocessing
-import os
-import signal
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,7 +17,6 @@ from cellsim.training import TrainSpec, load_run, train
 if TYPE_CHECKING:
     from cellsim.viz.record import Predictor
 
-T = TypeVar("T")
 MAP_HOUR = 11.0  # the business district's busy hour in hex7
 #: PPO steps of the demo's training: what fits `make demo` in 15 minutes on 2 cores. Measured
 #: 2026-12-02 with converged loads and RET: 599 steps/s, 9.5 minutes of training, 10 min 16 s for
@@ -42,41 +36,6 @@ def tilts_at(env: TiltEnv, policy: Predictor, hour: float, seed: int) -> np.ndar
     return env.tilt_deg.copy()
 
 
-#: a second core for the baselines' compare (their plans: the reference's, static-plan's…) while
-#: PPO trains on the first; neither depends on the other
-_SPARE_CORE = (os.cpu_count() or 1) >= 2
-
-
-@contextlib.contextmanager
-def _beside(fn: Callable[..., T], *args: Any) -> Iterator[Callable[[], T]]:
-    """Run `fn(*args)` in a second process while the block runs (in this one, when called,
-    without a spare core); yields the call that waits for its result. Leaving the block stops
-    the process, so Ctrl-C during the training does not wait for it (it ignores SIGINT itself:
-    one message, this process's)."""
-    if not _SPARE_CORE:
-        yield lambda: fn(*args)
-        return
-    with multiprocessing.get_context("spawn").Pool(1, _ignore_sigint) as pool:
-        pending = pool.apply_async(fn, args)
-        yield pending.get
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _train_or_reuse(run: Path, scenario: str, timesteps: int | None, progress: bool) -> None:
-    """PPO's demo training in `run`: resumed if interrupted, skipped if its model is there."""
-    spec = TrainSpec(agent="ppo", scenario=scenario, timesteps=timesteps, out=str(run),
-                     progress_bar=progress)  # fmt: skip
-    if (run / "model.zip").is_file():
-        print(f"using the trained model in {run} (delete it to train again)")
-        return
-    spec.resume = (run / "config.yml").is_file()
-    print(("resuming" if spec.resume else "training") + f" PPO on {scenario} in {run}")
-    train(spec)
-
-
 def run_demo(
     out: str | Path = "results/demo",
     scenario: str = "hex7",
@@ -86,12 +45,18 @@ def run_demo(
 ) -> dict[str, Path]:
     out = Path(out)
     run = out / "ppo"
+    spec = TrainSpec(agent="ppo", scenario=scenario, timesteps=timesteps, out=str(run),
+                     progress_bar=progress)  # fmt: skip
+    if (run / "model.zip").is_file():
+        print(f"using the trained model in {run} (delete it to train again)")
+    else:
+        spec.resume = (run / "config.yml").is_file()
+        print(("resuming" if spec.resume else "training") + f" PPO on {scenario} in {run}")
+        train(spec)
     print(f"comparing on {episodes} seeds × 3 held-out realisations: the baselines, the "
-          "reference and ppo" + (" (the baselines while PPO trains)" if _SPARE_CORE else ""))
-    with _beside(compare, scenario, ["baselines", "reference"], episodes) as baselines:
-        _train_or_reuse(run, scenario, timesteps, progress)
-        # rule-geometric and the reference again, with ppo: their in-sample days score its own
-        results = {**baselines(), **compare(scenario, [f"ppo={run}"], episodes)}
+          "reference and ppo")
+    results = compare(scenario, ["baselines", "reference", f"ppo={run}"], episodes,
+                      progress=False)  # fmt: skip
     doc = to_json(scenario, results)
     table = to_markdown(doc, episodes)
     cmp_dir = out / "compare"
