@@ -7,10 +7,12 @@ one thread: the point is the bookkeeping around `model.learn`, not learning.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -194,6 +196,25 @@ def test_load_run_gives_a_model_that_plays_the_saved_env(finished_run):
     assert len(result.hours) == 8
     again = run_episode(env, model, seed=3)
     assert again.reward == result.reward  # deterministic actions, same seed
+
+
+def test_training_without_torchs_distribution_checks_learns_the_same_weights(
+    finished_run, tmp_path, monkeypatch
+):
+    """PPO learns with torch's distribution argument checks off (a third of its time); the
+    weights are the same bit for bit as with them on, and torch's default is back on after."""
+    from torch.distributions import Distribution
+
+    assert Distribution._validate_args  # the default outside training
+    monkeypatch.setattr(trainer, "unchecked_distributions", contextlib.nullcontext)
+    checked = train(spec(tmp_path / "checked"))
+    for name in ("policy.pth", "policy.optimizer.pth"):
+        with (
+            zipfile.ZipFile(finished_run / "model.zip") as a,
+            zipfile.ZipFile(checked / "model.zip") as b,
+        ):
+            assert a.read(name) == b.read(name), name
+    assert Distribution._validate_args
 
 
 def test_load_run_rejects_a_folder_that_is_not_a_run(tmp_path):

@@ -7,10 +7,12 @@ layout), with `hyperparams` overrides on top, all checked before the run folder 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,6 +362,23 @@ def _set_torch_threads(n: int) -> None:
     torch.set_num_threads(max(1, n))
 
 
+@contextlib.contextmanager
+def unchecked_distributions() -> Iterator[None]:
+    """torch's argument checks off for the distributions built inside the block (its default
+    on again after). SB3 builds a Categorical per action dimension at every step and minibatch
+    (one per cell here) and torch checks each one's parameters and each sample: a third of
+    PPO's training time on hex7. A policy whose logits went NaN still stops, at the sampling.
+    The trained weights are the same bit for bit (BENCHMARKS.md, "PPO training")."""
+    from torch.distributions import Distribution
+
+    before = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(before)
+
+
 def train(spec: TrainSpec) -> Path:
     """Train (or resume) an agent; returns the run folder."""
     run, config = _prepare_run(spec)
@@ -418,10 +437,11 @@ def train(spec: TrainSpec) -> Path:
             imitating = False
         remaining = max(0, total - model.num_timesteps)
         if remaining > 0:  # an imitation-only run (n_timesteps: 0) has no PPO steps
-            model.learn(
-                remaining, callback=callbacks, progress_bar=spec.progress_bar,
-                reset_num_timesteps=checkpoint is None, tb_log_name="run",
-            )  # fmt: skip
+            with unchecked_distributions():
+                model.learn(
+                    remaining, callback=callbacks, progress_bar=spec.progress_bar,
+                    reset_num_timesteps=checkpoint is None, tb_log_name="run",
+                )  # fmt: skip
     except KeyboardInterrupt:
         if imitating:  # its state after the last whole iteration is on disk, if any
             where = ("from its last whole iteration" if _imitation_saved(run)
