@@ -174,7 +174,7 @@ def test_shared_plans_are_kept_on_disk_for_the_next_process(tmp_path, monkeypatc
     env.reset(seed=0, options={"network_seed": 1})
     np.testing.assert_array_equal(StaticPlan(env, search).target(), target)
     assert len(planned) == 4
-    key = StaticPlan(env, search).disk_key(DayObjective(env))
+    key = StaticPlan(env, search).disk_key(DayObjective(env).key())
     assert key is not None
     assert plan_cache.load(PLAN_CACHE_KIND, key, ("tilts_deg",)) is not None  # rewritten
 

@@ -299,11 +299,12 @@ class PlanPolicy(TiltPolicy):
         kept in the disk cache too (`disk_key`); None: the policy keeps its own, in memory."""
         return None
 
-    def disk_key(self, objective: DayObjective) -> str | None:
-        """Everything a shared policy's plan of `objective` depends on, as text: the key of its
-        disk-cache entry (None: not cached on disk). A plan is the same in any process (the
-        objective converges its loads from full load), so a compare run again, or a training
-        that plans the episodes a compare planned, finds it instead of searching again."""
+    def disk_key(self, objective_key: str) -> str | None:
+        """Everything a shared policy's plan of an objective (`DayObjective.key`) depends on,
+        as text: the key of its disk-cache entry (None: not cached on disk). A plan is the same
+        in any process (the objective converges its loads from full load), so a compare run
+        again, or a training that plans the episodes a compare planned, finds it instead of
+        searching again."""
         identity = self.shared_as()
         if identity is None:
             return None
@@ -313,13 +314,14 @@ class PlanPolicy(TiltPolicy):
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest(), "policy": repr(identity),
             "scenario": self._scenario, "link_terms": realisation_digest(self.env),
-            "objective": objective.key(),
+            "objective": objective_key,
         }, sort_keys=True)  # fmt: skip
 
-    def planned(self, objective: DayObjective) -> tuple[np.ndarray, int]:
-        """The plan of `objective` and the simulator evaluations it cost: from the disk cache
-        where `disk_key` gives one and an entry is there, else `plan` now (then stored)."""
-        key = self.disk_key(objective)
+    def planned(self, objective: DayObjective, objective_key: str) -> tuple[np.ndarray, int]:
+        """The plan of `objective` (whose key is `objective_key`) and the simulator evaluations
+        it cost: from the disk cache where `disk_key` gives one and an entry is there, else
+        `plan` now (then stored)."""
+        key = self.disk_key(objective_key)
         if key is not None:
             data = plan_cache.load(PLAN_CACHE_KIND, key, ("tilts_deg", "evaluations"))
             if data is not None:
@@ -348,7 +350,7 @@ class PlanPolicy(TiltPolicy):
             objective = self.objective()
             key = objective.key()
             if key not in self._plans:
-                plan, cost = self.planned(objective)
+                plan, cost = self.planned(objective, key)
                 plan.setflags(write=False)  # shared: no policy may change another's plan
                 self._plans[key] = (plan, cost)
                 while len(self._plans) > self.SHARED_PLANS:

@@ -40,11 +40,10 @@ from cellsim import plan_cache
 from cellsim.env.tilt_env import TiltEnv
 from cellsim.errors import ConfigError
 from cellsim.policies.baselines import DayObjective, PlanPolicy, PlanSearch, StaticPlan
-from cellsim.policies.reference import code_digest, terms_digest
+from cellsim.policies.reference import code_digest, realisation_digest
 
 CACHE_KIND = "pool-plan"
 DEFAULT_REALISATIONS = 16
-_TERMS_DIGESTS: dict[tuple[str, int], str] = {}  # (scenario, network seed) → link-terms digest
 #: key text → (median plan, simulator evaluations it cost), for every PoolPlan of the process
 _MEMORY: dict[str, tuple[np.ndarray, int]] = {}
 code_digest((__name__,))  # now, from the source imported (see reference.code_digest)
@@ -71,10 +70,7 @@ class PoolPlan(PlanPolicy):
         """Everything the plan depends on, as text (the episode's realisation is not in it)."""
         env, digests = self.env, hashlib.sha256()
         for seed in self.seeds:
-            if (self._scenario, seed) not in _TERMS_DIGESTS:
-                with env.sim.realisation(seed):
-                    _TERMS_DIGESTS[self._scenario, seed] = terms_digest(env)
-            digests.update(_TERMS_DIGESTS[self._scenario, seed].encode())
+            digests.update(realisation_digest(env, seed).encode())
         return json.dumps({
             "cellsim": cellsim.__version__, "code": code_digest((__name__,)),
             "search": asdict(self.static.search), "scenario": self._scenario,

@@ -555,12 +555,17 @@ _REALISATION_DIGESTS: weakref.WeakKeyDictionary[object, dict[int, str]] = (
 )
 
 
-def realisation_digest(env: TiltEnv) -> str:
-    """`terms_digest` of the realisation `env` runs now, computed once per simulator and seed."""
+def realisation_digest(env: TiltEnv, network_seed: int | None = None) -> str:
+    """`terms_digest` of realisation `network_seed` (default: the one `env` runs now), computed
+    once per simulator and seed (another realisation is switched to only to compute it)."""
     seen = _REALISATION_DIGESTS.setdefault(env.sim, {})
-    seed = env.sim.network_seed
+    seed = env.sim.network_seed if network_seed is None else network_seed
     if seed not in seen:
-        seen[seed] = terms_digest(env)
+        if seed == env.sim.network_seed:
+            seen[seed] = terms_digest(env)
+        else:
+            with env.sim.realisation(seed):
+                seen[seed] = terms_digest(env)
     return seen[seed]
 
 
