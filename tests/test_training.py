@@ -40,6 +40,7 @@ from cellsim.training import (
     train,
 )
 from cellsim.training.hyperparams import check_keys
+from cellsim.training.registry import agent_spec
 from cellsim.training.trainer import _prepare_run
 
 AGENTS_DIR = agents_dir()
@@ -215,6 +216,27 @@ def test_training_without_torchs_distribution_checks_learns_the_same_weights(
         ):
             assert a.read(name) == b.read(name), name
     assert Distribution._validate_args
+
+
+def test_training_without_sb3s_deep_copy_of_infos_learns_the_same_weights(
+    finished_run, tmp_path, monkeypatch
+):
+    """The training VecEnv hands out each step's infos without SB3's deep copy (the env builds
+    new ones every step, truncated episodes included): the same weights bit for bit as with it."""
+    from cellsim.training import envs
+
+    venv = envs.vec_env(agent_spec("ppo"), "hex7", {}, 1, 0)
+    venv.reset()
+    infos = venv.step(np.array([[1] * 21]))[3]
+    assert infos[0] is venv.buf_infos[0]  # handed out, not copied
+    monkeypatch.setattr(envs, "infos_not_deep_copied", lambda venv: venv)
+    copied = train(spec(tmp_path / "copied"))
+    for name in ("policy.pth", "policy.optimizer.pth"):
+        with (
+            zipfile.ZipFile(finished_run / "model.zip") as a,
+            zipfile.ZipFile(copied / "model.zip") as b,
+        ):
+            assert a.read(name) == b.read(name), name
 
 
 def test_load_run_rejects_a_folder_that_is_not_a_run(tmp_path):

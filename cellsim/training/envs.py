@@ -68,6 +68,25 @@ def per_cell_env_fn(scenario: str, config: dict[str, Any]) -> Callable[[], Any]:
     return _init
 
 
+class _InfosCopiedShallow(list[Any]):
+    """A DummyVecEnv's per-env infos that `deepcopy` copies as a list only (see
+    `infos_not_deep_copied`)."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return list(self)
+
+
+def infos_not_deep_copied(venv: Any) -> Any:
+    """`venv` (a DummyVecEnv) hands out each step's infos without SB3's deep copy of them.
+
+    The copy guards against an env that reuses its info dict; a cellsim env builds a new one,
+    with new arrays, at every step and never touches it again, so the copy only costs: 8 % of
+    PPO's training time on hex7 (cProfile, BENCHMARKS.md). Training is the same bit for bit
+    (tests/test_training.py)."""
+    venv.buf_infos = _InfosCopiedShallow(venv.buf_infos)
+    return venv
+
+
 def vec_env(
     spec: AgentSpec, scenario: str, config: dict[str, Any], n_envs: int, seed: int
 ) -> Any:
@@ -84,4 +103,4 @@ def vec_env(
     # PPO's per-step overhead dominates a cellsim step: processes only pay for many envs
     if n_envs >= 8 and (os.cpu_count() or 1) > 2:
         return SubprocVecEnv(fns, start_method="spawn")
-    return DummyVecEnv(fns)
+    return infos_not_deep_copied(DummyVecEnv(fns))
