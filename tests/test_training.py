@@ -199,6 +199,13 @@ def test_load_run_gives_a_model_that_plays_the_saved_env(finished_run):
     assert again.reward == result.reward  # deterministic actions, same seed
 
 
+def assert_same_weights(run_a: Path, run_b: Path) -> None:
+    """Two runs' trained weights and optimiser state are the same bit for bit."""
+    for name in ("policy.pth", "policy.optimizer.pth"):
+        with zipfile.ZipFile(run_a / "model.zip") as a, zipfile.ZipFile(run_b / "model.zip") as b:
+            assert a.read(name) == b.read(name), name
+
+
 def test_training_without_torchs_distribution_checks_learns_the_same_weights(
     finished_run, tmp_path, monkeypatch
 ):
@@ -209,12 +216,7 @@ def test_training_without_torchs_distribution_checks_learns_the_same_weights(
     assert Distribution._validate_args  # the default outside training
     monkeypatch.setattr(trainer, "unchecked_distributions", contextlib.nullcontext)
     checked = train(spec(tmp_path / "checked"))
-    for name in ("policy.pth", "policy.optimizer.pth"):
-        with (
-            zipfile.ZipFile(finished_run / "model.zip") as a,
-            zipfile.ZipFile(checked / "model.zip") as b,
-        ):
-            assert a.read(name) == b.read(name), name
+    assert_same_weights(finished_run, checked)
     assert Distribution._validate_args
 
 
@@ -231,12 +233,7 @@ def test_training_without_sb3s_deep_copy_of_infos_learns_the_same_weights(
     assert infos[0] is venv.buf_infos[0]  # handed out, not copied
     monkeypatch.setattr(envs, "infos_not_deep_copied", lambda venv: venv)
     copied = train(spec(tmp_path / "copied"))
-    for name in ("policy.pth", "policy.optimizer.pth"):
-        with (
-            zipfile.ZipFile(finished_run / "model.zip") as a,
-            zipfile.ZipFile(copied / "model.zip") as b,
-        ):
-            assert a.read(name) == b.read(name), name
+    assert_same_weights(finished_run, copied)
 
 
 def test_load_run_rejects_a_folder_that_is_not_a_run(tmp_path):
