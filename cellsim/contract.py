@@ -389,6 +389,11 @@ REWARD_TERMS: tuple[RewardTerm, ...] = (
     RewardTerm("unserved", 2.0, "−share of demand not carried (blocked beyond "
                "kpi.admission_load, or SINR too low), [−1, 0]", lambda x: -x.kpis.unserved_share,
                _guard_column("unserved_share")),
+    RewardTerm("excess_load", 0.0, "−Σ over cells of the load offered beyond "
+               "kpi.admission_load (resources asked that a cell cannot grant, in cells' "
+               "capacities), ≤ 0; from overload_guarantee_weight on, moving demand into an "
+               "overloaded cell never pays", lambda x: -x.kpis.excess_load,
+               lambda x: -x.kpis.cell_excess_load),
 )  # fmt: skip
 REWARD_TERM_NAMES: tuple[str, ...] = tuple(t.name for t in REWARD_TERMS)
 
@@ -411,6 +416,24 @@ if TYPE_CHECKING:
 
 else:
     RewardWeights = _reward_weights_model()
+
+
+def overload_guarantee_weight(weights: RewardWeights, admission_load: float) -> float:
+    """The `excess_load` weight from which moving demand out of a cell at or below admission
+    into an overloaded cell (same radio values) never raises the reward: (utility + edge) /
+    ((1 − admission_load) ln 10), 6.51 at the default weights.
+
+    Why it bounds: the move frees the load f of the moved flow in its old cell, whose other
+    flows speed up by g = (1 − ρ + f) / (1 − ρ) (processor sharing, ρ ≤ admission). That raises
+    the utility by at most log10 g (their share of demand is ≤ 1) and the 5th-percentile rate by
+    at most the factor g (every other flow's rate falls or stays), and log10 g ≤ f / ((1 −
+    admission) ln 10). Everything else falls or stays: the moved flow and the overloaded cell's
+    flows are blocked more, and that cell still carries its admission load, so its excess load
+    grows by exactly f. The p5 term reads a 0.01-decade histogram, so the bound holds to
+    `edge` × 0.01 per step. Negative utility or edge weights count as 0.
+    """
+    gain_per_log10 = sum(max(getattr(weights, name), 0.0) for name in ("utility", "edge"))
+    return float(gain_per_log10 / ((1.0 - admission_load) * np.log(10.0)))
 
 
 def reward_terms(inputs: RewardInputs) -> dict[str, float]:

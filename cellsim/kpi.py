@@ -6,13 +6,15 @@ load is the share of its resources its users need, ρ_c = Σ_p users_p · rate /
 flows up to `admission_load` utilisation: ρ̂_c = min(ρ_c, admission_load) is carried, the share
 1 − ρ̂_c / ρ_c of its demand is blocked (unserved: rate 0, the log-utility floor), and an admitted
 flow gets C_p · (1 − ρ̂_c) (the M/G/1-PS mean flow throughput). So pushing demand into an
-overloaded cell blocks more of it, and is never rewarded. A cell interferes in proportion to
-its carried load, never below `idle_load` (reference signals): max(ρ̂_c, idle_load), continuous
-in the load. Demand whose SINR is below SINR_MIN_SE_DB cannot be served: unserved too. SINR and
-load depend on each other: the simulator solves the two to a tolerance (`env.load`). Guard KPIs
-besides: unserved and overload shares, weak coverage (RSRP below `weak_rsrp_dbm`, the
-operator's threshold) and over-coverage (RSRP above it with SINR ≤ `overcoverage_sinr_db`, as
-Meta RADP's CCO engine defines it).
+overloaded cell blocks more of it; ρ_c − ρ̂_c is its excess load, the resources asked of it that
+it cannot grant (the `excess_load` reward term: from the weight `overload_guarantee_weight`
+names, moving demand into an overloaded cell never raises the reward). A cell interferes in
+proportion to its carried load, never below `idle_load` (reference signals): max(ρ̂_c,
+idle_load), continuous in the load. Demand whose SINR is below SINR_MIN_SE_DB cannot be served:
+unserved too. SINR and load depend on each other: the simulator solves the two to a tolerance
+(`env.load`). Guard KPIs besides: unserved and overload shares, weak coverage (RSRP below
+`weak_rsrp_dbm`, the operator's threshold) and over-coverage (RSRP above it with SINR ≤
+`overcoverage_sinr_db`, as Meta RADP's CCO engine defines it).
 
 Everything per point is one numba pass; per-cell sums are scattered by serving cell, so a step
 costs O(points), never O(points × cells).
@@ -95,17 +97,21 @@ class Kpis:
     total_users: float
     unserved_share: float  # share of demand not carried: blocked by overload or no service
     overload_share: float  # share of demand offered to cells loaded beyond admission
+    excess_load: float  # Σ_c (ρ_c − ρ̂_c): load offered beyond admission, in cells' capacities
     weak_coverage_share: float  # share of demand with RSRP < kpi.weak_rsrp_dbm
     overcoverage_share: float  # RSRP ≥ kpi.weak_rsrp_dbm but SINR ≤ kpi.overcoverage_sinr_db
     cell: np.ndarray  # (n_cells, len(KPI_COLUMNS)) float32, columns named by KPI_COLUMNS
     cell_guard: np.ndarray  # (n_cells, len(GUARD_COLUMNS)) float32
     cell_load: np.ndarray  # (n_cells,) offered load ρ_c, uncapped
+    cell_excess_load: np.ndarray  # (n_cells,) ρ_c − ρ̂_c = max(ρ_c − admission_load, 0)
     next_weight: np.ndarray  # (n_cells,) interference weight for the next evaluation
     sinr_db: np.ndarray  # (n_points,)
     rate_mbps: np.ndarray  # (n_points,) mean throughput per unit of demand (blocked share at 0)
 
     def network(self) -> dict[str, float]:
-        return {name: getattr(self, name) for name in _NETWORK if name != "total_users"}
+        out = {name: getattr(self, name) for name in _NETWORK if name != "total_users"}
+        out["excess_load"] = self.excess_load
+        return out
 
     def cells(self) -> dict[str, np.ndarray]:
         """Per-cell KPIs by name: the observation's columns and the guard KPIs."""
@@ -551,10 +557,16 @@ def compute_kpis(
         np.log10(params.reference_rate_mbps), cell, guard, rate, weight, network,
     )  # fmt: skip
     values = {name: float(network[i]) for i, name in enumerate(_NETWORK)}
+    excess = excess_load(load, params.admission_load)
     return Kpis(
-        **values, cell=cell, cell_guard=guard, cell_load=load, next_weight=weight,
-        sinr_db=sinr_db, rate_mbps=rate,
+        **values, excess_load=float(excess.sum()), cell=cell, cell_guard=guard, cell_load=load,
+        cell_excess_load=excess, next_weight=weight, sinr_db=sinr_db, rate_mbps=rate,
     )  # fmt: skip
+
+
+def excess_load(cell_load: np.ndarray, admission_load: float) -> np.ndarray:
+    """Per cell, the load offered beyond admission, ρ_c − ρ̂_c (0 where it admits all)."""
+    return np.maximum(cell_load - admission_load, 0.0)
 
 
 #: Network KPIs that combine over carriers as demand-weighted means (each is a share or a mean
@@ -626,8 +638,11 @@ def combine_kpis(
         rates += [np.maximum(flow_rate, MIN_RATE_MBPS), np.full(mass.size, MIN_RATE_MBPS)]
         masses += [mass * admitted, mass * (1.0 - admitted)]  # admitted, blocked at the floor
     p5 = weighted_quantile(np.concatenate(rates), np.concatenate(masses), 0.05)
+    excess = excess_load(cell_load, admission_load)
     return Kpis(
         **values,
+        excess_load=float(excess.sum()),
+        cell_excess_load=excess,
         p5_rate_mbps=p5 if np.isfinite(p5) else MIN_RATE_MBPS,
         total_users=total,
         load_std=float(carried.std()) if carried.size else 0.0,

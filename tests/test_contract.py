@@ -91,7 +91,8 @@ def test_reward_table_and_info_follow_the_term_registry():
         t.default_weight for t in REWARD_TERMS
     ]
     weights = {"coverage": 2.0, "utility": 0.5, "edge": 1.5, "tilt_change": 0.3,
-               "weak_coverage": 0.7, "overcoverage": 0.2, "unserved": 3.0}  # fmt: skip
+               "weak_coverage": 0.7, "overcoverage": 0.2, "unserved": 3.0,
+               "excess_load": 4.0}  # fmt: skip
     assert set(weights) == set(REWARD_TERM_NAMES)
     env = TiltEnv("hex7", {**FAST, "reward": weights})
     env.reset(seed=1)
