@@ -194,7 +194,11 @@ CELL_HIGH = np.array([f.high for f in CELL_FEATURES], np.float32)
 #: Per-cell guard KPIs the kernel computes besides the observation's columns (`Kpis.cell_guard`):
 #: what operators watch after a RET change. Not observed (the observation layout is unchanged);
 #: in `info["cell_kpis"]` and the reward terms of the same meaning.
-GUARD_COLUMNS: tuple[str, ...] = ("unserved_share", "weak_coverage_share", "overcoverage_share")
+#: excess_load is the load offered beyond kpi.admission_load, in the cell's capacity (0 when
+#: it admits all).
+GUARD_COLUMNS: tuple[str, ...] = (
+    "unserved_share", "weak_coverage_share", "overcoverage_share", "excess_load",
+)  # fmt: skip
 
 N_TIME = 2  # sin and cos of the time of day, after every cell's features
 
@@ -393,7 +397,7 @@ REWARD_TERMS: tuple[RewardTerm, ...] = (
                "kpi.admission_load (resources asked that a cell cannot grant, in cells' "
                "capacities), ≤ 0; from overload_guarantee_weight on, moving demand into an "
                "overloaded cell never pays", lambda x: -x.kpis.excess_load,
-               lambda x: -x.kpis.cell_excess_load),
+               _guard_column("excess_load")),
 )  # fmt: skip
 REWARD_TERM_NAMES: tuple[str, ...] = tuple(t.name for t in REWARD_TERMS)
 

@@ -60,14 +60,15 @@ _LOG_RATE = KPI_COLUMN["mean_log_rate"]
 _UNSERVED = GUARD_COLUMNS.index("unserved_share")
 _WEAK_COVERAGE = GUARD_COLUMNS.index("weak_coverage_share")
 _OVERCOVERAGE = GUARD_COLUMNS.index("overcoverage_share")
+_EXCESS = GUARD_COLUMNS.index("excess_load")
 # The network statistics `_kpi_pass` returns, by position.
 _NETWORK = (
     "coverage", "mean_rate_mbps", "p5_rate_mbps", "mean_log_rate", "mean_sinr_db",
     "overshoot_share", "total_users", "load_std", "unserved_share", "overload_share",
-    "weak_coverage_share", "overcoverage_share",
+    "weak_coverage_share", "overcoverage_share", "excess_load",
 )  # fmt: skip
 (_N_COVERAGE, _N_RATE, _N_P5, _N_LOG, _N_SINR, _N_OVERSHOOT, _N_TOTAL, _N_LOAD_STD,
- _N_UNSERVED, _N_OVERLOAD, _N_WEAK, _N_OVERCOVERAGE) = range(len(_NETWORK))  # fmt: skip
+ _N_UNSERVED, _N_OVERLOAD, _N_WEAK, _N_OVERCOVERAGE, _N_EXCESS) = range(len(_NETWORK))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -103,15 +104,12 @@ class Kpis:
     cell: np.ndarray  # (n_cells, len(KPI_COLUMNS)) float32, columns named by KPI_COLUMNS
     cell_guard: np.ndarray  # (n_cells, len(GUARD_COLUMNS)) float32
     cell_load: np.ndarray  # (n_cells,) offered load ρ_c, uncapped
-    cell_excess_load: np.ndarray  # (n_cells,) ρ_c − ρ̂_c = max(ρ_c − admission_load, 0)
     next_weight: np.ndarray  # (n_cells,) interference weight for the next evaluation
     sinr_db: np.ndarray  # (n_points,)
     rate_mbps: np.ndarray  # (n_points,) mean throughput per unit of demand (blocked share at 0)
 
     def network(self) -> dict[str, float]:
-        out = {name: getattr(self, name) for name in _NETWORK if name != "total_users"}
-        out["excess_load"] = self.excess_load
-        return out
+        return {name: getattr(self, name) for name in _NETWORK if name != "total_users"}
 
     def cells(self) -> dict[str, np.ndarray]:
         """Per-cell KPIs by name: the observation's columns and the guard KPIs."""
@@ -266,14 +264,17 @@ def _kpi_pass(
     load_sum = 0.0
     n_on = 0
     overloaded = 0.0
+    excess = 0.0
     for c in range(n_cells):
         weight_out[c] = max(carried[c], idle_load)
         if active[c]:
             n_on += 1
             load_sum += carried[c]
         uc = users_c[c]
+        over_admission = load[c] - admission_load if load[c] > admission_load else 0.0
         if load[c] > admission_load:
             overloaded += uc
+            excess += over_admission
         inv = 1.0 / uc if uc > 0 else 0.0
         cell_out[c, _LOAD] = load[c]
         cell_out[c, _SERVED] = uc / total * n_cells if total > 0 else 0.0
@@ -288,8 +289,10 @@ def _kpi_pass(
         guard_out[c, _UNSERVED] = (no_service[c] + served * (1.0 - admitted[c])) * inv
         guard_out[c, _WEAK_COVERAGE] = weak_coverage[c] * inv
         guard_out[c, _OVERCOVERAGE] = overcoverage[c] * inv
+        guard_out[c, _EXCESS] = over_admission
     network_out[:] = 0.0
     network_out[_N_P5] = p5
+    network_out[_N_EXCESS] = excess
     if n_on > 0:  # two passes: no cancellation when every carried load is the same
         mean = load_sum / n_on
         spread = 0.0
@@ -557,22 +560,16 @@ def compute_kpis(
         np.log10(params.reference_rate_mbps), cell, guard, rate, weight, network,
     )  # fmt: skip
     values = {name: float(network[i]) for i, name in enumerate(_NETWORK)}
-    excess = excess_load(load, params.admission_load)
     return Kpis(
-        **values, excess_load=float(excess.sum()), cell=cell, cell_guard=guard, cell_load=load,
-        cell_excess_load=excess, next_weight=weight, sinr_db=sinr_db, rate_mbps=rate,
+        **values, cell=cell, cell_guard=guard, cell_load=load, next_weight=weight,
+        sinr_db=sinr_db, rate_mbps=rate,
     )  # fmt: skip
-
-
-def excess_load(cell_load: np.ndarray, admission_load: float) -> np.ndarray:
-    """Per cell, the load offered beyond admission, ρ_c − ρ̂_c (0 where it admits all)."""
-    return np.maximum(cell_load - admission_load, 0.0)
 
 
 #: Network KPIs that combine over carriers as demand-weighted means (each is a share or a mean
 #: over its carrier's demand).
 _DEMAND_WEIGHTED = tuple(
-    n for n in _NETWORK if n not in ("p5_rate_mbps", "total_users", "load_std")
+    n for n in _NETWORK if n not in ("p5_rate_mbps", "total_users", "load_std", "excess_load")
 )
 
 
@@ -638,11 +635,9 @@ def combine_kpis(
         rates += [np.maximum(flow_rate, MIN_RATE_MBPS), np.full(mass.size, MIN_RATE_MBPS)]
         masses += [mass * admitted, mass * (1.0 - admitted)]  # admitted, blocked at the floor
     p5 = weighted_quantile(np.concatenate(rates), np.concatenate(masses), 0.05)
-    excess = excess_load(cell_load, admission_load)
     return Kpis(
         **values,
-        excess_load=float(excess.sum()),
-        cell_excess_load=excess,
+        excess_load=float(guard[:, _EXCESS].sum(dtype=np.float64)),
         p5_rate_mbps=p5 if np.isfinite(p5) else MIN_RATE_MBPS,
         total_users=total,
         load_std=float(carried.std()) if carried.size else 0.0,

@@ -426,7 +426,7 @@ def test_two_cells_only_the_overloaded_one_blocks():
     ref = Reference(serving, s, i, users, 2, p)
     assert ref.load[0] < 0.9 < ref.load[1]
     assert kpis.cell_guard[0, 0] == 0.0  # cell 0 carries all it is offered
-    np.testing.assert_allclose(kpis.cell_excess_load, [0.0, ref.load[1] - 0.9], rtol=1e-5)
+    np.testing.assert_allclose(kpis.cells()["excess_load"], [0.0, ref.load[1] - 0.9], rtol=1e-5)
     assert kpis.excess_load == pytest.approx(ref.load[1] - 0.9, rel=1e-5)
     assert kpis.unserved_share == pytest.approx(ref.unserved_share, rel=1e-5)
     assert kpis.mean_log_rate == pytest.approx(ref.mean_log_rate, abs=1e-5)
@@ -536,29 +536,12 @@ def test_moving_demand_into_an_overloaded_cell_rarely_raises_the_reward():
 def overload_move_gains(weights, cases: int, old_load: tuple[float, float], sinr_min_db: float,
                         seed: int) -> np.ndarray:  # fmt: skip
     """Per random two-cell case (cell 0 at `old_load`, cell 1 beyond admission 0.9), the reward's
-    change when one of cell 0's points is re-served by cell 1 (same radio values)."""
-    from cellsim.contract import RewardInputs, reward_terms, total_reward
+    change when one of cell 0's points is re-served by cell 1 (same radio values): the cases of
+    the analysis script behind RESULTS' weights (agents/overload_shedding.py)."""
+    from cellsim.agents.overload_shedding import term_changes
 
-    rng = np.random.default_rng(seed)
-    serving = np.array([0] * 4 + [1] * 4)
-    s = np.full(8, dbm(-85.0))
-    p = params(user_rate_mbps=1.0, admission_load=0.9)
-    gains = np.empty(cases)
-    for k in range(cases):
-        sinr_db = rng.uniform(sinr_min_db, 35.0, 8)
-        users = rng.uniform(0.01, 5.0, 8)
-        i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
-        peak = B_MHZ * np.minimum(0.6 * np.log2(1.0 + 10.0 ** (sinr_db / 10.0)), 4.4)
-        for c, rho in enumerate((rng.uniform(*old_load), rng.uniform(0.95, 5.0))):
-            mine = serving == c
-            users[mine] *= rho / (users[mine] / peak[mine]).sum()
-        moved = serving.copy()
-        moved[rng.integers(0, 4)] = 1
-        before, after = (total_reward(reward_terms(RewardInputs(run_kpis(sv, s, i, users, p=p),
-                                                                np.zeros(2), 10.0)), weights)
-                         for sv in (serving, moved))  # fmt: skip
-        gains[k] = after - before
-    return gains
+    changes = term_changes(cases, old_load, sinr_min_db, seed)
+    return sum(getattr(weights, name) * change for name, change in changes.items())
 
 
 @pytest.mark.parametrize(("old_load", "sinr_min_db"), [((0.05, 0.9), -9.0), ((0.8, 0.9), -9.99)])
