@@ -561,11 +561,8 @@ def realisation_digest(env: TiltEnv, network_seed: int | None = None) -> str:
     seen = _REALISATION_DIGESTS.setdefault(env.sim, {})
     seed = env.sim.network_seed if network_seed is None else network_seed
     if seed not in seen:
-        if seed == env.sim.network_seed:
+        with env.sim.realisation(seed):  # a no-op for the realisation in use
             seen[seed] = terms_digest(env)
-        else:
-            with env.sim.realisation(seed):
-                seen[seed] = terms_digest(env)
     return seen[seed]
 
 
