@@ -4,6 +4,7 @@ not made for the default reward.)
 
     python agents/overload_shedding.py                      # the cases of tests/test_kpi.py
     python agents/overload_shedding.py --old-load 0.05 0.9  # the old cell up to admission
+    python agents/overload_shedding.py --plans hex7 stadium # static-plan's day under each weight
 
 Random two-cell networks of four points a cell, as in `tests/test_kpi.py`: the old cell below
 its admission limit (0.9), the other above it; one point of the old cell is re-served by the
@@ -102,6 +103,30 @@ def term_changes(cases: int, old_load: tuple[float, float], sinr_min_db: float,
     return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
 
+def static_plan_day(scenario: str, excess_weight: float) -> dict[str, float]:
+    """Means over static-plan's day (held-out realisation 1000000, seed 20000) with the
+    `excess_load` weight at `excess_weight`, and its reward at the default weights."""
+    from cellsim.contract import total_reward
+    from cellsim.env.tilt_env import TiltEnv
+    from cellsim.policies import make_policy
+
+    env = TiltEnv(scenario, {"reward": {"excess_load": excess_weight}})
+    policy = make_policy("static-plan", env)
+    obs, _ = env.reset(seed=20000, options={"network_seed": 1_000_000})
+    policy.reset()
+    names = ("excess_load", "unserved_share", "mean_rate_mbps", "p5_rate_mbps")
+    sums, reward, start, steps = dict.fromkeys(names, 0.0), 0.0, True, 0
+    while True:
+        action, _ = policy.predict(obs, episode_start=np.array([start]), deterministic=True)
+        obs, _, terminated, truncated, info = env.step(action)
+        start, steps = False, steps + 1
+        reward += total_reward(info["rewards"], RewardWeights())
+        for name in names:
+            sums[name] += info["kpis"][name]
+        if terminated or truncated:
+            return {"default reward a day": reward} | {n: v / steps for n, v in sums.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=20_000)
@@ -110,7 +135,18 @@ def main() -> None:
                         help="the old cell's offered load range")  # fmt: skip
     parser.add_argument("--sinr-min-db", type=float, default=-9.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plans", nargs="+", metavar="SCENARIO",
+                        help="instead: static-plan's day with excess_load off and at the "
+                             "guarantee weight")  # fmt: skip
     args = parser.parse_args()
+    if args.plans:
+        guarantee = overload_guarantee_weight(RewardWeights(), PARAMS.admission_load)
+        for scenario in args.plans:
+            for weight in (0.0, guarantee):
+                day = static_plan_day(scenario, weight)
+                print(f"{scenario}, excess_load {weight:.3g}: "
+                      + ", ".join(f"{n} {v:.3f}" for n, v in day.items()))  # fmt: skip
+        return
     changes = term_changes(args.cases, tuple(args.old_load), args.sinr_min_db, args.seed)
     weights = RewardWeights()
     guarantee = overload_guarantee_weight(weights, PARAMS.admission_load)
