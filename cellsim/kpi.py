@@ -271,10 +271,10 @@ def _kpi_pass(
             n_on += 1
             load_sum += carried[c]
         uc = users_c[c]
-        over_admission = load[c] - admission_load if load[c] > admission_load else 0.0
+        over_admission = max(load[c] - admission_load, 0.0)
+        excess += over_admission
         if load[c] > admission_load:
             overloaded += uc
-            excess += over_admission
         inv = 1.0 / uc if uc > 0 else 0.0
         cell_out[c, _LOAD] = load[c]
         cell_out[c, _SERVED] = uc / total * n_cells if total > 0 else 0.0

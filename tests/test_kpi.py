@@ -586,8 +586,7 @@ def test_overload_guarantee_weight_bounds_every_move(sinr_db, users, loads, move
     )
     from cellsim.scenario import RewardWeights
 
-    weights = RewardWeights()
-    weights = RewardWeights(excess_load=overload_guarantee_weight(weights, admission))
+    weights = RewardWeights(excess_load=overload_guarantee_weight(RewardWeights(), admission))
     serving = np.array([0] * 4 + [1] * 4)
     s = np.full(8, dbm(-85.0))
     i = s / 10.0 ** (sinr_db / 10.0) - NOISE_MW
