@@ -396,7 +396,8 @@ REWARD_TERMS: tuple[RewardTerm, ...] = (
     RewardTerm("excess_load", 0.0, "−Σ over cells of the load offered beyond "
                "kpi.admission_load (resources asked that a cell cannot grant, in cells' "
                "capacities), ≤ 0; from overload_guarantee_weight on, moving demand into an "
-               "overloaded cell never pays", lambda x: -x.kpis.excess_load,
+               "overloaded cell never pays (the value \"guarantee\" sets that weight)",
+               lambda x: -x.kpis.excess_load,
                _guard_column("excess_load")),
 )  # fmt: skip
 REWARD_TERM_NAMES: tuple[str, ...] = tuple(t.name for t in REWARD_TERMS)
@@ -420,6 +421,11 @@ if TYPE_CHECKING:
 
 else:
     RewardWeights = _reward_weights_model()
+
+
+#: The value of `reward.excess_load` that stands for `overload_guarantee_weight` of the config's
+#: own other weights and admission load (resolved when the config is validated).
+EXCESS_LOAD_GUARANTEE = "guarantee"
 
 
 def overload_guarantee_weight(weights: RewardWeights, admission_load: float) -> float:

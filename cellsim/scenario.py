@@ -43,7 +43,8 @@ from pydantic import (
     model_validator,
 )
 
-from cellsim.contract import RewardWeights  # one weight per reward term of the contract
+# one weight per reward term of the contract
+from cellsim.contract import EXCESS_LOAD_GUARANTEE, RewardWeights, overload_guarantee_weight
 from cellsim.errors import CellsimError, ScenarioError, read_user_file
 
 if sys.version_info >= (3, 11):
@@ -477,6 +478,33 @@ class EnvConfig(_Strict):
                     "load.tolerance and load.max_iterations instead)"
                 )
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _excess_load_guarantee(cls, data: Any) -> Any:
+        """`reward.excess_load = "guarantee"`: the weight from which moving demand into an
+        overloaded cell never pays, for this config's other weights and admission load. It is
+        a number once validated, so a later override of those weights does not move it."""
+        reward = data.get("reward") if isinstance(data, dict) else None
+        value = reward.get("excess_load") if isinstance(reward, dict) else None
+        if not isinstance(value, str):
+            return data
+        if value.strip() != EXCESS_LOAD_GUARANTEE:
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(
+                    f"reward.excess_load = {value!r}: allowed a number or "
+                    f"{EXCESS_LOAD_GUARANTEE!r}"
+                ) from None
+            return data
+        others = {k: v for k, v in reward.items() if k != "excess_load"}
+        try:
+            admission = KpiConfig.model_validate(data.get("kpi", {})).admission_load
+            weight = overload_guarantee_weight(RewardWeights(**others), admission)
+        except ValidationError:
+            weight = 0.0  # the other fields' own errors are what validation reports
+        return {**data, "reward": {**reward, "excess_load": weight}}
 
     @model_validator(mode="after")
     def _decision_cadence(self) -> EnvConfig:

@@ -68,7 +68,8 @@ class TiltEnv(gym.Env):
     `sum(weight[k] * term[k])` over the terms coverage, utility (mean log throughput), edge
     (5th-percentile throughput), tilt_change (−share of cells re-tilted) and the guard KPIs
     weak_coverage, overcoverage and unserved (−shares of demand), and excess_load (−load offered
-    beyond admission, summed over cells; weight 0 by default, `overload_guarantee_weight`);
+    beyond admission, summed over cells; weight 0 by default, `"guarantee"` for
+    `overload_guarantee_weight`);
     weights from the config's `reward` table. The terms are in `info["rewards"]`, the network
     KPIs in `info["kpis"]`, per-cell KPIs in `info["cell_kpis"]`; with several carriers,
     `info["kpis"]` combines them (demand-weighted) and `info["carrier_kpis"]` holds each

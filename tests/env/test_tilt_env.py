@@ -592,6 +592,7 @@ def test_uptilt_increases_overshoot_and_downtilt_reduces_interference():
         ({"action": "hybrid"}, ["action", "hybrid"]),
         ({"initial_tilt": "middle"}, ["initial_tilt", "middle"]),
         ({"reward": 3}, ["reward", "3"]),
+        ({"reward": {"excess_load": "auto"}}, ["reward.excess_load", "auto", "guarantee"]),
         ({"tilt_min_deg": 12.5, "tilt_max_deg": 3.25}, ["tilt_max_deg"]),
         ({"tilt_min_deg": 7.0, "tilt_max_deg": 7.0}, ["tilt_max_deg"]),
     ],
@@ -604,6 +605,18 @@ def test_bad_config_raises_one_line_config_error(config, must_name):
     assert "\n" not in message
     for part in must_name:
         assert part in message, message
+
+
+def test_excess_load_guarantee_is_the_weight_of_the_configs_own_weights_and_admission():
+    """`"guarantee"` is (utility + edge) / ((1 − admission) ln 10) of the config it sits in:
+    2.5 / (0.2 ln 10) = 5.4287 here, 1.5 / (0.1 ln 10) = 6.5144 at the defaults."""
+    env = make("hex7", {"reward": {"excess_load": "guarantee", "utility": 2.0},
+                        "kpi": {"admission_load": 0.8}})  # fmt: skip
+    assert env.unwrapped.config.reward.excess_load == pytest.approx(5.428681, abs=1e-6)
+    assert make("hex7", {"reward": {"excess_load": " guarantee"}}).unwrapped.config.reward \
+        .excess_load == pytest.approx(6.514417, abs=1e-6)  # fmt: skip
+    assert make("hex7", {"reward": {"excess_load": "1.5"}}).unwrapped.config.reward \
+        .excess_load == 1.5  # fmt: skip
 
 
 def test_tilt_range_error_names_the_values():
