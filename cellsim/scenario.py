@@ -485,8 +485,10 @@ class EnvConfig(_Strict):
         """`reward.excess_load = "guarantee"`: the weight from which moving demand into an
         overloaded cell never pays, for this config's other weights and admission load. It is
         a number once validated, so a later override of those weights does not move it."""
-        reward = data.get("reward") if isinstance(data, dict) else None
-        value = reward.get("excess_load") if isinstance(reward, dict) else None
+        if not isinstance(data, dict) or not isinstance(data.get("reward"), dict):
+            return data
+        reward: dict[str, Any] = data["reward"]
+        value = reward.get("excess_load")
         if not isinstance(value, str):
             return data
         if value.strip() != EXCESS_LOAD_GUARANTEE:
