@@ -43,8 +43,11 @@ from pydantic import (
     model_validator,
 )
 
-# one weight per reward term of the contract
-from cellsim.contract import EXCESS_LOAD_GUARANTEE, RewardWeights, overload_guarantee_weight
+from cellsim.contract import (  # the reward table: one weight per term of the contract
+    EXCESS_LOAD_GUARANTEE,
+    RewardWeights,
+    overload_guarantee_weight,
+)
 from cellsim.errors import CellsimError, ScenarioError, read_user_file
 
 if sys.version_info >= (3, 11):
